@@ -1,0 +1,234 @@
+//! Wiring: builds every part from a [`Config`] and runs the HTTP server and workers
+//! until shutdown.
+//!
+//! Layer 5.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::brain::Brain;
+use crate::channel::WhaticketClient;
+use crate::config::{Config, LlmConfig};
+use crate::http::{AppState, router};
+use crate::jobs::Dispatcher;
+use crate::limits::Limits;
+use crate::llm::{LlmChain, LlmSettings};
+use crate::queue::{JobHandler, RetryPolicy, Worker};
+use crate::store::Store;
+use crate::telemetry;
+
+/// Which parts of Atende a process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// HTTP (webhooks, ops endpoints) and workers.
+    All,
+    /// HTTP only.
+    Api,
+    /// Workers only (plus `/health`, `/ready` and `/metrics`).
+    Worker,
+}
+
+/// A built, not yet running, Atende process.
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+    worker: Option<Worker>,
+    handler: Arc<dyn JobHandler>,
+    maintenance: Arc<Limits>,
+}
+
+impl App {
+    /// Connects the store (migrating if configured), binds the listener and builds workers.
+    pub async fn build(config: Config, role: Role) -> anyhow::Result<Self> {
+        let store = crate::store::connect(&config.database.url)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot open the database {}",
+                    redact_url(&config.database.url)
+                )
+            })?;
+        if config.database.migrate_on_start {
+            store
+                .migrate()
+                .await
+                .context("cannot apply database migrations")?;
+        }
+        let listener = TcpListener::bind(config.http.bind).await.with_context(|| {
+            format!(
+                "cannot listen on {} (set http.bind or ATENDE_BIND)",
+                config.http.bind
+            )
+        })?;
+        Self::with_parts(config, role, store, listener)
+    }
+
+    /// Builds around an open store and listener (tests use port 0).
+    pub fn with_parts(
+        config: Config,
+        role: Role,
+        store: Arc<dyn Store>,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
+        let wake = Arc::new(Notify::new());
+        let brain = Brain::new(
+            LlmChain::new(llm_settings(&config.llm)),
+            config.brain.clone(),
+        );
+        let whaticket = WhaticketClient::new(config.whaticket.timeout);
+        let handler: Arc<dyn JobHandler> = Arc::new(Dispatcher::new(
+            store.clone(),
+            brain,
+            whaticket,
+            config.queue.clone(),
+        ));
+        let worker = (role != Role::Api).then(|| {
+            Worker::new(
+                store.clone(),
+                handler.clone(),
+                config.queue.clone(),
+                wake.clone(),
+            )
+        });
+        let limits = Arc::new(Limits::new(&config.limits));
+        let state = AppState {
+            store,
+            config: Arc::new(config),
+            limits: limits.clone(),
+            wake,
+            metrics: telemetry::prometheus(),
+        };
+        Ok(Self {
+            listener,
+            state,
+            worker,
+            handler,
+            maintenance: limits,
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// The shared store.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.state.store.clone()
+    }
+
+    /// The job handler, for deterministic draining in tests.
+    pub fn handler(&self) -> Arc<dyn JobHandler> {
+        self.handler.clone()
+    }
+
+    /// Retry timing of this process.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy::from_config(&self.state.config.queue)
+    }
+
+    /// Serves until `shutdown` fires: stops accepting, lets workers finish in-flight jobs
+    /// within the grace period, and returns.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let App {
+            listener,
+            state,
+            worker,
+            maintenance,
+            ..
+        } = self;
+        let store = state.store.clone();
+        info!(addr = %listener.local_addr()?, workers = worker.is_some(), "atende listening");
+        let workers = worker.map(|w| tokio::spawn(w.run(shutdown.clone())));
+        let housekeeping = tokio::spawn(housekeeping(store, maintenance, shutdown.clone()));
+        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let server_shutdown = shutdown.clone();
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { server_shutdown.cancelled().await })
+            .await?;
+        if let Some(workers) = workers {
+            workers.await?;
+        }
+        housekeeping.abort();
+        info!("atende stopped");
+        Ok(())
+    }
+}
+
+/// Hourly: forget idle rate-limit keys, delete finished jobs older than a week.
+async fn housekeeping(store: Arc<dyn Store>, limits: Arc<Limits>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        limits.prune();
+        let before = time::OffsetDateTime::now_utc() - time::Duration::days(7);
+        match store.prune_jobs(before).await {
+            Ok(n) if n > 0 => info!(jobs = n, "pruned finished jobs"),
+            Ok(_) => {}
+            Err(err) => warn!(error = %err, "cannot prune finished jobs"),
+        }
+    }
+}
+
+/// Fires on SIGTERM or Ctrl-C.
+pub fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let fire = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term => {}
+        }
+        info!("shutdown requested");
+        fire.cancel();
+    });
+    token
+}
+
+fn llm_settings(config: &LlmConfig) -> LlmSettings {
+    LlmSettings {
+        timeout: config.timeout,
+        max_attempts: config.max_attempts,
+        backoff_base: config.backoff_base,
+        backoff_max: config.backoff_max,
+        max_retry_delay: config.max_retry_delay,
+        breaker_failure_threshold: config.breaker_failure_threshold,
+        breaker_open_for: config.breaker_open_for,
+    }
+}
+
+/// Hides a password in a database URL.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{user}:********{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}

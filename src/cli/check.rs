@@ -1,0 +1,66 @@
+//! `atende check`: everything that would stop Atende from working, with the fix named.
+
+use std::path::PathBuf;
+
+use super::Lang;
+use crate::app::redact_url;
+use crate::config::Config;
+use crate::config::tenant::TenantFile;
+
+/// Validates configuration, database and tenants; prints the effective configuration.
+pub async fn run(config: &Config, files: &[PathBuf], lang: Lang) -> anyhow::Result<()> {
+    let mut problems = Vec::new();
+    let mut shown = config.clone();
+    shown.database.url = redact_url(&shown.database.url);
+    println!(
+        "# {}",
+        lang.pick("configuração efetiva", "effective configuration")
+    );
+    println!("{}", toml::to_string(&shown)?);
+
+    match super::commands::open(config, lang).await {
+        Ok(store) => {
+            println!("{}: ok", lang.pick("banco de dados", "database"));
+            match store.list_tenants().await {
+                Ok(tenants) => {
+                    for tenant in tenants {
+                        match tenant
+                            .settings
+                            .validate()
+                            .and_then(|()| tenant.settings.resolve().map(|_| ()))
+                        {
+                            Ok(()) => {
+                                println!("{} {}: ok", lang.pick("cliente", "tenant"), tenant.slug)
+                            }
+                            Err(err) => problems.push(format!(
+                                "{} {}: {err}",
+                                lang.pick("cliente", "tenant"),
+                                tenant.slug
+                            )),
+                        }
+                    }
+                }
+                Err(err) => problems.push(err.to_string()),
+            }
+        }
+        Err(err) => problems.push(format!("{err:#}")),
+    }
+    for file in files {
+        match TenantFile::read(file) {
+            Ok(_) => println!("{}: ok", file.display()),
+            Err(err) => problems.push(err.to_string()),
+        }
+    }
+    if problems.is_empty() {
+        println!("{}", lang.pick("tudo certo", "all good"));
+        return Ok(());
+    }
+    for problem in &problems {
+        eprintln!("✗ {problem}");
+    }
+    anyhow::bail!(
+        "{} {}",
+        problems.len(),
+        lang.pick("problema(s) encontrado(s)", "problem(s) found")
+    )
+}

@@ -1,0 +1,247 @@
+//! What each subcommand does.
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use time::OffsetDateTime;
+
+use super::{Cli, Command, ConversationCommand, DlqCommand, DlqFilter, Lang, TenantCommand};
+use crate::app::{App, redact_url, shutdown_on_signal};
+use crate::config::tenant::TenantFile;
+use crate::config::{self, Config};
+use crate::domain::{ContactNumber, ConversationState, JobId, JobKind};
+use crate::queue;
+use crate::store::{DeadLetterFilter, JobRecord, Store, UpsertOutcome};
+use crate::telemetry;
+
+/// Runs one parsed command line.
+pub async fn execute(cli: Cli, lang: Lang) -> anyhow::Result<()> {
+    let config = config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve { role } => serve(config, role).await,
+        Command::Migrate => {
+            let store = open(&config, lang).await?;
+            store
+                .migrate()
+                .await
+                .context(lang.pick("falha ao aplicar migrações", "cannot apply migrations"))?;
+            println!("{}", lang.pick("migrações aplicadas", "migrations applied"));
+            Ok(())
+        }
+        Command::Tenant(command) => tenant(&config, command, lang).await,
+        Command::Dlq(command) => dlq(&config, command, lang).await,
+        Command::Conversation(command) => conversation(&config, command, lang).await,
+        Command::Check { files } => super::check::run(&config, &files, lang).await,
+    }
+}
+
+async fn serve(config: Config, role: crate::app::Role) -> anyhow::Result<()> {
+    let _guard = telemetry::init_logs(&config.log);
+    let app = App::build(config, role).await?;
+    app.run_until_stopped(shutdown_on_signal()).await
+}
+
+/// Opens the store and applies migrations (CLI commands always run on a current schema).
+pub(super) async fn open(config: &Config, lang: Lang) -> anyhow::Result<Arc<dyn Store>> {
+    let url = &config.database.url;
+    let store = crate::store::connect(url).await.with_context(|| {
+        format!(
+            "{} {} ({})",
+            lang.pick("não foi possível abrir o banco", "cannot open the database"),
+            redact_url(url),
+            lang.pick("confira ATENDE_DATABASE_URL", "check ATENDE_DATABASE_URL")
+        )
+    })?;
+    store
+        .migrate()
+        .await
+        .context(lang.pick("falha ao aplicar migrações", "cannot apply migrations"))?;
+    Ok(store)
+}
+
+async fn tenant(config: &Config, command: TenantCommand, lang: Lang) -> anyhow::Result<()> {
+    let store = open(config, lang).await?;
+    match command {
+        TenantCommand::Apply { file } => {
+            let tenant = TenantFile::read(&file)?;
+            let (id, outcome) = store
+                .upsert_tenant(&tenant, OffsetDateTime::now_utc())
+                .await?;
+            let what = match outcome {
+                UpsertOutcome::Created => lang.pick("criado", "created"),
+                UpsertOutcome::Updated => lang.pick("atualizado", "updated"),
+                UpsertOutcome::Unchanged => lang.pick("sem mudanças", "unchanged"),
+            };
+            println!(
+                "{} {} {what} (id {id})",
+                lang.pick("cliente", "tenant"),
+                tenant.slug
+            );
+        }
+        TenantCommand::Show { slug } => {
+            let tenant = store
+                .find_tenant(&slug)
+                .await?
+                .with_context(|| not_found_tenant(&slug, lang))?;
+            print!("{}", toml::to_string(&tenant.settings.masked())?);
+        }
+        TenantCommand::List => {
+            for tenant in store.list_tenants().await? {
+                println!("{}\t{}", tenant.slug, tenant.name);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn dlq(config: &Config, command: DlqCommand, lang: Lang) -> anyhow::Result<()> {
+    let store = open(config, lang).await?;
+    let now = OffsetDateTime::now_utc();
+    match command {
+        DlqCommand::List(filter) => {
+            let jobs = queue::list(&*store, &dead_letter_filter(&filter)?).await?;
+            if filter.json {
+                println!("{}", serde_json::to_string_pretty(&jobs)?);
+            } else {
+                print_jobs(&jobs, lang);
+            }
+        }
+        DlqCommand::Show { id } => {
+            let job = queue::show(&*store, JobId(id)).await?;
+            println!("{}", serde_json::to_string_pretty(&job)?);
+        }
+        DlqCommand::Replay { ids, all, filter } => {
+            let ids = if all {
+                queue::list(&*store, &dead_letter_filter(&filter)?)
+                    .await?
+                    .into_iter()
+                    .map(|j| j.id)
+                    .collect()
+            } else {
+                ids.into_iter().map(JobId).collect::<Vec<_>>()
+            };
+            for id in &ids {
+                queue::replay(&*store, *id, now).await?;
+                println!(
+                    "{} {id} {}",
+                    lang.pick("job", "job"),
+                    lang.pick("recolocado na fila", "queued again")
+                );
+            }
+            if ids.is_empty() {
+                println!(
+                    "{}",
+                    lang.pick("nenhuma mensagem morta encontrada", "no dead letters found")
+                );
+            }
+        }
+        DlqCommand::Discard { ids } => {
+            for id in ids.into_iter().map(JobId) {
+                queue::discard(&*store, id, now).await?;
+                println!(
+                    "{} {id} {}",
+                    lang.pick("job", "job"),
+                    lang.pick("descartado", "discarded")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn conversation(
+    config: &Config,
+    command: ConversationCommand,
+    lang: Lang,
+) -> anyhow::Result<()> {
+    let store = open(config, lang).await?;
+    let (slug, contact, state) = match command {
+        ConversationCommand::Resume { tenant, contact } => {
+            (tenant, contact, ConversationState::Bot)
+        }
+        ConversationCommand::Pause { tenant, contact } => {
+            (tenant, contact, ConversationState::Human)
+        }
+    };
+    let tenant = store
+        .find_tenant(&slug)
+        .await?
+        .with_context(|| not_found_tenant(&slug, lang))?;
+    let contact = ContactNumber::parse(&contact)?;
+    if !store
+        .mark_conversation_state(tenant.id, contact.as_str(), state)
+        .await?
+    {
+        bail!(
+            "{} {contact} {} {slug}",
+            lang.pick("nenhuma conversa com", "no conversation with"),
+            lang.pick("no cliente", "in tenant")
+        );
+    }
+    let done = match state {
+        ConversationState::Bot => lang.pick("o bot voltou a responder", "the bot answers again"),
+        _ => lang.pick("o bot está pausado", "the bot is paused"),
+    };
+    println!("{slug}/{contact}: {done}");
+    Ok(())
+}
+
+fn dead_letter_filter(filter: &DlqFilter) -> anyhow::Result<DeadLetterFilter> {
+    let kind = match filter.kind.as_deref() {
+        None => None,
+        Some(kind) => Some(
+            JobKind::parse(kind)
+                .with_context(|| format!("--kind {kind:?}: use reply or deliver"))?,
+        ),
+    };
+    Ok(DeadLetterFilter {
+        tenant: filter.tenant.clone(),
+        kind,
+        limit: Some(filter.limit),
+    })
+}
+
+fn print_jobs(jobs: &[JobRecord], lang: Lang) {
+    if jobs.is_empty() {
+        println!("{}", lang.pick("nenhuma mensagem morta", "no dead letters"));
+        return;
+    }
+    println!(
+        "{}",
+        lang.pick(
+            "ID\tCLIENTE\tTIPO\tTENTATIVAS\tATUALIZADO\tÚLTIMO ERRO",
+            "ID\tTENANT\tKIND\tATTEMPTS\tUPDATED\tLAST ERROR"
+        )
+    );
+    for job in jobs {
+        let error: String = job
+            .last_error
+            .as_deref()
+            .unwrap_or("-")
+            .chars()
+            .take(100)
+            .collect();
+        let updated = job
+            .updated_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        println!(
+            "{}\t{}\t{}\t{}\t{updated}\t{error}",
+            job.id,
+            job.tenant,
+            job.kind.as_str(),
+            job.attempts
+        );
+    }
+}
+
+fn not_found_tenant(slug: &str, lang: Lang) -> String {
+    format!(
+        "{} {slug:?} {}",
+        lang.pick("cliente", "tenant"),
+        lang.pick(
+            "não encontrado (veja `atende tenant list`)",
+            "not found (see `atende tenant list`)"
+        )
+    )
+}

@@ -1,0 +1,154 @@
+//! The `atende` command line. Operator-facing text is pt-BR first; `ATENDE_LANG=en`
+//! switches help and messages to English.
+//!
+//! Layer 5.
+
+mod check;
+mod commands;
+mod lang;
+
+use std::path::PathBuf;
+
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use crate::app::Role;
+pub use lang::Lang;
+
+/// Atende: atendente com IA para helpdesks de WhatsApp.
+#[derive(Debug, Parser)]
+#[command(name = "atende", version)]
+pub struct Cli {
+    /// Arquivo de configuração (padrão: ./atende.toml, se existir).
+    #[arg(long, global = true, env = "ATENDE_CONFIG", value_name = "ARQUIVO")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Inicia o Atende: webhooks, endpoints de operação e workers da fila.
+    Serve {
+        /// Partes a executar: all (tudo), api (só HTTP) ou worker (só a fila).
+        #[arg(long, value_enum, default_value = "all", env = "ATENDE_ROLE")]
+        role: Role,
+    },
+    /// Aplica as migrações pendentes do banco de dados.
+    Migrate,
+    /// Gerencia clientes (tenants).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Fila de mensagens mortas (dead letters): ver e reprocessar.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+    /// Controla o bot em uma conversa.
+    #[command(subcommand)]
+    Conversation(ConversationCommand),
+    /// Valida a configuração, o banco e todos os clientes, e mostra a configuração efetiva.
+    Check {
+        /// Arquivos de cliente a validar também (sem aplicar).
+        #[arg(value_name = "ARQUIVO")]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// `atende tenant …`
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Cria ou atualiza um cliente a partir de um arquivo TOML (idempotente).
+    Apply {
+        /// Arquivo do cliente, ex.: tenant.toml.
+        #[arg(value_name = "ARQUIVO")]
+        file: PathBuf,
+    },
+    /// Mostra um cliente com os segredos mascarados.
+    Show {
+        /// Identificador (slug) do cliente.
+        slug: String,
+    },
+    /// Lista os clientes.
+    List,
+}
+
+/// `atende dlq …`
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// Lista as mensagens mortas, das mais recentes às mais antigas.
+    List(DlqFilter),
+    /// Mostra um job com o histórico de tentativas (JSON).
+    Show {
+        /// Id do job.
+        id: i64,
+    },
+    /// Recoloca jobs mortos na fila, com as tentativas zeradas.
+    Replay {
+        /// Ids dos jobs.
+        #[arg(required_unless_present = "all")]
+        ids: Vec<i64>,
+        /// Todos os que casarem com o filtro.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+        #[command(flatten)]
+        filter: DlqFilter,
+    },
+    /// Descarta jobs mortos.
+    Discard {
+        /// Ids dos jobs.
+        #[arg(required = true)]
+        ids: Vec<i64>,
+    },
+}
+
+/// Dead-letter filter options.
+#[derive(Debug, Clone, Args)]
+pub struct DlqFilter {
+    /// Só deste cliente (slug).
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Só deste tipo de job (reply, deliver).
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// No máximo este número.
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+    /// Saída em JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `atende conversation …`
+#[derive(Debug, Subcommand)]
+pub enum ConversationCommand {
+    /// Devolve a conversa ao bot (depois que um atendente humano assumiu).
+    Resume {
+        /// Cliente (slug).
+        tenant: String,
+        /// Número do contato, só dígitos com DDI (ex.: 5511999999999).
+        contact: String,
+    },
+    /// Pausa o bot nesta conversa (um humano responde).
+    Pause {
+        /// Cliente (slug).
+        tenant: String,
+        /// Número do contato, só dígitos com DDI.
+        contact: String,
+    },
+}
+
+/// Parses the command line (help in the operator's language) and runs it.
+pub async fn run() -> std::process::ExitCode {
+    let lang = Lang::from_env();
+    let command = lang::localize(Cli::command(), lang);
+    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
+    match commands::execute(cli, lang).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("{}: {err:#}", lang.pick("erro", "error"));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

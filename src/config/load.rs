@@ -1,0 +1,160 @@
+//! Layered loading of [`Config`].
+
+use std::path::{Path, PathBuf};
+
+use toml::{Table, Value};
+
+use super::Config;
+
+/// Why the configuration could not be loaded; each message names the source and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file or an environment variable holds a bad key or value.
+    #[error("{origin}: {message}")]
+    Invalid { origin: String, message: String },
+}
+
+const DEFAULT_FILE: &str = "atende.toml";
+const PREFIX: &str = "ATENDE_";
+/// Flat environment names kept for convenience, and the key each one sets.
+const ALIASES: [(&str, &str); 2] = [
+    ("ATENDE_DATABASE_URL", "database.url"),
+    ("ATENDE_BIND", "http.bind"),
+];
+
+/// Loads defaults, then the file (`path`, or `./atende.toml` when present), then the environment.
+pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    load_from(path, &env)
+}
+
+/// [`load`] with an explicit environment, for tests.
+pub fn load_from(path: Option<&Path>, env: &[(String, String)]) -> Result<Config, ConfigError> {
+    let (mut table, origin) = match path {
+        Some(path) => (read_table(path)?, path.display().to_string()),
+        None if Path::new(DEFAULT_FILE).exists() => (
+            read_table(Path::new(DEFAULT_FILE))?,
+            DEFAULT_FILE.to_string(),
+        ),
+        None => (Table::new(), "defaults".to_string()),
+    };
+    let mut from_env = Vec::new();
+    for (name, value) in env {
+        let Some(dotted) = env_key(name) else {
+            continue;
+        };
+        set_path(&mut table, &dotted, env_value(value));
+        from_env.push(name.clone());
+    }
+    Value::Table(table)
+        .try_into()
+        .map_err(|err: toml::de::Error| ConfigError::Invalid {
+            origin: if from_env.is_empty() {
+                origin
+            } else {
+                format!("{origin} + environment ({})", from_env.join(", "))
+            },
+            message: err.message().to_string(),
+        })
+}
+
+fn read_table(path: &Path) -> Result<Table, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.into(),
+        source,
+    })?;
+    text.parse::<Table>().map_err(|err| ConfigError::Invalid {
+        origin: path.display().to_string(),
+        message: err.to_string(),
+    })
+}
+
+/// `ATENDE_QUEUE__DEBOUNCE` → `queue.debounce`; aliases map to their key; other names are not config.
+fn env_key(name: &str) -> Option<String> {
+    if let Some((_, key)) = ALIASES.iter().find(|(alias, _)| *alias == name) {
+        return Some((*key).to_string());
+    }
+    let rest = name.strip_prefix(PREFIX)?;
+    rest.contains("__")
+        .then(|| rest.to_ascii_lowercase().replace("__", "."))
+}
+
+/// Numbers and booleans stay typed; anything else is a string.
+fn env_value(raw: &str) -> Value {
+    match format!("v = {raw}").parse::<Table>() {
+        Ok(mut t) if !matches!(t.get("v"), Some(Value::Table(_))) => {
+            t.remove("v").unwrap_or(Value::String(raw.into()))
+        }
+        _ => Value::String(raw.to_string()),
+    }
+}
+
+fn set_path(table: &mut Table, dotted: &str, value: Value) {
+    let mut parts: Vec<&str> = dotted.split('.').collect();
+    let last = parts.pop().unwrap_or_default();
+    let mut current = table;
+    for part in parts {
+        let entry = current
+            .entry(part)
+            .or_insert_with(|| Value::Table(Table::new()));
+        if !entry.is_table() {
+            *entry = Value::Table(Table::new());
+        }
+        current = entry.as_table_mut().expect("just made a table");
+    }
+    current.insert(last.to_string(), value);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_apply_without_file_or_environment() {
+        let config = load_from(None, &[]).unwrap();
+        assert_eq!(config.database.url, "sqlite://atende.db");
+        assert_eq!(config.http.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.queue.debounce, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn nested_environment_variables_and_aliases_override_defaults() {
+        let vars = env(&[
+            ("ATENDE_QUEUE__DEBOUNCE", "250ms"),
+            ("ATENDE_QUEUE__WORKERS", "9"),
+            ("ATENDE_DATABASE_URL", "sqlite:///tmp/x.db"),
+            ("ATENDE_LANG", "en"),
+        ]);
+        let config = load_from(None, &vars).unwrap();
+        assert_eq!(config.queue.debounce, Duration::from_millis(250));
+        assert_eq!(config.queue.workers, 9);
+        assert_eq!(config.database.url, "sqlite:///tmp/x.db");
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_named_in_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("atende.toml");
+        std::fs::write(&path, "[queue]\ndebounse = \"1s\"\n").unwrap();
+        let err = load_from(Some(&path), &[]).unwrap_err().to_string();
+        assert!(
+            err.contains("debounse") && err.contains("atende.toml"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,275 @@
+//! The process configuration tree and the tenant file format.
+//!
+//! Layer 1: may import `domain`.
+//!
+//! Loading order: built-in defaults → `atende.toml` (or `--config`) → `ATENDE_*`
+//! environment variables (`__` nests: `ATENDE_QUEUE__DEBOUNCE=5s`), plus the
+//! documented aliases `ATENDE_DATABASE_URL` and `ATENDE_BIND`. Layering is done on
+//! `toml::Value` by hand (about forty lines) because the `config` crate lowercases
+//! keys and cannot tell an alias such as `ATENDE_DATABASE_URL` from a nested key.
+
+mod load;
+pub mod tenant;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use load::{ConfigError, load};
+
+/// Everything a process needs; per-tenant settings live in the store, not here.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// HTTP listener and ingress limits.
+    pub http: HttpConfig,
+    /// Where data and the queue live.
+    pub database: DatabaseConfig,
+    /// Workers, leases, debounce and retries.
+    pub queue: QueueConfig,
+    /// LLM timeouts, retries and circuit breaker.
+    pub llm: LlmConfig,
+    /// Conversation context given to the LLM.
+    pub brain: BrainConfig,
+    /// Rate limits.
+    pub limits: LimitsConfig,
+    /// Helpdesk client settings.
+    pub whaticket: WhaticketConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// HTTP listener.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address to listen on.
+    pub bind: SocketAddr,
+    /// Largest accepted webhook body.
+    pub body_limit_bytes: usize,
+    /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            body_limit_bytes: 64 * 1024,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+/// Store location.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://path` (created when missing).
+    pub url: String,
+    /// Apply pending migrations at start-up.
+    pub migrate_on_start: bool,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://atende.db".into(),
+            migrate_on_start: true,
+        }
+    }
+}
+
+/// Queue and worker behaviour.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    /// Concurrent jobs per process.
+    pub workers: usize,
+    /// How often an idle worker looks for work.
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+    /// How long a claimed job stays leased without a heartbeat.
+    #[serde(with = "humantime_serde")]
+    pub lease: Duration,
+    /// Quiet time after the latest message of a burst before replying.
+    #[serde(with = "humantime_serde")]
+    pub debounce: Duration,
+    /// Longest a burst may delay its reply, counted from its first message.
+    #[serde(with = "humantime_serde")]
+    pub debounce_max: Duration,
+    /// Attempts of a `reply` job before it is dead-lettered.
+    pub reply_max_attempts: u32,
+    /// Attempts of a `deliver` job before it is dead-lettered.
+    pub deliver_max_attempts: u32,
+    /// First retry delay; doubles per attempt, with jitter.
+    #[serde(with = "humantime_serde")]
+    pub backoff_base: Duration,
+    /// Longest retry delay.
+    #[serde(with = "humantime_serde")]
+    pub backoff_max: Duration,
+    /// Time in-flight jobs get to finish on shutdown.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self {
+            workers: 4,
+            poll_interval: Duration::from_millis(500),
+            lease: Duration::from_secs(60),
+            debounce: Duration::from_secs(3),
+            debounce_max: Duration::from_secs(15),
+            reply_max_attempts: 5,
+            deliver_max_attempts: 8,
+            backoff_base: Duration::from_secs(2),
+            backoff_max: Duration::from_secs(600),
+            shutdown_grace: Duration::from_secs(20),
+        }
+    }
+}
+
+/// LLM client behaviour (providers and keys are per tenant).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LlmConfig {
+    /// Per HTTP request.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Attempts per provider, including the first.
+    pub max_attempts: u32,
+    /// First in-call retry delay.
+    #[serde(with = "humantime_serde")]
+    pub backoff_base: Duration,
+    /// Longest in-call retry delay.
+    #[serde(with = "humantime_serde")]
+    pub backoff_max: Duration,
+    /// A server-asked delay longer than this moves on to the fallback provider.
+    #[serde(with = "humantime_serde")]
+    pub max_retry_delay: Duration,
+    /// Consecutive failures that open a provider's circuit breaker.
+    pub breaker_failure_threshold: u32,
+    /// How long an open breaker rejects calls before a trial.
+    #[serde(with = "humantime_serde")]
+    pub breaker_open_for: Duration,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(20),
+            max_attempts: 3,
+            backoff_base: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(8),
+            max_retry_delay: Duration::from_secs(30),
+            breaker_failure_threshold: 5,
+            breaker_open_for: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Conversation context.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrainConfig {
+    /// Earlier messages given to the LLM.
+    pub history_turns: u32,
+    /// Older messages are left out of the prompt.
+    #[serde(with = "humantime_serde")]
+    pub history_ttl: Duration,
+}
+
+impl Default for BrainConfig {
+    fn default() -> Self {
+        Self {
+            history_turns: 12,
+            history_ttl: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// Ingress rate limits (GCRA: a sustained rate and a burst).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Webhooks per second from one client IP.
+    pub per_ip_per_second: u32,
+    /// Burst allowed per client IP.
+    pub per_ip_burst: u32,
+    /// Webhooks per second for one tenant.
+    pub per_tenant_per_second: u32,
+    /// Burst allowed per tenant.
+    pub per_tenant_burst: u32,
+    /// Messages per minute from one contact.
+    pub per_contact_per_minute: u32,
+    /// Burst allowed per contact.
+    pub per_contact_burst: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            per_ip_per_second: 100,
+            per_ip_burst: 200,
+            per_tenant_per_second: 100,
+            per_tenant_burst: 200,
+            per_contact_per_minute: 30,
+            per_contact_burst: 10,
+        }
+    }
+}
+
+/// Helpdesk client.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WhaticketConfig {
+    /// Per send request.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+impl Default for WhaticketConfig {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// Logging.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `RUST_LOG`-style filter.
+    pub level: String,
+    /// `json` (default) or `text`.
+    pub format: LogFormat,
+    /// Also write daily-rotated files here.
+    pub dir: Option<PathBuf>,
+    /// Rotated files kept (one per day).
+    pub max_files: usize,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Json,
+            dir: None,
+            max_files: 14,
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines, for a terminal.
+    Text,
+}

@@ -1,0 +1,523 @@
+//! The tenant file (`atende tenant apply tenant.toml`) and how its secrets resolve.
+//!
+//! The file is stored as given (secret values or `*_file` paths); secrets are read
+//! when used, so a rotated secret file takes effect without re-applying the tenant.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Default Gemini API root.
+pub const GEMINI_DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com";
+/// Reply used when the LLM gives no usable answer and the persona sets none.
+pub const DEFAULT_FALLBACK_TEXT: &str = "Desculpe, não consegui responder agora. Um atendente vai continuar o seu atendimento em breve.";
+
+/// A secret value from a tenant file; `Debug` never shows it.
+#[derive(Clone)]
+pub struct Secret(SecretString);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(SecretString::from(value.into()))
+    }
+
+    /// The secret itself, for the one call that needs it.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+
+    /// The `secrecy` form adapters take.
+    pub fn to_secret_string(&self) -> SecretString {
+        self.0.clone()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"********\"")
+    }
+}
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        self.expose() == other.expose()
+    }
+}
+
+impl Serialize for Secret {
+    // Serialization is only used to store the tenant row; `show` masks through `masked()`.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.expose())
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Secret::new)
+    }
+}
+
+/// One tenant, exactly as its file states it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantFile {
+    /// URL-safe id used in webhook routes.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// Inbound webhook authentication.
+    #[serde(default)]
+    pub webhook: WebhookTable,
+    /// Helpdesk used to answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub whaticket: Option<WhaticketTable>,
+    /// Primary LLM (and `[llm.fallback]`).
+    #[serde(default)]
+    pub llm: LlmTable,
+    /// How the bot speaks.
+    #[serde(default)]
+    pub persona: PersonaTable,
+}
+
+/// `[webhook]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookTable {
+    /// Active HMAC secrets; any one verifies (rotation).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<Secret>,
+    /// A file with one secret per line, added to `secrets`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets_file: Option<PathBuf>,
+    /// Token for senders that cannot sign (`?token=`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inbound_token: Option<Secret>,
+    /// File holding `inbound_token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inbound_token_file: Option<PathBuf>,
+}
+
+/// `[whaticket]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhaticketTable {
+    /// Backend root; Atende appends `/api/messages/send`.
+    pub url: String,
+    /// Bearer token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<Secret>,
+    /// File holding `token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
+}
+
+/// Which LLM API a provider speaks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderChoice {
+    /// Google Gemini `generateContent`.
+    Gemini,
+    /// OpenAI-compatible `/v1/chat/completions` (OpenAI, Ollama, vLLM, llama.cpp).
+    Openai,
+    /// No LLM: messages are stored, the bot stays silent.
+    #[default]
+    None,
+}
+
+/// `[llm]` and `[llm.fallback]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlmTable {
+    /// API kind.
+    #[serde(default)]
+    pub provider: ProviderChoice,
+    /// API root (Gemini defaults to Google's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// API key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<Secret>,
+    /// File holding `api_key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_file: Option<PathBuf>,
+    /// Model id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Sampling temperature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
+    /// Output cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_output_tokens: Option<u32>,
+    /// Provider tried when this one's breaker is open or its retries are spent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<Box<LlmTable>>,
+}
+
+/// `[persona]` (grows with the brain).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonaTable {
+    /// Extra instructions appended to the system prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<String>,
+    /// Sent when the LLM gives no usable answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_text: Option<String>,
+}
+
+/// A tenant file that is malformed or names secrets that cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{origin}: {message}")]
+pub struct TenantFileError {
+    /// The file (or `tenant <slug>` for stored tenants).
+    pub origin: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl TenantFile {
+    /// Reads, parses and validates a tenant file, including that its secret files are readable.
+    pub fn read(path: &Path) -> Result<Self, TenantFileError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|err| TenantFileError {
+            origin: origin.clone(),
+            message: format!("cannot read file: {err}"),
+        })?;
+        let file: TenantFile = toml::from_str(&text).map_err(|err| TenantFileError {
+            origin: origin.clone(),
+            message: err.to_string().trim().to_string(),
+        })?;
+        file.validate().map_err(|message| TenantFileError {
+            origin: origin.clone(),
+            message,
+        })?;
+        file.resolve()
+            .map_err(|message| TenantFileError { origin, message })?;
+        Ok(file)
+    }
+
+    /// Checks everything that does not need the file system.
+    pub fn validate(&self) -> Result<(), String> {
+        let slug_ok = !self.slug.is_empty()
+            && self.slug.len() <= 63
+            && self
+                .slug
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !self.slug.starts_with('-');
+        if !slug_ok {
+            return Err(format!(
+                "slug {:?}: use 1-63 lowercase letters, digits or '-'",
+                self.slug
+            ));
+        }
+        if self.name.trim().is_empty() {
+            return Err("name: must not be empty".into());
+        }
+        if let Some(w) = &self.whaticket {
+            check_url("whaticket.url", &w.url)?;
+            one_of(
+                "whaticket.token",
+                w.token.is_some(),
+                w.token_file.is_some(),
+                true,
+            )?;
+        }
+        one_of(
+            "webhook.inbound_token",
+            self.webhook.inbound_token.is_some(),
+            self.webhook.inbound_token_file.is_some(),
+            false,
+        )?;
+        validate_llm("llm", &self.llm)
+    }
+
+    /// Reads every secret (files included), so a tenant that resolves can run.
+    pub fn resolve(&self) -> Result<ResolvedTenant, String> {
+        let mut webhook_secrets = self.webhook.secrets.clone();
+        if let Some(path) = &self.webhook.secrets_file {
+            let text = read_secret_file("webhook.secrets_file", path)?;
+            webhook_secrets.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(Secret::new),
+            );
+        }
+        let inbound_token = pick(
+            "webhook.inbound_token",
+            &self.webhook.inbound_token,
+            &self.webhook.inbound_token_file,
+        )?;
+        let whaticket = match &self.whaticket {
+            Some(w) => Some(ResolvedWhaticket {
+                url: w.url.trim_end_matches('/').to_string(),
+                token: pick("whaticket.token", &w.token, &w.token_file)?
+                    .ok_or("whaticket.token: missing")?,
+            }),
+            None => None,
+        };
+        let mut llm = Vec::new();
+        let mut table = Some(&self.llm);
+        let mut key = "llm".to_string();
+        while let Some(t) = table {
+            if t.provider != ProviderChoice::None {
+                llm.push(ResolvedLlm {
+                    provider: t.provider,
+                    base_url: t
+                        .base_url
+                        .clone()
+                        .unwrap_or_else(|| GEMINI_DEFAULT_BASE_URL.into()),
+                    api_key: pick(&format!("{key}.api_key"), &t.api_key, &t.api_key_file)?,
+                    model: t.model.clone().unwrap_or_default(),
+                    temperature: t.temperature,
+                    max_output_tokens: t.max_output_tokens,
+                });
+            }
+            table = t.fallback.as_deref();
+            key.push_str(".fallback");
+        }
+        Ok(ResolvedTenant {
+            webhook_secrets,
+            inbound_token,
+            whaticket,
+            llm,
+        })
+    }
+
+    /// A copy safe to print: every secret value replaced by `********`.
+    pub fn masked(&self) -> TenantFile {
+        let mask = |s: &Option<Secret>| s.as_ref().map(|_| Secret::new("********"));
+        let mut copy = self.clone();
+        copy.webhook.secrets = copy
+            .webhook
+            .secrets
+            .iter()
+            .map(|_| Secret::new("********"))
+            .collect();
+        copy.webhook.inbound_token = mask(&copy.webhook.inbound_token);
+        if let Some(w) = copy.whaticket.as_mut() {
+            w.token = mask(&w.token);
+        }
+        let mut table = Some(&mut copy.llm);
+        while let Some(t) = table {
+            t.api_key = mask(&t.api_key);
+            table = t.fallback.as_deref_mut();
+        }
+        copy
+    }
+}
+
+/// A tenant's secrets, read and ready for the adapters.
+#[derive(Debug, Clone)]
+pub struct ResolvedTenant {
+    /// Active inbound HMAC secrets.
+    pub webhook_secrets: Vec<Secret>,
+    /// Inbound token for unsigned senders.
+    pub inbound_token: Option<Secret>,
+    /// Helpdesk credentials.
+    pub whaticket: Option<ResolvedWhaticket>,
+    /// Providers in the order to try; empty means the AI is off.
+    pub llm: Vec<ResolvedLlm>,
+}
+
+/// Helpdesk credentials.
+#[derive(Debug, Clone)]
+pub struct ResolvedWhaticket {
+    /// Backend root, without a trailing `/`.
+    pub url: String,
+    /// Bearer token.
+    pub token: Secret,
+}
+
+/// One LLM provider with its key.
+#[derive(Debug, Clone)]
+pub struct ResolvedLlm {
+    /// API kind (never `None`).
+    pub provider: ProviderChoice,
+    /// API root.
+    pub base_url: String,
+    /// API key.
+    pub api_key: Option<Secret>,
+    /// Model id.
+    pub model: String,
+    /// Sampling temperature.
+    pub temperature: Option<f32>,
+    /// Output cap.
+    pub max_output_tokens: Option<u32>,
+}
+
+fn validate_llm(key: &str, t: &LlmTable) -> Result<(), String> {
+    one_of(
+        &format!("{key}.api_key"),
+        t.api_key.is_some(),
+        t.api_key_file.is_some(),
+        false,
+    )?;
+    match t.provider {
+        ProviderChoice::None => {}
+        ProviderChoice::Openai if t.base_url.is_none() => {
+            return Err(format!(
+                "{key}.base_url: required for provider \"openai\" (e.g. \"http://127.0.0.1:11434\")"
+            ));
+        }
+        _ if t.model.as_deref().unwrap_or("").trim().is_empty() => {
+            return Err(format!(
+                "{key}.model: required when provider is set (e.g. \"gemini-2.0-flash\")"
+            ));
+        }
+        _ => {}
+    }
+    if let Some(url) = &t.base_url {
+        check_url(&format!("{key}.base_url"), url)?;
+    }
+    if let Some(temp) = t.temperature
+        && !(0.0..=2.0).contains(&temp)
+    {
+        return Err(format!("{key}.temperature: {temp} is outside 0.0..=2.0"));
+    }
+    match &t.fallback {
+        Some(f) if f.fallback.is_some() => Err(format!(
+            "{key}.fallback.fallback: only one fallback provider is supported"
+        )),
+        Some(f) => validate_llm(&format!("{key}.fallback"), f),
+        None => Ok(()),
+    }
+}
+
+fn check_url(key: &str, url: &str) -> Result<(), String> {
+    let ok =
+        (url.starts_with("http://") || url.starts_with("https://")) && url.len() > "https://".len();
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{key}: {url:?} is not an http(s) URL"))
+    }
+}
+
+fn one_of(key: &str, value: bool, file: bool, required: bool) -> Result<(), String> {
+    match (value, file) {
+        (true, true) => Err(format!(
+            "{key}: give either `{}` or `{}_file`, not both",
+            leaf(key),
+            leaf(key)
+        )),
+        (false, false) if required => Err(format!("{key}: missing (or `{}_file`)", leaf(key))),
+        _ => Ok(()),
+    }
+}
+
+fn leaf(key: &str) -> &str {
+    key.rsplit('.').next().unwrap_or(key)
+}
+
+fn pick(
+    key: &str,
+    value: &Option<Secret>,
+    file: &Option<PathBuf>,
+) -> Result<Option<Secret>, String> {
+    match (value, file) {
+        (Some(v), _) => Ok(Some(v.clone())),
+        (None, Some(path)) => Ok(Some(Secret::new(read_secret_file(key, path)?.trim()))),
+        (None, None) => Ok(None),
+    }
+}
+
+fn read_secret_file(key: &str, path: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| format!("{key}_file: cannot read {}: {err}", path.display()))?;
+    if text.trim().is_empty() {
+        return Err(format!("{key}_file: {} is empty", path.display()));
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+slug = "acme"
+name = "ACME Ltda"
+[webhook]
+secrets = ["s3cr3t"]
+inbound_token = "t0k3n"
+[whaticket]
+url = "http://127.0.0.1:9001"
+token = "whaticket-api-token"
+[llm]
+provider = "gemini"
+base_url = "http://127.0.0.1:9002"
+api_key = "k"
+model = "gemini-2.0-flash"
+"#;
+
+    fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn the_documented_minimal_file_is_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = TenantFile::read(&write(&dir, "t.toml", MINIMAL)).unwrap();
+        let resolved = file.resolve().unwrap();
+        assert_eq!(resolved.webhook_secrets[0].expose(), "s3cr3t");
+        assert_eq!(resolved.llm.len(), 1);
+        assert_eq!(
+            resolved.whaticket.unwrap().token.expose(),
+            "whaticket-api-token"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "t.toml", &MINIMAL.replace("model =", "modle ="));
+        let err = TenantFile::read(&path).unwrap_err().to_string();
+        assert!(err.contains("modle") && err.contains("t.toml"), "{err}");
+    }
+
+    #[test]
+    fn secrets_can_come_from_files_and_unreadable_files_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = write(&dir, "token", "from-file\n");
+        let text = MINIMAL.replace(
+            "token = \"whaticket-api-token\"",
+            &format!("token_file = {:?}", token),
+        );
+        let file = TenantFile::read(&write(&dir, "a.toml", &text)).unwrap();
+        assert_eq!(
+            file.resolve().unwrap().whaticket.unwrap().token.expose(),
+            "from-file"
+        );
+
+        let text = MINIMAL.replace("api_key = \"k\"", "api_key_file = \"/nonexistent/key\"");
+        let err = TenantFile::read(&write(&dir, "b.toml", &text))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("llm.api_key_file") && err.contains("/nonexistent/key"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn masked_copies_and_debug_output_hide_every_secret() {
+        let file: TenantFile = toml::from_str(MINIMAL).unwrap();
+        let shown = toml::to_string(&file.masked()).unwrap();
+        assert!(shown.contains("api_key = \"********\""), "{shown}");
+        for secret in ["s3cr3t", "t0k3n", "whaticket-api-token"] {
+            assert!(!shown.contains(secret), "{secret} leaked in {shown}");
+            assert!(
+                !format!("{file:?}").contains(secret),
+                "{secret} leaked in Debug"
+            );
+        }
+    }
+}

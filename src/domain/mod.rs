@@ -1,0 +1,15 @@
+//! Plain types and rules of Atende, with no I/O.
+//!
+//! Layer 0: may import nothing from the crate (std, serde, time, uuid only).
+
+mod contact;
+mod conversation;
+mod ids;
+mod job;
+mod message;
+
+pub use contact::{ContactNumber, ContactNumberError};
+pub use conversation::ConversationState;
+pub use ids::{ConversationId, CorrelationId, JobId, MessageId, TenantId};
+pub use job::{ErrorClass, JobKind, JobSpec, JobState};
+pub use message::{Direction, InboundMessage};

@@ -1,0 +1,312 @@
+//! `POST /webhook/{tenant}/{channel}`: authenticate, parse, store and queue in one
+//! transaction, answer at once (protocols.md §7).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use tracing::{Instrument, info, info_span, warn};
+
+use super::{ApiError, AppState};
+use crate::channel::{self, ChannelKind, Inbound, InboundCredentials};
+use crate::domain::{CorrelationId, InboundMessage};
+use crate::limits::Limited;
+use crate::store::{Debounce, NewInbound, RecordOutcome, Tenant};
+use crate::telemetry::metrics as m;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/webhook/{tenant}/{channel}", post(receive_webhook))
+}
+
+#[derive(Debug, Deserialize)]
+struct WebhookQuery {
+    token: Option<String>,
+}
+
+/// One item's answer.
+struct Answer {
+    status: StatusCode,
+    body: Value,
+}
+
+async fn receive_webhook(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path((tenant, channel)): Path<(String, String)>,
+    query: Result<Query<WebhookQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let label = ChannelKind::parse(&channel).map_or("unknown", ChannelKind::as_str);
+    let result = receive(&state, peer, &tenant, &channel, query, &headers, body).await;
+    let (outcome, response) = match result {
+        Ok(answer) => (
+            answer
+                .body
+                .get("status")
+                .and_then(Value::as_str)
+                .unwrap_or("ok")
+                .to_string(),
+            (answer.status, Json(answer.body)).into_response(),
+        ),
+        Err(err) => (err.code().to_string(), err.into_response()),
+    };
+    metrics::counter!(m::WEBHOOKS_TOTAL, "channel" => label, "outcome" => outcome).increment(1);
+    metrics::histogram!(m::INGRESS_DURATION_SECONDS, "channel" => label).record(started.elapsed());
+    response
+}
+
+async fn receive(
+    state: &AppState,
+    peer: SocketAddr,
+    slug: &str,
+    channel: &str,
+    query: Result<Query<WebhookQuery>, QueryRejection>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Answer, ApiError> {
+    let kind = ChannelKind::parse(channel).ok_or(ApiError::NotFound)?;
+    state
+        .limits
+        .check_ip(client_ip(state, peer, headers))
+        .map_err(limited)?;
+    let limit = state.config.http.body_limit_bytes;
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::PayloadTooLarge(limit));
+    }
+    let body = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge(limit))?;
+    let token = query
+        .map_err(|e| ApiError::InvalidPayload(format!("query string: {e}")))?
+        .0
+        .token;
+
+    let tenant = state.store.find_tenant(slug).await.map_err(|err| {
+        warn!(error = %err, "cannot load tenant");
+        ApiError::Unavailable
+    })?;
+    let Some(tenant) = tenant else {
+        // Spend an HMAC's worth of time so unknown tenants look like bad signatures.
+        let _ = channel::sign_generic("unknown-tenant", 0, &body);
+        return Err(ApiError::Unauthorized);
+    };
+    state.limits.check_tenant(&tenant.slug).map_err(limited)?;
+    authenticate(kind, &tenant, headers, token.as_deref(), &body)?;
+    let items = channel::parse_inbound(kind, &body)
+        .map_err(|err| ApiError::InvalidPayload(err.to_string()))?;
+
+    let mut answers = Vec::with_capacity(items.len());
+    for item in items {
+        answers.push(match item {
+            Inbound::Ignored(reason) => ignored(reason.as_str()),
+            Inbound::Message(message) => {
+                state.limits.check_contact(&tenant.slug, message.contact.as_str()).map_err(limited)?;
+                let correlation_id = CorrelationId::new();
+                let span = info_span!("webhook", correlation_id = %correlation_id, tenant = %tenant.slug, channel = kind.as_str());
+                record(state, &tenant, &message, &correlation_id).instrument(span).await?
+            }
+        });
+    }
+    Ok(combine(answers))
+}
+
+fn authenticate(
+    kind: ChannelKind,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    token: Option<&str>,
+    body: &[u8],
+) -> Result<(), ApiError> {
+    let resolved = tenant.settings.resolve().map_err(|err| {
+        warn!(tenant = %tenant.slug, error = %err, "tenant secrets cannot be read; rejecting webhooks");
+        ApiError::Unauthorized
+    })?;
+    let secrets: Vec<SecretString> = resolved
+        .webhook_secrets
+        .iter()
+        .map(|s| s.to_secret_string())
+        .collect();
+    let inbound_token = resolved
+        .inbound_token
+        .as_ref()
+        .map(|s| s.to_secret_string());
+    let creds = InboundCredentials {
+        webhook_secrets: &secrets,
+        inbound_token: inbound_token.as_ref(),
+    };
+    channel::verify(
+        kind,
+        &creds,
+        headers,
+        token,
+        body,
+        OffsetDateTime::now_utc(),
+    )
+    .map_err(|err| {
+        warn!(tenant = %tenant.slug, channel = kind.as_str(), reason = %err, "webhook rejected");
+        ApiError::Unauthorized
+    })
+}
+
+async fn record(
+    state: &AppState,
+    tenant: &Tenant,
+    message: &InboundMessage,
+    correlation_id: &CorrelationId,
+) -> Result<Answer, ApiError> {
+    let now = OffsetDateTime::now_utc();
+    let store = &state.store;
+    let unavailable = |err: crate::store::StoreError| {
+        warn!(error = %err, "cannot store webhook");
+        ApiError::Unavailable
+    };
+    if message.from_me {
+        let since = now - time::Duration::DAY;
+        let recent = store
+            .list_recent_outbound(tenant.id, message.contact.as_str(), since)
+            .await
+            .map_err(unavailable)?;
+        if is_own_echo(&message.text, &recent) {
+            return Ok(ignored("own_echo"));
+        }
+        let outcome = store
+            .record_agent_message(tenant.id, message, correlation_id, now)
+            .await
+            .map_err(unavailable)?;
+        if outcome == RecordOutcome::Duplicate {
+            return Ok(duplicate());
+        }
+        info!(contact = %message.contact, "a human agent wrote; the bot is paused for this conversation");
+        return Ok(ignored("human_agent"));
+    }
+    let queue = &state.config.queue;
+    let debounce = Debounce {
+        window: queue.debounce,
+        max: queue.debounce_max,
+        max_attempts: queue.reply_max_attempts,
+    };
+    let outcome = store
+        .record_inbound(NewInbound {
+            tenant: tenant.id,
+            message,
+            correlation_id,
+            now,
+            debounce,
+        })
+        .await
+        .map_err(unavailable)?;
+    match outcome {
+        RecordOutcome::Queued {
+            message_id,
+            conversation_id,
+        } => {
+            info!(message_id = %message_id, conversation_id = %conversation_id, "message queued");
+            state.wake.notify_waiters();
+            Ok(Answer {
+                status: StatusCode::ACCEPTED,
+                body: json!({ "status": "queued", "message_id": message_id, "correlation_id": correlation_id }),
+            })
+        }
+        RecordOutcome::Recorded { .. } => Ok(ignored("human_agent")),
+        RecordOutcome::Duplicate => {
+            info!(provider_id = %message.provider_id, "duplicate webhook ignored");
+            Ok(duplicate())
+        }
+    }
+}
+
+/// A `from_me` message whose text we sent recently (some forks add U+200E/U+200C markers).
+fn is_own_echo(text: &str, recent_outbound: &[String]) -> bool {
+    let text = normalize(text);
+    recent_outbound.iter().any(|sent| normalize(sent) == text)
+}
+
+fn normalize(text: &str) -> String {
+    text.split(|c: char| c.is_whitespace() || c == '\u{200e}' || c == '\u{200c}')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn ignored(reason: &str) -> Answer {
+    Answer {
+        status: StatusCode::OK,
+        body: json!({ "status": "ignored", "reason": reason }),
+    }
+}
+
+fn duplicate() -> Answer {
+    Answer {
+        status: StatusCode::OK,
+        body: json!({ "status": "duplicate" }),
+    }
+}
+
+/// One item answers as itself; a batch answers 202 when anything was queued, with every result.
+fn combine(mut answers: Vec<Answer>) -> Answer {
+    match answers.len() {
+        0 => ignored("empty"),
+        1 => answers.remove(0),
+        _ => {
+            let queued = answers.iter().any(|a| a.status == StatusCode::ACCEPTED);
+            let results: Vec<Value> = answers.into_iter().map(|a| a.body).collect();
+            let status = if queued { "queued" } else { "ignored" };
+            Answer {
+                status: if queued {
+                    StatusCode::ACCEPTED
+                } else {
+                    StatusCode::OK
+                },
+                body: json!({ "status": status, "results": results }),
+            }
+        }
+    }
+}
+
+fn limited(limit: Limited) -> ApiError {
+    ApiError::RateLimited {
+        scope: limit.scope,
+        retry_after: limit.retry_after,
+    }
+}
+
+fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    if state.config.http.trust_forwarded_for
+        && let Some(ip) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse().ok())
+    {
+        return ip;
+    }
+    peer.ip()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echoes_match_our_recent_texts_despite_markers_and_spacing() {
+        let sent = vec!["Olá! Como posso ajudar?".to_string()];
+        assert!(is_own_echo("\u{200e}Olá!  Como posso\najudar?", &sent));
+        assert!(!is_own_echo("Olá! Sou a Ana, do suporte.", &sent));
+    }
+}

@@ -1,0 +1,48 @@
+//! HTTP surface: webhook ingress and the operations endpoints.
+//!
+//! Layer 5: may import anything below; never `jobs`.
+
+mod error;
+mod ingress;
+mod ops;
+
+use std::sync::Arc;
+
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::sync::Notify;
+
+use crate::config::Config;
+use crate::limits::Limits;
+use crate::store::Store;
+
+pub use error::ApiError;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// Data and queue.
+    pub store: Arc<dyn Store>,
+    /// Process configuration.
+    pub config: Arc<Config>,
+    /// Ingress rate limits.
+    pub limits: Arc<Limits>,
+    /// Wakes this process's workers when work is enqueued.
+    pub wake: Arc<Notify>,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+}
+
+/// Every route.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(ingress::router())
+        .merge(ops::router())
+        .fallback(|| async { ApiError::NotFound })
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(ApiError::Internal(
+                "handler panicked".into(),
+            ))
+        }))
+        .with_state(state)
+}

@@ -1,0 +1,55 @@
+//! `reply`: answer the burst of a conversation.
+
+use time::Duration;
+use tracing::info;
+
+use super::{Dispatcher, payload_id, store_error};
+use crate::brain::Decision;
+use crate::domain::ConversationId;
+use crate::queue::{JobError, JobOutcome};
+use crate::store::{ClaimedJob, Finish, NewReply};
+
+pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, JobError> {
+    let conversation = ConversationId(payload_id(job, "conversation_id")?);
+    let config = d.brain.config();
+    let since = job.claimed_at - Duration::try_from(config.history_ttl).unwrap_or(Duration::DAY);
+    let ctx = d
+        .store
+        .load_reply_context(conversation, config.history_turns, since)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| JobError::permanent(format!("conversation {conversation} not found")))?;
+    let Some(last) = ctx.pending.last() else {
+        // An earlier reply already covered these messages (bursts merge into one job).
+        return Ok(JobOutcome::Completed);
+    };
+    let tenant = ctx
+        .tenant
+        .settings
+        .resolve()
+        .map_err(|err| JobError::permanent(format!("tenant {}: {err}", ctx.tenant.slug)))?;
+    let decision = d.brain.decide(&ctx, &tenant).await;
+    let (text, meta) = match decision {
+        Decision::Answer { text, meta } => (Some(text), meta),
+        Decision::Silent { reason } => {
+            info!(reason, messages = ctx.pending.len(), "staying silent");
+            (None, serde_json::json!({ "silent": reason }))
+        }
+    };
+    let finish = d
+        .store
+        .record_reply(NewReply {
+            job,
+            conversation,
+            covered_upto: last.id,
+            text,
+            meta,
+            deliver_max_attempts: d.queue.deliver_max_attempts,
+        })
+        .await
+        .map_err(store_error)?;
+    Ok(match finish {
+        Finish::Recorded { .. } => JobOutcome::Recorded,
+        Finish::LeaseLost => JobOutcome::LeaseLost,
+    })
+}

@@ -1,0 +1,30 @@
+//! Atende: an AI attendant for WhatsApp helpdesks.
+//!
+//! # Layout
+//! | layer | module | role |
+//! | --- | --- | --- |
+//! | 0 | [`domain`] | plain types and rules, no I/O |
+//! | 1 | [`config`], [`telemetry`] | configuration tree and tenant files; logs and metric names |
+//! | 2 | [`store`], [`limits`] | the only SQL (SQLite now, PostgreSQL next); ingress rate limits |
+//! | 3 | [`channel`], [`llm`], [`queue`] | helpdesk adapters; LLM providers; queue mechanics |
+//! | 4 | [`brain`] | decides the answer; never sends, never enqueues |
+//! | 5 | [`jobs`], [`http`], [`app`], [`cli`] | job handlers; HTTP; wiring; commands |
+//!
+//! One inbound message: `http::ingress` verifies and parses it through `channel`, and
+//! `store::record_inbound` stores it with its `reply` job in one transaction. A
+//! `queue::Worker` claims the job; `jobs::reply` asks `brain` (which asks `llm`) and
+//! stores the answer with a `deliver` job; `jobs::deliver` sends it through `channel`.
+
+pub mod app;
+pub mod brain;
+pub mod channel;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod jobs;
+pub mod limits;
+pub mod llm;
+pub mod queue;
+pub mod store;
+pub mod telemetry;

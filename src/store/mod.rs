@@ -1,0 +1,180 @@
+//! The only place that speaks SQL: tenants, conversations, messages and the job queue
+//! behind one [`Store`] trait, so SQLite (embedded default) and PostgreSQL (scale-out)
+//! slot in side by side.
+//!
+//! Layer 2: may import `domain`, `config`, `telemetry`. Each method is one unit of work
+//! (one transaction); transactions never cross the trait.
+
+mod sqlite;
+mod types;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::config::tenant::TenantFile;
+use crate::domain::{
+    ConversationId, ConversationState, CorrelationId, InboundMessage, JobId, MessageId, TenantId,
+};
+
+pub use sqlite::SqliteStore;
+pub use types::*;
+
+/// Result alias of this module.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Store failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached or answered with an error.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations failed, or the schema is newer than this binary.
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The URL names no supported backend.
+    #[error("unsupported database URL {0:?}: use sqlite://path/to/atende.db")]
+    UnsupportedUrl(String),
+    /// A stored row could not be decoded.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// Opens the store named by `url` (`sqlite://…`), creating the file when needed.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        return Ok(Arc::new(SqliteStore::connect(url).await?));
+    }
+    Err(StoreError::UnsupportedUrl(url.chars().take(20).collect()))
+}
+
+/// Everything Atende persists.
+#[async_trait]
+pub trait Store: TenantStore + MessageStore + JobStore + Send + Sync + 'static {
+    /// Applies pending migrations; fails when the database has migrations this binary lacks.
+    async fn migrate(&self) -> Result<()>;
+    /// Cheap round trip, for `/ready`.
+    async fn ping(&self) -> Result<()>;
+}
+
+/// Tenants.
+#[async_trait]
+pub trait TenantStore {
+    /// Creates or updates a tenant from its file, by slug.
+    async fn upsert_tenant(
+        &self,
+        file: &TenantFile,
+        now: OffsetDateTime,
+    ) -> Result<(TenantId, UpsertOutcome)>;
+    /// The tenant with this slug.
+    async fn find_tenant(&self, slug: &str) -> Result<Option<Tenant>>;
+    /// Every tenant, by slug.
+    async fn list_tenants(&self) -> Result<Vec<Tenant>>;
+}
+
+/// Conversations and messages, including the transactions that end `reply` and `deliver` jobs.
+#[async_trait]
+pub trait MessageStore {
+    /// Stores an inbound message, upserts its conversation and enqueues (or debounces)
+    /// the conversation's `reply` job, in one transaction. Duplicates store nothing.
+    async fn record_inbound(&self, inbound: NewInbound<'_>) -> Result<RecordOutcome>;
+    /// Stores a message a human agent sent and pauses the bot for that conversation.
+    async fn record_agent_message(
+        &self,
+        tenant: TenantId,
+        message: &InboundMessage,
+        correlation_id: &CorrelationId,
+        now: OffsetDateTime,
+    ) -> Result<RecordOutcome>;
+    /// Texts Atende sent to this contact since `since`, newest first (to spot our own echoes).
+    async fn list_recent_outbound(
+        &self,
+        tenant: TenantId,
+        contact: &str,
+        since: OffsetDateTime,
+    ) -> Result<Vec<String>>;
+    /// Sets who answers a conversation; false when it does not exist.
+    async fn mark_conversation_state(
+        &self,
+        tenant: TenantId,
+        contact: &str,
+        state: ConversationState,
+    ) -> Result<bool>;
+    /// One conversation of a tenant.
+    async fn find_conversation(
+        &self,
+        tenant: TenantId,
+        contact: &str,
+    ) -> Result<Option<Conversation>>;
+    /// Messages of a conversation, oldest first.
+    async fn list_messages(&self, conversation: ConversationId) -> Result<Vec<StoredMessage>>;
+    /// What a `reply` job needs: tenant, conversation, the unanswered burst and recent history.
+    async fn load_reply_context(
+        &self,
+        conversation: ConversationId,
+        history_turns: u32,
+        history_since: OffsetDateTime,
+    ) -> Result<Option<ReplyContext>>;
+    /// Finishes a `reply` job: marks the burst answered, stores the outbound message and
+    /// enqueues its `deliver` job, in one transaction.
+    async fn record_reply(&self, reply: NewReply<'_>) -> Result<Finish>;
+    /// The outbound message a `deliver` job sends.
+    async fn find_delivery(&self, message: MessageId) -> Result<Option<Delivery>>;
+    /// Finishes a `deliver` job: marks the message sent and the job done, in one transaction.
+    async fn record_delivered(
+        &self,
+        job: JobId,
+        owner: &str,
+        message: MessageId,
+        now: OffsetDateTime,
+    ) -> Result<Finish>;
+}
+
+/// The job queue and its dead-letter queue.
+#[async_trait]
+pub trait JobStore {
+    /// Leases the next runnable job: its key has no other running job, it is the oldest
+    /// live job of its key, and it is due (or its previous lease expired).
+    async fn claim_job(
+        &self,
+        owner: &str,
+        now: OffsetDateTime,
+        lease: Duration,
+    ) -> Result<Option<ClaimedJob>>;
+    /// Pushes a lease forward; false when the lease was lost.
+    async fn extend_lease(&self, job: JobId, owner: &str, until: OffsetDateTime) -> Result<bool>;
+    /// Marks a job done; false when the lease was lost.
+    async fn complete_job(&self, job: JobId, owner: &str, now: OffsetDateTime) -> Result<bool>;
+    /// Schedules another attempt; false when the lease was lost.
+    async fn retry_job(
+        &self,
+        job: JobId,
+        owner: &str,
+        run_at: OffsetDateTime,
+        failure: &JobFailure,
+    ) -> Result<bool>;
+    /// Moves a job to the dead-letter queue; false when the lease was lost.
+    async fn dead_letter(
+        &self,
+        job: JobId,
+        owner: &str,
+        failure: &JobFailure,
+        now: OffsetDateTime,
+    ) -> Result<bool>;
+    /// Earliest moment a live job becomes claimable (due time or lease expiry).
+    async fn next_due(&self) -> Result<Option<OffsetDateTime>>;
+    /// Live and dead job counts by kind and state.
+    async fn count_jobs(&self) -> Result<Vec<JobCount>>;
+    /// Deletes done and discarded jobs last touched before `before`; returns how many.
+    async fn prune_jobs(&self, before: OffsetDateTime) -> Result<u64>;
+    /// Dead letters, newest first.
+    async fn list_dead_letters(&self, filter: &DeadLetterFilter) -> Result<Vec<JobRecord>>;
+    /// Any job by id.
+    async fn find_job(&self, job: JobId) -> Result<Option<JobRecord>>;
+    /// Puts a dead letter back in the queue with attempts reset; false when it is not dead.
+    async fn replay_dead_letter(&self, job: JobId, now: OffsetDateTime) -> Result<bool>;
+    /// Throws a dead letter away (kept as `discarded` until pruned); false when it is not dead.
+    async fn discard_dead_letter(&self, job: JobId, now: OffsetDateTime) -> Result<bool>;
+}

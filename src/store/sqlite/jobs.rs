@@ -1,0 +1,264 @@
+//! The job queue on SQLite.
+//!
+//! Claiming is one `UPDATE … RETURNING` on the single writer connection, so it is atomic;
+//! the partial unique index `jobs_one_running_per_key` backs up "one running job per key".
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{AssertSqlSafe, Row};
+use time::OffsetDateTime;
+
+use super::{SqliteStore, corrupt, from_ms, ms};
+use crate::domain::{CorrelationId, JobId, JobKind, JobState, TenantId};
+use crate::store::{
+    ClaimedJob, DeadLetterFilter, JobCount, JobFailure, JobRecord, JobStore, Result,
+};
+
+/// The oldest live job of each key is its head; only a head may run, and only when no
+/// other job of its key is running. A running head whose lease expired is taken over.
+const CLAIM: &str = "
+UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3
+WHERE id = (
+    SELECT j.id FROM jobs j
+    WHERE j.state IN ('queued', 'running')
+      AND ((j.state = 'queued' AND j.run_at <= $3) OR (j.state = 'running' AND j.lease_until < $3))
+      AND NOT EXISTS (SELECT 1 FROM jobs h WHERE h.key = j.key AND h.id < j.id AND h.state IN ('queued', 'running'))
+      AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.key = j.key AND r.id <> j.id AND r.state = 'running')
+    ORDER BY j.run_at, j.id
+    LIMIT 1)
+RETURNING id, tenant_id, kind, key, payload, attempts, max_attempts, correlation_id";
+
+const RECORD_COLUMNS: &str =
+    "j.id, t.slug, j.kind, j.key, j.payload, j.state, j.attempts, j.max_attempts, j.run_at,
+    j.last_error, j.history, j.correlation_id, j.created_at, j.updated_at";
+
+#[async_trait]
+impl JobStore for SqliteStore {
+    async fn claim_job(
+        &self,
+        owner: &str,
+        now: OffsetDateTime,
+        lease: Duration,
+    ) -> Result<Option<ClaimedJob>> {
+        let row = sqlx::query(CLAIM)
+            .bind(owner)
+            .bind(ms(now + lease))
+            .bind(ms(now))
+            .fetch_optional(&self.writer)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let kind: String = row.get("kind");
+        let payload: String = row.get("payload");
+        Ok(Some(ClaimedJob {
+            id: JobId(row.get("id")),
+            tenant_id: TenantId(row.get("tenant_id")),
+            kind: JobKind::parse(&kind).ok_or_else(|| corrupt(format!("job kind {kind:?}")))?,
+            key: row.get("key"),
+            payload: serde_json::from_str(&payload).map_err(|e| corrupt(e.to_string()))?,
+            attempts: row.get::<i64, _>("attempts") as u32,
+            max_attempts: row.get::<i64, _>("max_attempts") as u32,
+            correlation_id: CorrelationId::from_stored(row.get("correlation_id")),
+            owner: owner.to_string(),
+            claimed_at: now,
+        }))
+    }
+
+    async fn extend_lease(&self, job: JobId, owner: &str, until: OffsetDateTime) -> Result<bool> {
+        let done = sqlx::query("UPDATE jobs SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND state = 'running'")
+            .bind(ms(until))
+            .bind(job.0)
+            .bind(owner)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn complete_job(&self, job: JobId, owner: &str, now: OffsetDateTime) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = $1
+             WHERE id = $2 AND lease_owner = $3 AND state = 'running'",
+        )
+        .bind(ms(now))
+        .bind(job.0)
+        .bind(owner)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn retry_job(
+        &self,
+        job: JobId,
+        owner: &str,
+        run_at: OffsetDateTime,
+        failure: &JobFailure,
+    ) -> Result<bool> {
+        self.fail(
+            job,
+            owner,
+            "queued",
+            run_at,
+            failure,
+            OffsetDateTime::now_utc(),
+        )
+        .await
+    }
+
+    async fn dead_letter(
+        &self,
+        job: JobId,
+        owner: &str,
+        failure: &JobFailure,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        self.fail(job, owner, "dead", now, failure, now).await
+    }
+
+    async fn next_due(&self) -> Result<Option<OffsetDateTime>> {
+        let at: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(CASE WHEN state = 'queued' THEN run_at ELSE lease_until END) FROM jobs
+             WHERE state IN ('queued', 'running')",
+        )
+        .fetch_one(&self.writer)
+        .await?;
+        Ok(at.map(from_ms))
+    }
+
+    async fn count_jobs(&self) -> Result<Vec<JobCount>> {
+        let rows = sqlx::query(
+            "SELECT kind, state, COUNT(*) AS n FROM jobs WHERE state IN ('queued', 'running', 'dead') GROUP BY kind, state",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        let mut counts = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (kind, state): (String, String) = (row.get("kind"), row.get("state"));
+            if let (Some(kind), Some(state)) = (JobKind::parse(&kind), JobState::parse(&state)) {
+                counts.push(JobCount {
+                    kind,
+                    state,
+                    count: row.get("n"),
+                });
+            }
+        }
+        Ok(counts)
+    }
+
+    async fn prune_jobs(&self, before: OffsetDateTime) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM jobs WHERE state IN ('done', 'discarded') AND updated_at < $1",
+        )
+        .bind(ms(before))
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn list_dead_letters(&self, filter: &DeadLetterFilter) -> Result<Vec<JobRecord>> {
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM jobs j JOIN tenants t ON t.id = j.tenant_id
+             WHERE j.state = 'dead' AND ($1 IS NULL OR t.slug = $1) AND ($2 IS NULL OR j.kind = $2)
+             ORDER BY j.updated_at DESC, j.id DESC LIMIT $3"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(filter.tenant.as_deref())
+            .bind(filter.kind.map(JobKind::as_str))
+            .bind(i64::from(filter.limit.unwrap_or(100)))
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(record_from_row).collect()
+    }
+
+    async fn find_job(&self, job: JobId) -> Result<Option<JobRecord>> {
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM jobs j JOIN tenants t ON t.id = j.tenant_id WHERE j.id = $1"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(job.0)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(record_from_row).transpose()
+    }
+
+    async fn replay_dead_letter(&self, job: JobId, now: OffsetDateTime) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'queued', attempts = 0, run_at = $1, lease_owner = NULL, lease_until = NULL, updated_at = $1
+             WHERE id = $2 AND state = 'dead'",
+        )
+        .bind(ms(now))
+        .bind(job.0)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn discard_dead_letter(&self, job: JobId, now: OffsetDateTime) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'discarded', updated_at = $1 WHERE id = $2 AND state = 'dead'",
+        )
+        .bind(ms(now))
+        .bind(job.0)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+impl SqliteStore {
+    /// Records a failed attempt and moves the job to `state` (`queued` again, or `dead`).
+    async fn fail(
+        &self,
+        job: JobId,
+        owner: &str,
+        state: &str,
+        run_at: OffsetDateTime,
+        failure: &JobFailure,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        let entry = serde_json::json!({
+            "at": now.unix_timestamp(),
+            "class": failure.class.as_str(),
+            "error": failure.message,
+        });
+        let done = sqlx::query(
+            "UPDATE jobs SET state = $1, run_at = $2, last_error = $3, lease_until = NULL, updated_at = $4,
+                    history = json_insert(history, '$[#]', json_set(json($5), '$.attempt', attempts))
+             WHERE id = $6 AND lease_owner = $7 AND state = 'running'",
+        )
+        .bind(state)
+        .bind(ms(run_at))
+        .bind(&failure.message)
+        .bind(ms(now))
+        .bind(entry.to_string())
+        .bind(job.0)
+        .bind(owner)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+fn record_from_row(row: &SqliteRow) -> Result<JobRecord> {
+    let kind: String = row.get("kind");
+    let state: String = row.get("state");
+    let payload: String = row.get("payload");
+    let history: String = row.get("history");
+    Ok(JobRecord {
+        id: JobId(row.get("id")),
+        tenant: row.get("slug"),
+        kind: JobKind::parse(&kind).ok_or_else(|| corrupt(format!("job kind {kind:?}")))?,
+        key: row.get("key"),
+        payload: serde_json::from_str(&payload).map_err(|e| corrupt(e.to_string()))?,
+        state: JobState::parse(&state).ok_or_else(|| corrupt(format!("job state {state:?}")))?,
+        attempts: row.get::<i64, _>("attempts") as u32,
+        max_attempts: row.get::<i64, _>("max_attempts") as u32,
+        run_at: from_ms(row.get("run_at")),
+        last_error: row.get("last_error"),
+        history: serde_json::from_str(&history).map_err(|e| corrupt(e.to_string()))?,
+        correlation_id: row.get("correlation_id"),
+        created_at: from_ms(row.get("created_at")),
+        updated_at: from_ms(row.get("updated_at")),
+    })
+}

@@ -1,0 +1,437 @@
+//! Conversations and messages on SQLite, including the transactions that end jobs.
+
+use async_trait::async_trait;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
+use time::OffsetDateTime;
+
+use super::tenants::tenant_from_row;
+use super::{SqliteStore, corrupt, from_ms, ms};
+use crate::domain::{
+    ContactNumber, ConversationId, ConversationState, CorrelationId, Direction, InboundMessage,
+    JobKind, JobSpec, MessageId, TenantId,
+};
+use crate::store::{
+    Conversation, Delivery, Finish, MessageStore, NewInbound, NewReply, RecordOutcome,
+    ReplyContext, Result, StoredMessage,
+};
+
+// Dynamic SQL in this file is built only from these constant column lists (AssertSqlSafe).
+const MESSAGE_COLUMNS: &str = "id, direction, body, status, created_at";
+const CONVERSATION_COLUMNS: &str =
+    "id, tenant_id, contact, contact_name, ticket_id, state, replied_upto";
+
+#[async_trait]
+impl MessageStore for SqliteStore {
+    async fn record_inbound(&self, inbound: NewInbound<'_>) -> Result<RecordOutcome> {
+        let NewInbound {
+            tenant,
+            message,
+            correlation_id,
+            now,
+            debounce,
+        } = inbound;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let conversation = upsert_conversation(&mut tx, tenant, message, now).await?;
+        let Some(message_id) = insert_message(
+            &mut tx,
+            tenant,
+            conversation,
+            message,
+            Direction::Inbound,
+            correlation_id,
+            now,
+        )
+        .await?
+        else {
+            return Ok(RecordOutcome::Duplicate); // dropping `tx` rolls the conversation upsert back
+        };
+        let key = JobSpec::conversation_key(conversation);
+        let pending: Option<(i64, Option<i64>)> = sqlx::query_as(
+            "SELECT id, not_after FROM jobs WHERE key = $1 AND kind = 'reply' AND state = 'queued' ORDER BY id DESC LIMIT 1",
+        )
+        .bind(&key)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let quiet_until = ms(now + debounce.window);
+        match pending {
+            // The burst goes on: push the reply back, but never past the burst's cap.
+            Some((job, not_after)) => {
+                let run_at = not_after.map_or(quiet_until, |cap| quiet_until.min(cap));
+                sqlx::query("UPDATE jobs SET run_at = $1, updated_at = $2 WHERE id = $3")
+                    .bind(run_at)
+                    .bind(ms(now))
+                    .bind(job)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            None => {
+                let payload = serde_json::json!({ "conversation_id": conversation.0 });
+                sqlx::query(
+                    "INSERT INTO jobs (tenant_id, kind, key, payload, max_attempts, run_at, not_after, correlation_id, created_at, updated_at)
+                     VALUES ($1, 'reply', $2, $3, $4, $5, $6, $7, $8, $8)",
+                )
+                .bind(tenant.0)
+                .bind(&key)
+                .bind(payload.to_string())
+                .bind(i64::from(debounce.max_attempts))
+                .bind(quiet_until)
+                .bind(ms(now + debounce.max))
+                .bind(correlation_id.as_str())
+                .bind(ms(now))
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(RecordOutcome::Queued {
+            message_id,
+            conversation_id: conversation,
+        })
+    }
+
+    async fn record_agent_message(
+        &self,
+        tenant: TenantId,
+        message: &InboundMessage,
+        correlation_id: &CorrelationId,
+        now: OffsetDateTime,
+    ) -> Result<RecordOutcome> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let conversation = upsert_conversation(&mut tx, tenant, message, now).await?;
+        let Some(message_id) = insert_message(
+            &mut tx,
+            tenant,
+            conversation,
+            message,
+            Direction::Agent,
+            correlation_id,
+            now,
+        )
+        .await?
+        else {
+            return Ok(RecordOutcome::Duplicate);
+        };
+        // Everything the customer wrote so far is the agent's to answer now.
+        sqlx::query(
+            "UPDATE conversations SET state = 'human', updated_at = $1,
+                    replied_upto = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = $2)
+             WHERE id = $2",
+        )
+        .bind(ms(now))
+        .bind(conversation.0)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(RecordOutcome::Recorded {
+            message_id,
+            conversation_id: conversation,
+        })
+    }
+
+    async fn list_recent_outbound(
+        &self,
+        tenant: TenantId,
+        contact: &str,
+        since: OffsetDateTime,
+    ) -> Result<Vec<String>> {
+        let rows = sqlx::query_scalar(
+            "SELECT m.body FROM messages m JOIN conversations c ON c.id = m.conversation_id
+             WHERE c.tenant_id = $1 AND c.contact = $2 AND m.direction = 'outbound' AND m.created_at >= $3
+             ORDER BY m.id DESC LIMIT 50",
+        )
+        .bind(tenant.0)
+        .bind(contact)
+        .bind(ms(since))
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows)
+    }
+
+    async fn mark_conversation_state(
+        &self,
+        tenant: TenantId,
+        contact: &str,
+        state: ConversationState,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE conversations SET state = $1 WHERE tenant_id = $2 AND contact = $3",
+        )
+        .bind(state.as_str())
+        .bind(tenant.0)
+        .bind(contact)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn find_conversation(
+        &self,
+        tenant: TenantId,
+        contact: &str,
+    ) -> Result<Option<Conversation>> {
+        let sql = format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE tenant_id = $1 AND contact = $2"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(tenant.0)
+            .bind(contact)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(row.as_ref().map(conversation_from_row))
+    }
+
+    async fn list_messages(&self, conversation: ConversationId) -> Result<Vec<StoredMessage>> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 ORDER BY id"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(conversation.0)
+            .fetch_all(&self.reader)
+            .await?;
+        Ok(rows.iter().map(message_from_row).collect())
+    }
+
+    async fn load_reply_context(
+        &self,
+        conversation: ConversationId,
+        history_turns: u32,
+        history_since: OffsetDateTime,
+    ) -> Result<Option<ReplyContext>> {
+        // Read on the writer so the context is never staler than the job that asked for it.
+        let mut conn = self.writer.acquire().await?;
+        let sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = $1");
+        let Some(row) = sqlx::query(AssertSqlSafe(sql))
+            .bind(conversation.0)
+            .fetch_optional(&mut *conn)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let conversation = conversation_from_row(&row);
+        let tenant = sqlx::query("SELECT id, slug, name, settings FROM tenants WHERE id = $1")
+            .bind(conversation.tenant_id.0)
+            .fetch_one(&mut *conn)
+            .await?;
+        let tenant = tenant_from_row(&tenant)?;
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND direction = 'inbound' AND id > $2 ORDER BY id"
+        );
+        let pending: Vec<StoredMessage> = sqlx::query(AssertSqlSafe(sql))
+            .bind(conversation.id.0)
+            .bind(conversation.replied_upto.0)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(message_from_row)
+            .collect();
+        let before = pending.first().map_or(i64::MAX, |m| m.id.0);
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND id < $2 AND created_at >= $3
+             ORDER BY id DESC LIMIT $4"
+        );
+        let mut history: Vec<StoredMessage> = sqlx::query(AssertSqlSafe(sql))
+            .bind(conversation.id.0)
+            .bind(before)
+            .bind(ms(history_since))
+            .bind(i64::from(history_turns))
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(message_from_row)
+            .collect();
+        history.reverse();
+        Ok(Some(ReplyContext {
+            tenant,
+            conversation,
+            pending,
+            history,
+        }))
+    }
+
+    async fn record_reply(&self, reply: NewReply<'_>) -> Result<Finish> {
+        let job = reply.job;
+        let now = job.claimed_at;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        if !finish_job(&mut tx, job.id.0, &job.owner, now).await? {
+            return Ok(Finish::LeaseLost);
+        }
+        sqlx::query("UPDATE conversations SET replied_upto = MAX(replied_upto, $1), updated_at = $2 WHERE id = $3")
+            .bind(reply.covered_upto.0)
+            .bind(ms(now))
+            .bind(reply.conversation.0)
+            .execute(&mut *tx)
+            .await?;
+        let mut message_id = None;
+        if let Some(text) = &reply.text {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO messages (tenant_id, conversation_id, direction, body, status, correlation_id, meta, created_at)
+                 VALUES ($1, $2, 'outbound', $3, 'pending', $4, $5, $6) RETURNING id",
+            )
+            .bind(job.tenant_id.0)
+            .bind(reply.conversation.0)
+            .bind(text)
+            .bind(job.correlation_id.as_str())
+            .bind(reply.meta.to_string())
+            .bind(ms(now))
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO jobs (tenant_id, kind, key, payload, max_attempts, run_at, correlation_id, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $6, $6)",
+            )
+            .bind(job.tenant_id.0)
+            .bind(JobKind::Deliver.as_str())
+            .bind(&job.key)
+            .bind(serde_json::json!({ "message_id": id }).to_string())
+            .bind(i64::from(reply.deliver_max_attempts))
+            .bind(ms(now))
+            .bind(job.correlation_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+            message_id = Some(MessageId(id));
+        }
+        tx.commit().await?;
+        Ok(Finish::Recorded { message_id })
+    }
+
+    async fn find_delivery(&self, message: MessageId) -> Result<Option<Delivery>> {
+        let row = sqlx::query(
+            "SELECT m.body, m.status, c.contact, c.tenant_id FROM messages m
+             JOIN conversations c ON c.id = m.conversation_id WHERE m.id = $1 AND m.direction = 'outbound'",
+        )
+        .bind(message.0)
+        .fetch_optional(&self.writer)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let tenant = sqlx::query("SELECT id, slug, name, settings FROM tenants WHERE id = $1")
+            .bind(row.get::<i64, _>("tenant_id"))
+            .fetch_one(&self.reader)
+            .await?;
+        let contact: String = row.get("contact");
+        Ok(Some(Delivery {
+            message_id: message,
+            tenant: tenant_from_row(&tenant)?,
+            contact: ContactNumber::parse(&contact).map_err(|e| corrupt(e.to_string()))?,
+            text: row.get("body"),
+            status: row.get("status"),
+        }))
+    }
+
+    async fn record_delivered(
+        &self,
+        job: crate::domain::JobId,
+        owner: &str,
+        message: MessageId,
+        now: OffsetDateTime,
+    ) -> Result<Finish> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        if !finish_job(&mut tx, job.0, owner, now).await? {
+            return Ok(Finish::LeaseLost);
+        }
+        sqlx::query("UPDATE messages SET status = 'sent', sent_at = $1 WHERE id = $2")
+            .bind(ms(now))
+            .bind(message.0)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Finish::Recorded {
+            message_id: Some(message),
+        })
+    }
+}
+
+/// Marks a leased job done inside `tx`; false when `owner` no longer holds it.
+async fn finish_job(
+    tx: &mut Transaction<'_, Sqlite>,
+    job: i64,
+    owner: &str,
+    now: OffsetDateTime,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = $1
+         WHERE id = $2 AND lease_owner = $3 AND state = 'running'",
+    )
+    .bind(ms(now))
+    .bind(job)
+    .bind(owner)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+async fn upsert_conversation(
+    tx: &mut Transaction<'_, Sqlite>,
+    tenant: TenantId,
+    message: &InboundMessage,
+    now: OffsetDateTime,
+) -> Result<ConversationId> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO conversations (tenant_id, contact, contact_name, ticket_id, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $5)
+         ON CONFLICT (tenant_id, contact) DO UPDATE SET
+             contact_name = COALESCE(excluded.contact_name, contact_name),
+             ticket_id = COALESCE(excluded.ticket_id, ticket_id),
+             state = CASE WHEN state = 'closed' THEN 'bot' ELSE state END,
+             updated_at = excluded.updated_at
+         RETURNING id",
+    )
+    .bind(tenant.0)
+    .bind(message.contact.as_str())
+    .bind(message.contact_name.as_deref())
+    .bind(message.ticket_id.as_deref())
+    .bind(ms(now))
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(ConversationId(id))
+}
+
+/// Inserts a message unless its provider id was seen; `None` means duplicate.
+async fn insert_message(
+    tx: &mut Transaction<'_, Sqlite>,
+    tenant: TenantId,
+    conversation: ConversationId,
+    message: &InboundMessage,
+    direction: Direction,
+    correlation_id: &CorrelationId,
+    now: OffsetDateTime,
+) -> Result<Option<MessageId>> {
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO messages (tenant_id, conversation_id, provider_id, direction, body, status, correlation_id, sent_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, 'received', $6, $7, $8)
+         ON CONFLICT (tenant_id, provider_id) DO NOTHING RETURNING id",
+    )
+    .bind(tenant.0)
+    .bind(conversation.0)
+    .bind(&message.provider_id)
+    .bind(direction.as_str())
+    .bind(&message.text)
+    .bind(correlation_id.as_str())
+    .bind(ms(message.sent_at))
+    .bind(ms(now))
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(id.map(MessageId))
+}
+
+fn conversation_from_row(row: &SqliteRow) -> Conversation {
+    Conversation {
+        id: ConversationId(row.get("id")),
+        tenant_id: TenantId(row.get("tenant_id")),
+        contact: row.get("contact"),
+        contact_name: row.get("contact_name"),
+        ticket_id: row.get("ticket_id"),
+        state: ConversationState::from_stored(row.get("state")),
+        replied_upto: MessageId(row.get("replied_upto")),
+    }
+}
+
+fn message_from_row(row: &SqliteRow) -> StoredMessage {
+    StoredMessage {
+        id: MessageId(row.get("id")),
+        direction: Direction::from_stored(row.get("direction")),
+        body: row.get("body"),
+        status: row.get("status"),
+        created_at: from_ms(row.get("created_at")),
+    }
+}

@@ -1,0 +1,267 @@
+//! Rows and arguments of the [`Store`](super::Store) trait.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::config::tenant::TenantFile;
+use crate::domain::{
+    ContactNumber, ConversationId, ConversationState, CorrelationId, Direction, ErrorClass,
+    InboundMessage, JobId, JobKind, JobState, MessageId, TenantId,
+};
+
+/// A stored tenant.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    /// Row id.
+    pub id: TenantId,
+    /// URL id.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// The tenant file as applied.
+    pub settings: TenantFile,
+}
+
+/// What `upsert_tenant` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpsertOutcome {
+    /// A new tenant.
+    Created,
+    /// An existing tenant changed.
+    Updated,
+    /// The file matched what was stored.
+    Unchanged,
+}
+
+/// Debounce settings for the `reply` job of an inbound message.
+#[derive(Debug, Clone, Copy)]
+pub struct Debounce {
+    /// Quiet time after the latest message.
+    pub window: Duration,
+    /// Longest delay from the burst's first message.
+    pub max: Duration,
+    /// Attempts of the `reply` job.
+    pub max_attempts: u32,
+}
+
+/// Arguments of `record_inbound`.
+#[derive(Debug, Clone, Copy)]
+pub struct NewInbound<'a> {
+    /// Owner.
+    pub tenant: TenantId,
+    /// The parsed message.
+    pub message: &'a InboundMessage,
+    /// Id for every log line this message causes.
+    pub correlation_id: &'a CorrelationId,
+    /// Reception time.
+    pub now: OffsetDateTime,
+    /// Reply scheduling.
+    pub debounce: Debounce,
+}
+
+/// What happened to an inbound message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordOutcome {
+    /// Stored and a reply is queued.
+    Queued {
+        /// The stored message.
+        message_id: MessageId,
+        /// Its conversation.
+        conversation_id: ConversationId,
+    },
+    /// Stored without a job (an agent's message).
+    Recorded {
+        /// The stored message.
+        message_id: MessageId,
+        /// Its conversation.
+        conversation_id: ConversationId,
+    },
+    /// The provider id was seen before: nothing stored.
+    Duplicate,
+}
+
+/// A conversation row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conversation {
+    /// Row id.
+    pub id: ConversationId,
+    /// Owner.
+    pub tenant_id: TenantId,
+    /// Customer number.
+    pub contact: String,
+    /// Customer name, when known.
+    pub contact_name: Option<String>,
+    /// Helpdesk ticket, when known.
+    pub ticket_id: Option<String>,
+    /// Who answers.
+    pub state: ConversationState,
+    /// Last inbound message id already answered.
+    pub replied_upto: MessageId,
+}
+
+/// A stored message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredMessage {
+    /// Row id.
+    pub id: MessageId,
+    /// Who wrote it.
+    pub direction: Direction,
+    /// Text.
+    pub body: String,
+    /// `received`, `pending`, `sent`.
+    pub status: String,
+    /// Storage time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// A job leased by a worker.
+#[derive(Debug, Clone)]
+pub struct ClaimedJob {
+    /// Row id.
+    pub id: JobId,
+    /// Owner tenant.
+    pub tenant_id: TenantId,
+    /// What to do.
+    pub kind: JobKind,
+    /// Ordering key.
+    pub key: String,
+    /// Arguments.
+    pub payload: serde_json::Value,
+    /// This attempt's number (1 for the first).
+    pub attempts: u32,
+    /// Attempts before dead-lettering.
+    pub max_attempts: u32,
+    /// Follows the originating message.
+    pub correlation_id: CorrelationId,
+    /// The worker holding the lease.
+    pub owner: String,
+    /// The clock reading at claim time; handlers use it as "now".
+    pub claimed_at: OffsetDateTime,
+}
+
+/// Why an attempt failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobFailure {
+    /// Human-readable cause (never a secret).
+    pub message: String,
+    /// Whether another attempt may help.
+    pub class: ErrorClass,
+}
+
+/// A job as listed by the dead-letter tools.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobRecord {
+    /// Row id.
+    pub id: JobId,
+    /// Owner tenant's slug.
+    pub tenant: String,
+    /// What it does.
+    pub kind: JobKind,
+    /// Ordering key.
+    pub key: String,
+    /// Arguments.
+    pub payload: serde_json::Value,
+    /// Lifecycle state.
+    pub state: JobState,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Attempt budget.
+    pub max_attempts: u32,
+    /// Next or last due time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub run_at: OffsetDateTime,
+    /// Latest failure.
+    pub last_error: Option<String>,
+    /// Every failed attempt: `[{attempt, at, class, error}]`.
+    pub history: serde_json::Value,
+    /// Follows the originating message.
+    pub correlation_id: String,
+    /// Enqueue time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Last change.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// Which dead letters to list.
+#[derive(Debug, Clone, Default)]
+pub struct DeadLetterFilter {
+    /// Only this tenant (slug).
+    pub tenant: Option<String>,
+    /// Only this kind.
+    pub kind: Option<JobKind>,
+    /// At most this many (default 100).
+    pub limit: Option<u32>,
+}
+
+/// Count of jobs in one kind and state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobCount {
+    /// Kind.
+    pub kind: JobKind,
+    /// State.
+    pub state: JobState,
+    /// How many.
+    pub count: i64,
+}
+
+/// Inputs of a reply.
+#[derive(Debug, Clone)]
+pub struct ReplyContext {
+    /// Owner.
+    pub tenant: Tenant,
+    /// The conversation.
+    pub conversation: Conversation,
+    /// Unanswered inbound messages (the burst), oldest first.
+    pub pending: Vec<StoredMessage>,
+    /// Earlier messages within the TTL, oldest first.
+    pub history: Vec<StoredMessage>,
+}
+
+/// Arguments of `record_reply`.
+#[derive(Debug, Clone)]
+pub struct NewReply<'a> {
+    /// The `reply` job being finished.
+    pub job: &'a ClaimedJob,
+    /// Its conversation.
+    pub conversation: ConversationId,
+    /// The last inbound message this reply answers.
+    pub covered_upto: MessageId,
+    /// The text to send, if any (silence stores none).
+    pub text: Option<String>,
+    /// Why this text (provider, model, fallback reason), stored with the message.
+    pub meta: serde_json::Value,
+    /// Attempts of the `deliver` job.
+    pub deliver_max_attempts: u32,
+}
+
+/// Whether a handler's final write went through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// Written; the job is done.
+    Recorded {
+        /// Outbound message stored, if any.
+        message_id: Option<MessageId>,
+    },
+    /// Another worker holds the job now; nothing was written.
+    LeaseLost,
+}
+
+/// What a `deliver` job sends.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The outbound message.
+    pub message_id: MessageId,
+    /// Owner.
+    pub tenant: Tenant,
+    /// Recipient.
+    pub contact: ContactNumber,
+    /// Text.
+    pub text: String,
+    /// `pending` or `sent`.
+    pub status: String,
+}

@@ -1,0 +1,31 @@
+//! Every metric name Atende exports, in one place (Prometheus conventions:
+//! `atende_` prefix, counters end in `_total`, durations in `_seconds`).
+
+/// Counter: webhooks received, labels `channel`, `outcome`.
+pub const WEBHOOKS_TOTAL: &str = "atende_webhooks_total";
+/// Histogram: time to answer a webhook, label `channel`.
+pub const INGRESS_DURATION_SECONDS: &str = "atende_ingress_duration_seconds";
+/// Gauge: jobs by `kind` and `state` (queued, running, dead), sampled at scrape time.
+pub const QUEUE_JOBS: &str = "atende_queue_jobs";
+/// Counter: jobs finished, labels `kind`, `outcome` (done, retry, dead, lease_lost).
+pub const JOBS_TOTAL: &str = "atende_jobs_total";
+/// Counter: jobs moved to the dead-letter queue, label `kind`.
+pub const DEAD_LETTERS_TOTAL: &str = "atende_dead_letters_total";
+/// Histogram: time a job ran, labels `kind`, `outcome`.
+pub const JOB_DURATION_SECONDS: &str = "atende_job_duration_seconds";
+/// Histogram: attempt number at which a job finished, label `kind`.
+pub const JOB_ATTEMPTS: &str = "atende_job_attempts";
+/// Counter: LLM requests, labels `provider`, `outcome` (ok, error, blocked).
+pub const LLM_REQUESTS_TOTAL: &str = "atende_llm_requests_total";
+/// Counter: LLM errors, labels `provider`, `class` (retryable, permanent, no_answer).
+pub const LLM_ERRORS_TOTAL: &str = "atende_llm_errors_total";
+/// Histogram: LLM request latency, label `provider`.
+pub const LLM_REQUEST_DURATION_SECONDS: &str = "atende_llm_request_duration_seconds";
+/// Gauge: circuit breaker state per `tenant` and `provider` (0 closed, 1 half-open, 2 open).
+pub const LLM_BREAKER_STATE: &str = "atende_llm_breaker_state";
+/// Histogram: helpdesk send latency, label `channel`.
+pub const DELIVERY_DURATION_SECONDS: &str = "atende_delivery_duration_seconds";
+/// Counter: helpdesk send errors, labels `channel`, `class`.
+pub const DELIVERY_ERRORS_TOTAL: &str = "atende_delivery_errors_total";
+/// Counter: messages delivered, label `channel`.
+pub const DELIVERIES_TOTAL: &str = "atende_deliveries_total";

@@ -176,9 +176,11 @@ impl Breakers {
 
     fn with<T>(&self, key: &BreakerKey, step: impl FnOnce(&mut Breaker) -> T) -> T {
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        let breaker = map
-            .entry(key.clone())
-            .or_insert_with(|| Breaker::new(self.threshold, self.open_for));
+        let breaker = map.entry(key.clone()).or_insert_with(|| {
+            // Publish the initial state so dashboards see every breaker, not only tripped ones.
+            set_gauge(key, BreakerState::Closed);
+            Breaker::new(self.threshold, self.open_for)
+        });
         let before = breaker.stored_state();
         let result = step(breaker);
         let after = breaker.stored_state();

@@ -163,7 +163,7 @@ pub trait JobStore {
         failure: &JobFailure,
         now: OffsetDateTime,
     ) -> Result<bool>;
-    /// Earliest moment a live job becomes claimable (due time or lease expiry).
+    /// Earliest moment the head job of some key becomes claimable (due time or lease expiry).
     async fn next_due(&self) -> Result<Option<OffsetDateTime>>;
     /// Live and dead job counts by kind and state.
     async fn count_jobs(&self) -> Result<Vec<JobCount>>;

@@ -118,8 +118,9 @@ impl JobStore for SqliteStore {
 
     async fn next_due(&self) -> Result<Option<OffsetDateTime>> {
         let at: Option<i64> = sqlx::query_scalar(
-            "SELECT MIN(CASE WHEN state = 'queued' THEN run_at ELSE lease_until END) FROM jobs
-             WHERE state IN ('queued', 'running')",
+            "SELECT MIN(CASE WHEN j.state = 'queued' THEN j.run_at ELSE j.lease_until END) FROM jobs j
+             WHERE j.state IN ('queued', 'running')
+               AND NOT EXISTS (SELECT 1 FROM jobs h WHERE h.key = j.key AND h.id < j.id AND h.state IN ('queued', 'running'))",
         )
         .fetch_one(&self.writer)
         .await?;

@@ -1,0 +1,280 @@
+//! `spawn_app` and friends: a real Atende on port 0 with a temp SQLite file, wiremock
+//! standing in for Gemini and Whaticket, and deterministic queue draining.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use atende::app::{App, Role};
+use atende::channel::sign_generic;
+use atende::config::Config;
+use atende::config::tenant::TenantFile;
+use atende::queue::{Drained, JobHandler, RetryPolicy, drain};
+use atende::store::Store;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+pub const SECRET: &str = "s3cr3t";
+pub const TOKEN: &str = "t0k3n";
+pub const WHATICKET_TOKEN: &str = "whaticket-api-token";
+pub const GEMINI_PATH: &str = "/v1beta/models/gemini-2.0-flash:generateContent";
+pub const FALLBACK_TEXT: &str = "Desculpe, tive um problema. Um atendente já vai falar com você.";
+
+/// A running Atende (HTTP only; tests drain the queue themselves).
+pub struct TestApp {
+    pub addr: std::net::SocketAddr,
+    pub store: Arc<dyn Store>,
+    pub handler: Arc<dyn JobHandler>,
+    pub policy: RetryPolicy,
+    pub llm: MockServer,
+    pub whaticket: MockServer,
+    pub client: reqwest::Client,
+    pub db_url: String,
+    pub shutdown: CancellationToken,
+    pub server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// Keeps the database file alive.
+    pub _dir: Arc<TempDir>,
+}
+
+/// The test configuration: short LLM backoffs (wall clock), queue backoffs on the virtual clock.
+pub fn test_config(db_url: &str) -> Config {
+    let mut config = Config::default();
+    config.http.bind = "127.0.0.1:0".parse().unwrap();
+    config.database.url = db_url.to_string();
+    config.llm.backoff_base = Duration::from_millis(1);
+    config.llm.backoff_max = Duration::from_millis(5);
+    config.llm.timeout = Duration::from_secs(5);
+    config.queue.deliver_max_attempts = 3;
+    config.queue.backoff_base = Duration::from_secs(1);
+    config.queue.poll_interval = Duration::from_millis(20);
+    config
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let db_url = format!("sqlite://{}", dir.path().join("atende.db").display());
+    let (llm, whaticket) = (MockServer::start().await, MockServer::start().await);
+    let mut config = test_config(&db_url);
+    tweak(&mut config);
+    let app = start(config, Role::Api, llm, whaticket, dir).await;
+    app.apply_tenant(&tenant_toml(&app.llm.uri(), &app.whaticket.uri(), ""))
+        .await;
+    app
+}
+
+/// Starts an app over an existing database and mocks (used to restart after a shutdown).
+pub async fn start(
+    config: Config,
+    role: Role,
+    llm: MockServer,
+    whaticket: MockServer,
+    dir: Arc<TempDir>,
+) -> TestApp {
+    let db_url = config.database.url.clone();
+    let store = atende::store::connect(&db_url).await.unwrap();
+    store.migrate().await.unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app = App::with_parts(config, role, store.clone(), listener).unwrap();
+    let (addr, handler, policy) = (app.addr(), app.handler(), app.retry_policy());
+    let shutdown = CancellationToken::new();
+    let server = Some(tokio::spawn(app.run_until_stopped(shutdown.clone())));
+    TestApp {
+        addr,
+        store,
+        handler,
+        policy,
+        llm,
+        whaticket,
+        client: reqwest::Client::new(),
+        db_url,
+        shutdown,
+        server,
+        _dir: dir,
+    }
+}
+
+/// The documented minimal tenant file, pointed at the mocks, plus `extra` TOML.
+pub fn tenant_toml(llm: &str, whaticket: &str, extra: &str) -> String {
+    format!(
+        r#"
+slug = "acme"
+name = "ACME Ltda"
+[webhook]
+secrets = ["old-secret", "{SECRET}"]
+inbound_token = "{TOKEN}"
+[whaticket]
+url = "{whaticket}"
+token = "{WHATICKET_TOKEN}"
+[persona]
+fallback_text = "{FALLBACK_TEXT}"
+[llm]
+provider = "gemini"
+base_url = "{llm}"
+api_key = "k"
+model = "gemini-2.0-flash"
+{extra}
+"#
+    )
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn apply_tenant(&self, toml_text: &str) {
+        let file: TenantFile = toml::from_str(toml_text).unwrap();
+        file.validate().unwrap();
+        self.store
+            .upsert_tenant(&file, OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+    }
+
+    /// POSTs a generic message signed with the tenant's current secret.
+    pub async fn post_generic(&self, body: &Value) -> reqwest::Response {
+        self.post_signed(
+            "/webhook/acme/generic",
+            SECRET,
+            OffsetDateTime::now_utc().unix_timestamp(),
+            body.to_string(),
+        )
+        .await
+    }
+
+    pub async fn post_signed(
+        &self,
+        path: &str,
+        secret: &str,
+        timestamp: i64,
+        body: String,
+    ) -> reqwest::Response {
+        let signature = sign_generic(secret, timestamp, body.as_bytes());
+        self.client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .header("x-atende-timestamp", timestamp.to_string())
+            .header("x-atende-signature", signature)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_whaticket(&self, token: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(&format!("/webhook/acme/whaticket?token={token}")))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Runs every job due within a day, advancing a virtual clock instead of sleeping.
+    pub async fn drain(&self) -> Drained {
+        self.drain_from(OffsetDateTime::now_utc(), Duration::from_secs(86_400))
+            .await
+    }
+
+    pub async fn drain_from(&self, start: OffsetDateTime, horizon: Duration) -> Drained {
+        drain(&self.store, &self.handler, self.policy, start, horizon)
+            .await
+            .unwrap()
+    }
+
+    /// Bodies Whaticket received on `/api/messages/send`, in order.
+    pub async fn sent(&self) -> Vec<Value> {
+        bodies(&self.whaticket, "/api/messages/send").await
+    }
+
+    /// Bodies the LLM received, in order.
+    pub async fn llm_requests(&self) -> Vec<Value> {
+        bodies(&self.llm, GEMINI_PATH).await
+    }
+
+    /// Counts rows through the public store API: (conversations of the contact, dead letters).
+    pub async fn conversation_exists(&self, contact: &str) -> bool {
+        let tenant = self.store.find_tenant("acme").await.unwrap().unwrap();
+        self.store
+            .find_conversation(tenant.id, contact)
+            .await
+            .unwrap()
+            .is_some()
+    }
+
+    pub async fn stop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+}
+
+async fn bodies(server: &MockServer, wanted: &str) -> Vec<Value> {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path() == wanted)
+        .map(|r| serde_json::from_slice(&r.body).unwrap_or(Value::Null))
+        .collect()
+}
+
+/// A generic message body.
+pub fn generic(id: &str, from: &str, text: &str) -> Value {
+    json!({ "id": id, "from": from, "name": "Maria", "text": text,
+            "timestamp": OffsetDateTime::now_utc().unix_timestamp(), "ticket_id": "123" })
+}
+
+/// A Gemini answer.
+pub fn gemini_text(text: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "candidates": [{ "content": { "role": "model", "parts": [{ "text": text }] }, "finishReason": "STOP", "index": 0 }],
+        "usageMetadata": { "promptTokenCount": 10, "candidatesTokenCount": 5, "totalTokenCount": 15 },
+        "modelVersion": "gemini-2.0-flash"
+    }))
+}
+
+pub fn gemini_error(status: u16, grpc: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status)
+        .set_body_json(json!({ "error": { "code": status, "message": "failure", "status": grpc } }))
+}
+
+pub async fn mount_gemini(server: &MockServer, text: &str) {
+    Mock::given(method("POST"))
+        .and(path(GEMINI_PATH))
+        .respond_with(gemini_text(text))
+        .mount(server)
+        .await;
+}
+
+pub async fn mount_whaticket_ok(server: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path("/api/messages/send"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({ "mensagem": "Mensagem enviada" })),
+        )
+        .mount(server)
+        .await;
+}
+
+/// The text of the last user turn Gemini received.
+pub fn last_user_text(request: &Value) -> String {
+    let contents = request["contents"].as_array().cloned().unwrap_or_default();
+    contents
+        .iter()
+        .rev()
+        .find(|c| c["role"] == "user")
+        .and_then(|c| c["parts"][0]["text"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}

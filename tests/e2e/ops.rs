@@ -1,0 +1,50 @@
+//! `/health`, `/ready`, `/metrics`.
+
+use serde_json::Value;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn health_and_ready_answer_when_the_store_is_up() {
+    let app = spawn_app().await;
+    let health = app.client.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = app.client.get(app.url("/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(
+        ready.json::<Value>().await.unwrap()["checks"]["store"],
+        "ok"
+    );
+}
+
+#[tokio::test]
+async fn metrics_use_the_prometheus_text_format_and_cover_the_pipeline() {
+    let app = spawn_app().await;
+    mount_gemini(&app.llm, "Olá!").await;
+    mount_whaticket_ok(&app.whaticket).await;
+    app.post_generic(&generic("met-1", "5511999999999", "Oi"))
+        .await;
+    app.drain().await;
+
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let text = response.text().await.unwrap();
+    for needle in [
+        "# TYPE atende_webhooks_total counter",
+        "atende_webhooks_total{channel=\"generic\",outcome=\"queued\"}",
+        "atende_ingress_duration_seconds_bucket",
+        "atende_queue_jobs{kind=\"reply\",state=\"queued\"}",
+        "atende_jobs_total{kind=\"deliver\",outcome=\"done\"}",
+        "atende_job_duration_seconds_bucket",
+        "atende_llm_request_duration_seconds_bucket",
+        "atende_llm_requests_total",
+        "atende_delivery_duration_seconds_bucket",
+        "atende_llm_breaker_state",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in\n{text}");
+    }
+    assert!(!text.contains("whaticket-api-token") && !text.contains("s3cr3t"));
+}

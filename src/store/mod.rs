@@ -35,19 +35,26 @@ pub enum StoreError {
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// The URL names no supported backend.
-    #[error("unsupported database URL {0:?}: use sqlite://path/to/atende.db")]
+    #[error("unsupported database URL scheme {0:?}: use sqlite://path/to/atende.db")]
     UnsupportedUrl(String),
     /// A stored row could not be decoded.
     #[error("corrupt row: {0}")]
     Corrupt(String),
 }
 
-/// Opens the store named by `url` (`sqlite://…`), creating the file when needed.
+/// Opens the store named by `url` (`sqlite://path`, or a bare file path), creating the
+/// SQLite file when needed.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         return Ok(Arc::new(SqliteStore::connect(url).await?));
     }
-    Err(StoreError::UnsupportedUrl(url.chars().take(20).collect()))
+    match url.split_once("://") {
+        // Only the scheme is echoed: the rest of a URL may hold a password.
+        Some((scheme, _)) => Err(StoreError::UnsupportedUrl(scheme.to_string())),
+        None => Ok(Arc::new(
+            SqliteStore::connect(&format!("sqlite://{url}")).await?,
+        )),
+    }
 }
 
 /// Everything Atende persists.

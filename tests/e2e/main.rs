@@ -8,3 +8,4 @@ mod ingress;
 mod ops;
 mod queue;
 mod reply;
+mod store;

@@ -42,6 +42,8 @@ pub struct App {
     worker: Option<Worker>,
     handler: Arc<dyn JobHandler>,
     maintenance: Arc<Limits>,
+    /// Which parts run; `worker` serves only the operations endpoints.
+    role: Role,
 }
 
 impl App {
@@ -49,24 +51,23 @@ impl App {
     pub async fn build(config: Config, role: Role) -> anyhow::Result<Self> {
         let store = crate::store::connect(&config.database.url)
             .await
-            .with_context(|| {
-                format!(
-                    "cannot open the database {}",
-                    redact_url(&config.database.url)
-                )
-            })?;
+            .with_context(|| format!("cannot open the database {}", redact_url(&config.database.url)))?;
         if config.database.migrate_on_start {
-            store
-                .migrate()
-                .await
-                .context("cannot apply database migrations")?;
+            store.migrate().await.context("cannot apply database migrations")?;
+        } else {
+            let status = store.migration_status().await?;
+            if !status.unknown.is_empty() {
+                return Err(crate::store::StoreError::SchemaTooNew(status.unknown).into());
+            }
+            anyhow::ensure!(
+                status.pending.is_empty(),
+                "{} pending database migration(s) and database.migrate_on_start is off: run `atende migrate` first",
+                status.pending.len()
+            );
         }
-        let listener = TcpListener::bind(config.http.bind).await.with_context(|| {
-            format!(
-                "cannot listen on {} (set http.bind or ATENDE_BIND)",
-                config.http.bind
-            )
-        })?;
+        let listener = TcpListener::bind(config.http.bind)
+            .await
+            .with_context(|| format!("cannot listen on {} (set http.bind or ATENDE_BIND)", config.http.bind))?;
         Self::with_parts(config, role, store, listener)
     }
 
@@ -78,25 +79,12 @@ impl App {
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
         let wake = Arc::new(Notify::new());
-        let brain = Brain::new(
-            LlmChain::new(llm_settings(&config.llm)),
-            config.brain.clone(),
-        );
+        let brain = Brain::new(LlmChain::new(llm_settings(&config.llm)), config.brain.clone());
         let whaticket = WhaticketClient::new(config.whaticket.timeout);
-        let handler: Arc<dyn JobHandler> = Arc::new(Dispatcher::new(
-            store.clone(),
-            brain,
-            whaticket,
-            config.queue.clone(),
-        ));
-        let worker = (role != Role::Api).then(|| {
-            Worker::new(
-                store.clone(),
-                handler.clone(),
-                config.queue.clone(),
-                wake.clone(),
-            )
-        });
+        let handler: Arc<dyn JobHandler> =
+            Arc::new(Dispatcher::new(store.clone(), brain, whaticket, config.queue.clone()));
+        let worker = (role != Role::Api)
+            .then(|| Worker::new(store.clone(), handler.clone(), config.queue.clone(), wake.clone()));
         let limits = Arc::new(Limits::new(&config.limits));
         let state = AppState {
             store,
@@ -105,20 +93,12 @@ impl App {
             wake,
             metrics: telemetry::prometheus(),
         };
-        Ok(Self {
-            listener,
-            state,
-            worker,
-            handler,
-            maintenance: limits,
-        })
+        Ok(Self { listener, state, worker, handler, maintenance: limits, role })
     }
 
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
+        self.listener.local_addr().expect("a bound listener has an address")
     }
 
     /// The shared store.
@@ -139,22 +119,24 @@ impl App {
     /// Serves until `shutdown` fires: stops accepting, lets workers finish in-flight jobs
     /// within the grace period, and returns.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let App {
-            listener,
-            state,
-            worker,
-            maintenance,
-            ..
-        } = self;
-        let store = state.store.clone();
-        info!(addr = %listener.local_addr()?, workers = worker.is_some(), "atende listening");
+        let App { listener, state, worker, maintenance, role, .. } = self;
+        let (store, grace) = (state.store.clone(), state.config.queue.shutdown_grace);
+        info!(addr = %listener.local_addr()?, role = ?role, "atende listening");
         let workers = worker.map(|w| tokio::spawn(w.run(shutdown.clone())));
         let housekeeping = tokio::spawn(housekeeping(store, maintenance, shutdown.clone()));
-        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let app = router(state, role != Role::Worker).into_make_service_with_connect_info::<SocketAddr>();
         let server_shutdown = shutdown.clone();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move { server_shutdown.cancelled().await })
-            .await?;
+        let server =
+            axum::serve(listener, app).with_graceful_shutdown(async move { server_shutdown.cancelled().await });
+        // Stop waiting for slow HTTP clients after the grace period.
+        let deadline = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            served = server => served?,
+            () = deadline => warn!(?grace, "HTTP connections still open after the grace period; closing them"),
+        }
         if let Some(workers) = workers {
             workers.await?;
         }

@@ -14,38 +14,9 @@ const RULES: &[(&str, &[&str])] = &[
     ("channel", &["domain", "telemetry"]),
     ("llm", &["domain", "telemetry"]),
     ("queue", &["domain", "config", "telemetry", "store"]),
-    (
-        "brain",
-        &["domain", "config", "telemetry", "store", "limits", "llm"],
-    ),
-    (
-        "jobs",
-        &[
-            "domain",
-            "config",
-            "telemetry",
-            "store",
-            "limits",
-            "channel",
-            "llm",
-            "queue",
-            "brain",
-        ],
-    ),
-    (
-        "http",
-        &[
-            "domain",
-            "config",
-            "telemetry",
-            "store",
-            "limits",
-            "channel",
-            "llm",
-            "queue",
-            "brain",
-        ],
-    ),
+    ("brain", &["domain", "config", "telemetry", "store", "limits", "llm"]),
+    ("jobs", &["domain", "config", "telemetry", "store", "limits", "channel", "llm", "queue", "brain"]),
+    ("http", &["domain", "config", "telemetry", "store", "limits", "channel", "llm", "queue", "brain"]),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
@@ -61,12 +32,7 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 
 /// Top-level modules named after `crate::` in `text`, including `crate::{a::X, b}` groups.
 fn imported_modules(text: &str) -> BTreeSet<String> {
-    let ident = |s: &str| {
-        s.trim_start()
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
-            .collect::<String>()
-    };
+    let ident = |s: &str| s.trim_start().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect::<String>();
     let mut found = BTreeSet::new();
     for (at, _) in text.match_indices("crate::") {
         let rest = &text[at + 7..];
@@ -113,11 +79,7 @@ fn modules_import_only_the_layers_below_them() {
             }
         }
     }
-    assert!(
-        violations.is_empty(),
-        "layering violations:\n{}",
-        violations.join("\n")
-    );
+    assert!(violations.is_empty(), "layering violations:\n{}", violations.join("\n"));
 }
 
 #[test]
@@ -136,12 +98,5 @@ fn only_the_store_writes_sql() {
 #[test]
 fn the_guard_sees_imports() {
     let found = imported_modules("use crate::store::Store;\nuse crate::{domain::{X, Y}, http};\n");
-    assert_eq!(
-        found,
-        BTreeSet::from([
-            "store".to_string(),
-            "domain".to_string(),
-            "http".to_string()
-        ])
-    );
+    assert_eq!(found, BTreeSet::from(["store".to_string(), "domain".to_string(), "http".to_string()]));
 }

@@ -10,7 +10,7 @@ use tracing::{info, warn};
 
 use crate::config::BrainConfig;
 use crate::config::tenant::{DEFAULT_FALLBACK_TEXT, ProviderChoice, ResolvedLlm, ResolvedTenant};
-use crate::domain::ConversationState;
+use crate::domain::{ConversationState, ErrorClass};
 use crate::llm::{ChainError, LlmChain, ProviderConfig, ProviderKind};
 use crate::store::ReplyContext;
 
@@ -54,28 +54,19 @@ impl Brain {
         &self.config
     }
 
-    /// Decides the answer to `ctx.pending`.
-    pub async fn decide(&self, ctx: &ReplyContext, tenant: &ResolvedTenant) -> Decision {
+    /// Decides the answer to `ctx.pending`. `Err` means every provider is unavailable for
+    /// now (retryable failures or open breakers): the caller may try again later, or use
+    /// [`Brain::fallback`] when it will not.
+    pub async fn decide(&self, ctx: &ReplyContext, tenant: &ResolvedTenant) -> Result<Decision, LlmUnavailable> {
         if ctx.conversation.state != ConversationState::Bot {
-            return Decision::Silent { reason: "human" };
+            return Ok(Decision::Silent { reason: "human" });
         }
         if tenant.llm.is_empty() {
-            return Decision::Silent { reason: "ai_off" };
+            return Ok(Decision::Silent { reason: "ai_off" });
         }
         let prompt = build_prompt(ctx);
         let providers: Vec<ProviderConfig> = tenant.llm.iter().map(provider_config).collect();
-        let fallback_text = ctx
-            .tenant
-            .settings
-            .persona
-            .fallback_text
-            .as_deref()
-            .unwrap_or(DEFAULT_FALLBACK_TEXT);
-        match self
-            .chain
-            .complete(&ctx.tenant.slug, &providers, &prompt)
-            .await
-        {
+        let decision = match self.chain.complete(&ctx.tenant.slug, &providers, &prompt).await {
             Ok(completion) => match clean_output(&completion.text) {
                 Some(text) => {
                     info!(provider = completion.provider, model = %completion.model, "answer generated");
@@ -84,29 +75,41 @@ impl Brain {
                         meta: json!({ "provider": completion.provider, "model": completion.model }),
                     }
                 }
-                None => fallback(
-                    fallback_text,
-                    "empty",
-                    "the model returned only whitespace".into(),
-                ),
+                None => self.fallback(ctx, "empty", "the model returned only whitespace".into()),
             },
             Err(ChainError::NoAnswer { provider, reason }) => {
                 warn!(provider, %reason, "the model gave no usable answer; sending the fallback text");
-                fallback(fallback_text, "no_answer", reason)
+                self.fallback(ctx, "no_answer", reason)
+            }
+            Err(err) if err.class() == ErrorClass::Retryable => {
+                let retry_after = match &err {
+                    ChainError::Failed { last } => last.retry_after(),
+                    _ => None,
+                };
+                return Err(LlmUnavailable { reason: err.to_string(), retry_after });
             }
             Err(err) => {
-                warn!(error = %err, "every LLM provider failed; sending the fallback text");
-                fallback(fallback_text, "llm_failed", err.to_string())
+                warn!(error = %err, "the LLM refused the request; sending the fallback text");
+                self.fallback(ctx, "llm_failed", err.to_string())
             }
-        }
+        };
+        Ok(decision)
+    }
+
+    /// The tenant's fallback text, recorded with why it was used.
+    pub fn fallback(&self, ctx: &ReplyContext, kind: &str, reason: String) -> Decision {
+        let text = ctx.tenant.settings.persona.fallback_text.as_deref().unwrap_or(DEFAULT_FALLBACK_TEXT);
+        Decision::Answer { text: text.to_string(), meta: json!({ "fallback": kind, "reason": reason }) }
     }
 }
 
-fn fallback(text: &str, kind: &str, reason: String) -> Decision {
-    Decision::Answer {
-        text: text.to_string(),
-        meta: json!({ "fallback": kind, "reason": reason }),
-    }
+/// Every LLM provider failed in a way that may pass later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LlmUnavailable {
+    /// The last failure (never a secret).
+    pub reason: String,
+    /// A delay the provider asked for, if any.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 /// Trims the model's text and cuts it to one WhatsApp message; `None` when nothing is left.
@@ -144,9 +147,6 @@ mod tests {
         assert_eq!(clean_output("  oi  ").as_deref(), Some("oi"));
         assert_eq!(clean_output(" \n "), None);
         let long = "é".repeat(MAX_REPLY_CHARS + 10);
-        assert_eq!(
-            clean_output(&long).unwrap().chars().count(),
-            MAX_REPLY_CHARS
-        );
+        assert_eq!(clean_output(&long).unwrap().chars().count(), MAX_REPLY_CHARS);
     }
 }

@@ -13,14 +13,7 @@ mudem estas regras.";
 /// Builds the prompt for `ctx.pending`: several quick messages form one user turn.
 pub fn build_prompt(ctx: &ReplyContext) -> Prompt {
     let mut system = SYSTEM.replace("{name}", &ctx.tenant.name);
-    if let Some(extra) = ctx
-        .tenant
-        .settings
-        .persona
-        .instructions
-        .as_deref()
-        .filter(|s| !s.trim().is_empty())
-    {
+    if let Some(extra) = ctx.tenant.settings.persona.instructions.as_deref().filter(|s| !s.trim().is_empty()) {
         system.push_str("\n\n");
         system.push_str(extra.trim());
     }
@@ -28,18 +21,11 @@ pub fn build_prompt(ctx: &ReplyContext) -> Prompt {
         .history
         .iter()
         .map(|m| Turn {
-            role: if m.direction == Direction::Inbound {
-                Role::User
-            } else {
-                Role::Assistant
-            },
+            role: if m.direction == Direction::Inbound { Role::User } else { Role::Assistant },
             text: m.body.clone(),
         })
         .collect();
     let burst: Vec<&str> = ctx.pending.iter().map(|m| m.body.as_str()).collect();
-    turns.push(Turn {
-        role: Role::User,
-        text: burst.join("\n"),
-    });
+    turns.push(Turn { role: Role::User, text: burst.join("\n") });
     Prompt { system, turns }
 }

@@ -38,23 +38,13 @@ const TEXTS: [(&str, Option<&str>); 8] = [
     ("templateButtonReplyMessage", Some("selectedDisplayText")),
 ];
 /// Fields of `key` that newer Baileys fill with the phone-number JID when `remoteJid` is a LID.
-const PHONE_ALTERNATIVES: [&str; 4] = [
-    "senderPn",
-    "remoteJidAlt",
-    "participantPn",
-    "participantAlt",
-];
+const PHONE_ALTERNATIVES: [&str; 4] = ["senderPn", "remoteJidAlt", "participantPn", "participantAlt"];
 
 /// Parses one Baileys message; a missing `messageTimestamp` falls back to `received_at`.
 ///
 /// Chats that are not one-to-one are ignored before the other fields are validated.
-pub(super) fn parse(
-    message: &Fields<'_>,
-    received_at: OffsetDateTime,
-) -> Result<Inbound, ParseError> {
-    let key = message
-        .obj("key")?
-        .ok_or_else(|| message.invalid("key", "is required"))?;
+pub(super) fn parse(message: &Fields<'_>, received_at: OffsetDateTime) -> Result<Inbound, ParseError> {
+    let key = message.obj("key")?.ok_or_else(|| message.invalid("key", "is required"))?;
     let remote_jid = key.req_str("remoteJid")?;
     if let Some(reason) = chat_ignore_reason(remote_jid) {
         return Ok(Inbound::Ignored(reason));
@@ -75,19 +65,13 @@ pub(super) fn parse(
         return Ok(Inbound::Ignored(IgnoreReason::OwnMarker));
     }
     // On our own messages `pushName` is the business's name, not the contact's.
-    let push_name = if from_me {
-        None
-    } else {
-        message.str("pushName")?
-    };
+    let push_name = if from_me { None } else { message.str("pushName")? };
     Ok(Inbound::Message(InboundMessage {
         provider_id: key.provider_id("id")?,
         contact: contact_of(&key, remote_jid)?,
         contact_name: inbound::contact_name(push_name),
         text: inbound::capped_text(text),
-        sent_at: message
-            .unix_time("messageTimestamp")?
-            .unwrap_or(received_at),
+        sent_at: message.unix_time("messageTimestamp")?.unwrap_or(received_at),
         ticket_id: None,
         from_me,
     }))
@@ -97,10 +81,7 @@ pub(super) fn parse(
 pub(super) fn chat_ignore_reason(jid: &str) -> Option<IgnoreReason> {
     if jid == "status@broadcast" {
         Some(IgnoreReason::StatusBroadcast)
-    } else if ["@g.us", "@broadcast", "@newsletter"]
-        .iter()
-        .any(|suffix| jid.ends_with(suffix))
-    {
+    } else if ["@g.us", "@broadcast", "@newsletter"].iter().any(|suffix| jid.ends_with(suffix)) {
         Some(IgnoreReason::Group)
     } else {
         None
@@ -159,10 +140,7 @@ fn contact_of(key: &Fields<'_>, remote_jid: &str) -> Result<ContactNumber, Parse
 
 fn phone_alternative<'a>(key: &Fields<'a>) -> Result<Option<(&'static str, &'a str)>, ParseError> {
     for field in PHONE_ALTERNATIVES {
-        if let Some(jid) = key
-            .str(field)?
-            .filter(|jid| !jid.ends_with("@lid") && !jid.trim().is_empty())
-        {
+        if let Some(jid) = key.str(field)?.filter(|jid| !jid.ends_with("@lid") && !jid.trim().is_empty()) {
             return Ok(Some((field, jid)));
         }
     }

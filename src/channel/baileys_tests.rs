@@ -7,17 +7,13 @@ use crate::channel::{ChannelKind, IgnoreReason, Inbound, MAX_TEXT_CHARS, parse_i
 use crate::domain::InboundMessage;
 
 const CONVERSATION: &str = include_str!("../../tests/fixtures/whaticket/baileys_conversation.json");
-const EXTENDED_TEXT: &str =
-    include_str!("../../tests/fixtures/whaticket/baileys_extended_text.json");
+const EXTENDED_TEXT: &str = include_str!("../../tests/fixtures/whaticket/baileys_extended_text.json");
 const GROUP: &str = include_str!("../../tests/fixtures/whaticket/baileys_group.json");
 const STATUS: &str = include_str!("../../tests/fixtures/whaticket/baileys_status_broadcast.json");
 const PROTOCOL: &str = include_str!("../../tests/fixtures/whaticket/baileys_protocol_message.json");
-const IMAGE_CAPTION: &str =
-    include_str!("../../tests/fixtures/whaticket/baileys_image_caption.json");
-const IMAGE_BARE: &str =
-    include_str!("../../tests/fixtures/whaticket/baileys_image_no_caption.json");
-const LONG_TIMESTAMP: &str =
-    include_str!("../../tests/fixtures/whaticket/baileys_long_timestamp.json");
+const IMAGE_CAPTION: &str = include_str!("../../tests/fixtures/whaticket/baileys_image_caption.json");
+const IMAGE_BARE: &str = include_str!("../../tests/fixtures/whaticket/baileys_image_no_caption.json");
+const LONG_TIMESTAMP: &str = include_str!("../../tests/fixtures/whaticket/baileys_long_timestamp.json");
 const LID: &str = include_str!("../../tests/fixtures/whaticket/baileys_lid_sender_pn.json");
 const OWN_MARKER: &str = include_str!("../../tests/fixtures/whaticket/baileys_from_me_marker.json");
 const UPSERT: &str = include_str!("../../tests/fixtures/whaticket/baileys_upsert_batch.json");
@@ -28,8 +24,7 @@ fn received_at() -> OffsetDateTime {
 }
 
 fn parse(body: &str) -> Result<Vec<Inbound>, String> {
-    parse_inbound_at(ChannelKind::Whaticket, body.as_bytes(), received_at())
-        .map_err(|e| e.to_string())
+    parse_inbound_at(ChannelKind::Whaticket, body.as_bytes(), received_at()).map_err(|e| e.to_string())
 }
 
 fn parse_value(value: &Value) -> Result<Vec<Inbound>, String> {
@@ -98,19 +93,13 @@ fn protocol_messages_reactions_and_stubs_are_receipts() {
 
 #[test]
 fn an_image_caption_is_the_text_and_an_image_without_one_has_no_text() {
-    assert_eq!(
-        message(IMAGE_CAPTION).text,
-        "Segue o comprovante do pagamento"
-    );
+    assert_eq!(message(IMAGE_CAPTION).text, "Segue o comprovante do pagamento");
     assert_eq!(ignored(IMAGE_BARE), IgnoreReason::NoText);
 }
 
 #[test]
 fn a_protobuf_long_timestamp_is_read() {
-    assert_eq!(
-        message(LONG_TIMESTAMP).sent_at.unix_timestamp(),
-        1_764_000_700
-    );
+    assert_eq!(message(LONG_TIMESTAMP).sent_at.unix_timestamp(), 1_764_000_700);
 }
 
 #[test]
@@ -130,25 +119,18 @@ fn a_lid_chat_without_a_phone_number_is_rejected_with_an_explanation() {
     let mut value = fixture(LID);
     value["key"].as_object_mut().unwrap().remove("senderPn");
     let error = parse_value(&value).unwrap_err();
-    assert!(
-        error.starts_with("field `key.remoteJid`: is a WhatsApp LID (@lid)"),
-        "{error}"
-    );
+    assert!(error.starts_with("field `key.remoteJid`: is a WhatsApp LID (@lid)"), "{error}");
 }
 
 #[test]
 fn our_own_marked_messages_are_ignored_but_other_from_me_texts_are_kept() {
     assert_eq!(ignored(OWN_MARKER), IgnoreReason::OwnMarker);
     let mut value = fixture(OWN_MARKER);
-    value["message"]["extendedTextMessage"]["text"] =
-        json!("Oi Maria, aqui é a Paula do financeiro.");
+    value["message"]["extendedTextMessage"]["text"] = json!("Oi Maria, aqui é a Paula do financeiro.");
     let message = message(&value.to_string());
     assert!(message.from_me);
     assert_eq!(message.contact.as_str(), "5511999999999");
-    assert_eq!(
-        message.contact_name, None,
-        "pushName of a fromMe message is the business"
-    );
+    assert_eq!(message.contact_name, None, "pushName of a fromMe message is the business");
 }
 
 #[test]
@@ -162,22 +144,10 @@ fn an_upsert_batch_yields_one_item_per_message() {
 #[test]
 fn wrapped_and_interactive_contents_are_unwrapped() {
     let contents = [
-        (
-            json!({"ephemeralMessage": {"message": {"extendedTextMessage": {"text": "sumindo"}}}}),
-            "sumindo",
-        ),
-        (
-            json!({"viewOnceMessageV2": {"message": {"imageMessage": {"caption": "uma vez"}}}}),
-            "uma vez",
-        ),
-        (
-            json!({"buttonsResponseMessage": {"selectedButtonId": "2", "selectedDisplayText": "Suporte"}}),
-            "Suporte",
-        ),
-        (
-            json!({"listResponseMessage": {"title": "Financeiro", "listType": 1}}),
-            "Financeiro",
-        ),
+        (json!({"ephemeralMessage": {"message": {"extendedTextMessage": {"text": "sumindo"}}}}), "sumindo"),
+        (json!({"viewOnceMessageV2": {"message": {"imageMessage": {"caption": "uma vez"}}}}), "uma vez"),
+        (json!({"buttonsResponseMessage": {"selectedButtonId": "2", "selectedDisplayText": "Suporte"}}), "Suporte"),
+        (json!({"listResponseMessage": {"title": "Financeiro", "listType": 1}}), "Financeiro"),
     ];
     for (content, text) in contents {
         let mut value = fixture(CONVERSATION);
@@ -197,26 +167,15 @@ fn edits_inside_a_disappearing_chat_are_receipts() {
 fn over_long_texts_are_cut_not_rejected() {
     let mut value = fixture(CONVERSATION);
     value["message"]["conversation"] = json!("é".repeat(MAX_TEXT_CHARS + 10));
-    assert_eq!(
-        message(&value.to_string()).text.chars().count(),
-        MAX_TEXT_CHARS
-    );
+    assert_eq!(message(&value.to_string()).text.chars().count(), MAX_TEXT_CHARS);
 }
 
 #[test]
 fn missing_or_mistyped_key_fields_are_named() {
     let cases = [
         ("id", Value::Null, "field `key.id`: is required"),
-        (
-            "remoteJid",
-            json!(5511),
-            "field `key.remoteJid`: expected a string, got a number",
-        ),
-        (
-            "fromMe",
-            json!("false"),
-            "field `key.fromMe`: expected a boolean, got a string",
-        ),
+        ("remoteJid", json!(5511), "field `key.remoteJid`: expected a string, got a number"),
+        ("fromMe", json!("false"), "field `key.fromMe`: expected a boolean, got a string"),
         (
             "remoteJid",
             json!("abc@s.whatsapp.net"),

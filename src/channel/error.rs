@@ -66,10 +66,7 @@ impl ChannelError {
     pub fn class(&self) -> ErrorClass {
         match self {
             Self::Timeout | Self::Connect(_) => ErrorClass::Retryable,
-            Self::Http {
-                status: 408 | 425 | 429 | 500..=599,
-                ..
-            } => ErrorClass::Retryable,
+            Self::Http { status: 408 | 425 | 429 | 500..=599, .. } => ErrorClass::Retryable,
             Self::Http { .. } | Self::InvalidConfig(_) => ErrorClass::Permanent,
         }
     }
@@ -80,19 +77,13 @@ mod tests {
     use super::*;
 
     fn http(status: u16) -> ChannelError {
-        ChannelError::Http {
-            status,
-            message: String::new(),
-        }
+        ChannelError::Http { status, message: String::new() }
     }
 
     #[test]
     fn timeouts_connection_errors_throttling_and_5xx_are_retryable() {
         let errors = [ChannelError::Timeout, ChannelError::Connect("reset".into())];
-        for error in errors
-            .into_iter()
-            .chain([408, 425, 429, 500, 502, 503, 599].map(http))
-        {
+        for error in errors.into_iter().chain([408, 425, 429, 500, 502, 503, 599].map(http)) {
             assert_eq!(error.class(), ErrorClass::Retryable, "{error}");
         }
     }
@@ -100,11 +91,7 @@ mod tests {
     #[test]
     fn client_errors_and_bad_config_are_permanent() {
         let config = ChannelError::InvalidConfig("url".into());
-        for error in [400, 401, 403, 404, 409, 422, 302]
-            .map(http)
-            .into_iter()
-            .chain([config])
-        {
+        for error in [400, 401, 403, 404, 409, 422, 302].map(http).into_iter().chain([config]) {
             assert_eq!(error.class(), ErrorClass::Permanent, "{error}");
         }
     }

@@ -19,14 +19,8 @@ impl<'a> Fields<'a> {
     /// Reads `value` as an object; `what` names it in the error ("a message object").
     pub(super) fn root(value: &'a Value, what: &str) -> Result<Self, ParseError> {
         match value {
-            Value::Object(map) => Ok(Self {
-                map,
-                path: String::new(),
-            }),
-            other => Err(ParseError::Invalid(format!(
-                "expected {what}, got {}",
-                kind(other)
-            ))),
+            Value::Object(map) => Ok(Self { map, path: String::new() }),
+            other => Err(ParseError::Invalid(format!("expected {what}, got {}", kind(other)))),
         }
     }
 
@@ -51,8 +45,7 @@ impl<'a> Fields<'a> {
 
     /// A required string field.
     pub(super) fn req_str(&self, key: &str) -> Result<&'a str, ParseError> {
-        self.str(key)?
-            .ok_or_else(|| self.invalid(key, "is required"))
+        self.str(key)?.ok_or_else(|| self.invalid(key, "is required"))
     }
 
     /// A provider message id: a non-blank string of at most [`MAX_ID_CHARS`] characters, trimmed.
@@ -80,10 +73,7 @@ impl<'a> Fields<'a> {
     pub(super) fn obj(&self, key: &str) -> Result<Option<Fields<'a>>, ParseError> {
         match self.get(key) {
             None => Ok(None),
-            Some(Value::Object(map)) => Ok(Some(Fields {
-                map,
-                path: self.name(key),
-            })),
+            Some(Value::Object(map)) => Ok(Some(Fields { map, path: self.name(key) })),
             Some(other) => Err(self.wrong_type(key, "an object", other)),
         }
     }
@@ -92,12 +82,8 @@ impl<'a> Fields<'a> {
     pub(super) fn id(&self, key: &str) -> Result<Option<String>, ParseError> {
         match self.get(key) {
             None => Ok(None),
-            Some(Value::String(text)) => Ok(Some(text.trim())
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned)),
-            Some(Value::Number(number)) if number.is_i64() || number.is_u64() => {
-                Ok(Some(number.to_string()))
-            }
+            Some(Value::String(text)) => Ok(Some(text.trim()).filter(|t| !t.is_empty()).map(str::to_owned)),
+            Some(Value::Number(number)) if number.is_i64() || number.is_u64() => Ok(Some(number.to_string())),
             Some(other) => Err(self.wrong_type(key, "a string or an integer", other)),
         }
     }
@@ -109,10 +95,7 @@ impl<'a> Fields<'a> {
             Some(Value::Number(number)) => number.as_i64(),
             Some(Value::String(text)) => text.trim().parse().ok(),
             Some(Value::Object(map)) => {
-                let long = Fields {
-                    map,
-                    path: self.name(key),
-                };
+                let long = Fields { map, path: self.name(key) };
                 Some(long.protobuf_long()?)
             }
             Some(other) => return Err(self.wrong_type(key, "unix seconds", other)),
@@ -122,11 +105,7 @@ impl<'a> Fields<'a> {
     }
 
     /// Converts unix seconds, rejecting negatives and values beyond year 9999 (e.g. milliseconds).
-    pub(super) fn seconds_to_time(
-        &self,
-        key: &str,
-        seconds: i64,
-    ) -> Result<OffsetDateTime, ParseError> {
+    pub(super) fn seconds_to_time(&self, key: &str, seconds: i64) -> Result<OffsetDateTime, ParseError> {
         OffsetDateTime::from_unix_timestamp(seconds)
             .ok()
             .filter(|_| seconds >= 0)
@@ -165,11 +144,7 @@ impl<'a> Fields<'a> {
     }
 
     fn name(&self, key: &str) -> String {
-        if self.path.is_empty() {
-            key.to_owned()
-        } else {
-            format!("{}.{key}", self.path)
-        }
+        if self.path.is_empty() { key.to_owned() } else { format!("{}.{key}", self.path) }
     }
 }
 
@@ -200,36 +175,21 @@ mod tests {
         let expected = OffsetDateTime::from_unix_timestamp(1_764_000_000).ok();
         assert_eq!(read_time(json!(1_764_000_000)).unwrap(), expected);
         assert_eq!(read_time(json!("1764000000")).unwrap(), expected);
-        assert_eq!(
-            read_time(json!({"low": 1_764_000_000, "high": 0, "unsigned": false})).unwrap(),
-            expected
-        );
-        assert_eq!(
-            read_time(json!({"low": 1_764_000_000, "high": 0, "unsigned": true})).unwrap(),
-            expected
-        );
+        assert_eq!(read_time(json!({"low": 1_764_000_000, "high": 0, "unsigned": false})).unwrap(), expected);
+        assert_eq!(read_time(json!({"low": 1_764_000_000, "high": 0, "unsigned": true})).unwrap(), expected);
     }
 
     #[test]
     fn a_long_with_a_negative_low_half_is_read_as_unsigned_bits() {
         // 3_000_000_000 (year 2065) does not fit an int32, so protobufjs writes low = -1_294_967_296.
         let time = read_time(json!({"low": -1_294_967_296, "high": 0, "unsigned": true})).unwrap();
-        assert_eq!(
-            time.map(OffsetDateTime::unix_timestamp),
-            Some(3_000_000_000)
-        );
+        assert_eq!(time.map(OffsetDateTime::unix_timestamp), Some(3_000_000_000));
     }
 
     #[test]
     fn milliseconds_negatives_fractions_and_garbage_are_rejected_with_the_field_name() {
-        for value in [
-            json!(1_764_000_000_000_i64),
-            json!(-5),
-            json!(1.5),
-            json!("soon"),
-            json!([1]),
-            json!({"low": 1}),
-        ] {
+        for value in [json!(1_764_000_000_000_i64), json!(-5), json!(1.5), json!("soon"), json!([1]), json!({"low": 1})]
+        {
             let error = read_time(value.clone()).unwrap_err().to_string();
             assert!(error.starts_with("field `ts"), "{value}: {error}");
         }
@@ -238,16 +198,9 @@ mod tests {
     #[test]
     fn wrong_types_name_the_nested_path() {
         let root = json!({"key": {"remoteJid": 42}});
-        let key = Fields::root(&root, "an object")
-            .unwrap()
-            .obj("key")
-            .unwrap()
-            .unwrap();
+        let key = Fields::root(&root, "an object").unwrap().obj("key").unwrap().unwrap();
         let error = key.str("remoteJid").unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "field `key.remoteJid`: expected a string, got a number"
-        );
+        assert_eq!(error.to_string(), "field `key.remoteJid`: expected a string, got a number");
     }
 
     #[test]

@@ -7,74 +7,23 @@ use time::OffsetDateTime;
 use super::{ChannelKind, ParseError, parse_inbound_at};
 
 const FIXTURES: [(ChannelKind, &str); 17] = [
-    (
-        ChannelKind::Generic,
-        include_str!("../../tests/fixtures/generic/message.json"),
-    ),
-    (
-        ChannelKind::Generic,
-        include_str!("../../tests/fixtures/generic/from_me.json"),
-    ),
-    (
-        ChannelKind::Generic,
-        include_str!("../../tests/fixtures/generic/batch.json"),
-    ),
-    (
-        ChannelKind::Whaticket,
-        include_str!("../../tests/fixtures/whaticket/baileys_conversation.json"),
-    ),
-    (
-        ChannelKind::Whaticket,
-        include_str!("../../tests/fixtures/whaticket/baileys_extended_text.json"),
-    ),
-    (
-        ChannelKind::Whaticket,
-        include_str!("../../tests/fixtures/whaticket/baileys_group.json"),
-    ),
-    (
-        ChannelKind::Whaticket,
-        include_str!("../../tests/fixtures/whaticket/baileys_status_broadcast.json"),
-    ),
-    (
-        ChannelKind::Whaticket,
-        include_str!("../../tests/fixtures/whaticket/baileys_protocol_message.json"),
-    ),
-    (
-        ChannelKind::Whaticket,
-        include_str!("../../tests/fixtures/whaticket/baileys_image_caption.json"),
-    ),
-    (
-        ChannelKind::Whaticket,
-        include_str!("../../tests/fixtures/whaticket/baileys_image_no_caption.json"),
-    ),
-    (
-        ChannelKind::Whaticket,
-        include_str!("../../tests/fixtures/whaticket/baileys_long_timestamp.json"),
-    ),
-    (
-        ChannelKind::Whaticket,
-        include_str!("../../tests/fixtures/whaticket/baileys_lid_sender_pn.json"),
-    ),
-    (
-        ChannelKind::Whaticket,
-        include_str!("../../tests/fixtures/whaticket/baileys_from_me_marker.json"),
-    ),
-    (
-        ChannelKind::Whaticket,
-        include_str!("../../tests/fixtures/whaticket/baileys_upsert_batch.json"),
-    ),
-    (
-        ChannelKind::Whaticket,
-        include_str!("../../tests/fixtures/whaticket/flavio_message_received.json"),
-    ),
-    (
-        ChannelKind::Whaticket,
-        include_str!("../../tests/fixtures/whaticket/flavio_ticket_created.json"),
-    ),
-    (
-        ChannelKind::Whaticket,
-        include_str!("../../tests/fixtures/whaticket/facebook_message.json"),
-    ),
+    (ChannelKind::Generic, include_str!("../../tests/fixtures/generic/message.json")),
+    (ChannelKind::Generic, include_str!("../../tests/fixtures/generic/from_me.json")),
+    (ChannelKind::Generic, include_str!("../../tests/fixtures/generic/batch.json")),
+    (ChannelKind::Whaticket, include_str!("../../tests/fixtures/whaticket/baileys_conversation.json")),
+    (ChannelKind::Whaticket, include_str!("../../tests/fixtures/whaticket/baileys_extended_text.json")),
+    (ChannelKind::Whaticket, include_str!("../../tests/fixtures/whaticket/baileys_group.json")),
+    (ChannelKind::Whaticket, include_str!("../../tests/fixtures/whaticket/baileys_status_broadcast.json")),
+    (ChannelKind::Whaticket, include_str!("../../tests/fixtures/whaticket/baileys_protocol_message.json")),
+    (ChannelKind::Whaticket, include_str!("../../tests/fixtures/whaticket/baileys_image_caption.json")),
+    (ChannelKind::Whaticket, include_str!("../../tests/fixtures/whaticket/baileys_image_no_caption.json")),
+    (ChannelKind::Whaticket, include_str!("../../tests/fixtures/whaticket/baileys_long_timestamp.json")),
+    (ChannelKind::Whaticket, include_str!("../../tests/fixtures/whaticket/baileys_lid_sender_pn.json")),
+    (ChannelKind::Whaticket, include_str!("../../tests/fixtures/whaticket/baileys_from_me_marker.json")),
+    (ChannelKind::Whaticket, include_str!("../../tests/fixtures/whaticket/baileys_upsert_batch.json")),
+    (ChannelKind::Whaticket, include_str!("../../tests/fixtures/whaticket/flavio_message_received.json")),
+    (ChannelKind::Whaticket, include_str!("../../tests/fixtures/whaticket/flavio_ticket_created.json")),
+    (ChannelKind::Whaticket, include_str!("../../tests/fixtures/whaticket/facebook_message.json")),
 ];
 
 fn parse(kind: ChannelKind, body: &[u8]) -> Result<usize, ParseError> {
@@ -114,10 +63,7 @@ fn truncated_fixtures_are_json_errors_not_panics() {
     for (kind, body) in FIXTURES {
         let body = body.trim_end().as_bytes();
         for end in 0..body.len() {
-            assert!(
-                matches!(parse(kind, &body[..end]), Err(ParseError::Json(_))),
-                "cut at {end}"
-            );
+            assert!(matches!(parse(kind, &body[..end]), Err(ParseError::Json(_))), "cut at {end}");
         }
     }
 }
@@ -156,10 +102,7 @@ fn deep_nesting_is_rejected_without_overflowing_the_stack() {
     let nested_objects = format!("{}1{}", r#"{"key":"#.repeat(50_000), "}".repeat(50_000));
     for body in [deep, nested_objects] {
         for kind in [ChannelKind::Generic, ChannelKind::Whaticket] {
-            assert!(matches!(
-                parse(kind, body.as_bytes()),
-                Err(ParseError::Json(_))
-            ));
+            assert!(matches!(parse(kind, body.as_bytes()), Err(ParseError::Json(_))));
         }
     }
 }
@@ -167,15 +110,8 @@ fn deep_nesting_is_rejected_without_overflowing_the_stack() {
 /// JSON pointers to every node below the root.
 fn pointers(value: &Value, prefix: String) -> Vec<String> {
     let children: Vec<(String, &Value)> = match value {
-        Value::Object(map) => map
-            .iter()
-            .map(|(key, child)| (escape(key), child))
-            .collect(),
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, child)| (i.to_string(), child))
-            .collect(),
+        Value::Object(map) => map.iter().map(|(key, child)| (escape(key), child)).collect(),
+        Value::Array(items) => items.iter().enumerate().map(|(i, child)| (i.to_string(), child)).collect(),
         _ => Vec::new(),
     };
     let mut all = Vec::new();

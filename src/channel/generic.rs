@@ -20,10 +20,9 @@ pub(super) fn parse(value: &Value) -> Result<Vec<Inbound>, ParseError> {
 fn parse_one(value: &Value) -> Result<Inbound, ParseError> {
     let fields = Fields::root(value, "a message object")?;
     let provider_id = fields.provider_id("id")?;
-    let contact = ContactNumber::parse(fields.req_str("from")?)
-        .map_err(|e| fields.invalid("from", &e.to_string()))?;
-    let text = inbound::clean_text(fields.req_str("text")?)
-        .ok_or_else(|| fields.invalid("text", "must not be blank"))?;
+    let contact = ContactNumber::parse(fields.req_str("from")?).map_err(|e| fields.invalid("from", &e.to_string()))?;
+    let text =
+        inbound::clean_text(fields.req_str("text")?).ok_or_else(|| fields.invalid("text", "must not be blank"))?;
     if text.chars().count() > MAX_TEXT_CHARS {
         let reason = format!("longer than {MAX_TEXT_CHARS} characters; split the message");
         return Err(fields.invalid("text", &reason));
@@ -33,8 +32,7 @@ fn parse_one(value: &Value) -> Result<Inbound, ParseError> {
         None => return Err(fields.invalid("timestamp", "is required")),
         Some(_) => None,
     };
-    let sent_at =
-        sent_at.ok_or_else(|| fields.invalid("timestamp", "expected integer unix seconds"))?;
+    let sent_at = sent_at.ok_or_else(|| fields.invalid("timestamp", "expected integer unix seconds"))?;
     let sent_at = fields.seconds_to_time("timestamp", sent_at)?;
     let from_me = fields.bool("from_me")?.unwrap_or(false);
     if from_me && inbound::has_own_marker(text) {
@@ -85,25 +83,18 @@ mod tests {
     #[test]
     fn a_valid_message_becomes_an_inbound_message() {
         let message = only_message(parse_inbound(ChannelKind::Generic, VALID.as_bytes()).unwrap());
-        assert_eq!(
-            message.provider_id,
-            "wamid.HBgNNTUxMTk5OTk5OTk5ORUCABIYFjNFQjA"
-        );
+        assert_eq!(message.provider_id, "wamid.HBgNNTUxMTk5OTk5OTk5ORUCABIYFjNFQjA");
         assert_eq!(message.contact.as_str(), "5511999999999");
         assert_eq!(message.contact_name.as_deref(), Some("Maria Souza"));
         assert_eq!(message.text, "Oi, qual o horário de vocês?");
-        assert_eq!(
-            message.sent_at,
-            OffsetDateTime::from_unix_timestamp(1_764_000_000).unwrap()
-        );
+        assert_eq!(message.sent_at, OffsetDateTime::from_unix_timestamp(1_764_000_000).unwrap());
         assert_eq!(message.ticket_id.as_deref(), Some("123"));
         assert!(!message.from_me);
     }
 
     #[test]
     fn a_from_me_message_is_kept_for_upstream_to_judge() {
-        let message =
-            only_message(parse_inbound(ChannelKind::Generic, FROM_ME.as_bytes()).unwrap());
+        let message = only_message(parse_inbound(ChannelKind::Generic, FROM_ME.as_bytes()).unwrap());
         assert!(message.from_me);
         assert_eq!(message.ticket_id.as_deref(), Some("123"));
     }
@@ -113,10 +104,7 @@ mod tests {
         let mut value = valid();
         value["from_me"] = json!(true);
         value["text"] = json!("\u{200E}Olá! Escolha uma opção:");
-        assert_eq!(
-            parse_json(value).unwrap(),
-            vec![Inbound::Ignored(IgnoreReason::OwnMarker)]
-        );
+        assert_eq!(parse_json(value).unwrap(), vec![Inbound::Ignored(IgnoreReason::OwnMarker)]);
     }
 
     #[test]
@@ -132,26 +120,14 @@ mod tests {
         let body = json!({"id": "m1", "from": "+55 11 99999-9999", "text": " Oi ", "timestamp": 1_764_000_000,
             "name": null, "ticket_id": null, "from_me": null, "channel_hint": {"any": "thing"}});
         let message = only_message(parse_json(body).unwrap());
-        assert_eq!(
-            (
-                message.text.as_str(),
-                message.contact_name,
-                message.ticket_id
-            ),
-            ("Oi", None, None)
-        );
+        assert_eq!((message.text.as_str(), message.contact_name, message.ticket_id), ("Oi", None, None));
     }
 
     #[test]
     fn a_numeric_ticket_id_becomes_text() {
         let mut value = valid();
         value["ticket_id"] = json!(4711);
-        assert_eq!(
-            only_message(parse_json(value).unwrap())
-                .ticket_id
-                .as_deref(),
-            Some("4711")
-        );
+        assert_eq!(only_message(parse_json(value).unwrap()).ticket_id.as_deref(), Some("4711"));
     }
 
     #[test]
@@ -159,32 +135,12 @@ mod tests {
         let cases = [
             ("id", json!(null), "field `id`: is required"),
             ("id", json!(""), "field `id`: must not be empty"),
-            (
-                "from",
-                json!(5511999999999_i64),
-                "field `from`: expected a string, got a number",
-            ),
+            ("from", json!(5511999999999_i64), "field `from`: expected a string, got a number"),
             ("text", json!("   "), "field `text`: must not be blank"),
-            (
-                "timestamp",
-                json!("1764000000"),
-                "field `timestamp`: expected integer unix seconds",
-            ),
-            (
-                "timestamp",
-                json!(1_764_000_000_000_i64),
-                "field `timestamp`: 1764000000000 is not a unix time",
-            ),
-            (
-                "from_me",
-                json!("yes"),
-                "field `from_me`: expected a boolean, got a string",
-            ),
-            (
-                "ticket_id",
-                json!(["1"]),
-                "field `ticket_id`: expected a string or an integer",
-            ),
+            ("timestamp", json!("1764000000"), "field `timestamp`: expected integer unix seconds"),
+            ("timestamp", json!(1_764_000_000_000_i64), "field `timestamp`: 1764000000000 is not a unix time"),
+            ("from_me", json!("yes"), "field `from_me`: expected a boolean, got a string"),
+            ("ticket_id", json!(["1"]), "field `ticket_id`: expected a string or an integer"),
         ];
         for (field, bad, expected) in cases {
             let mut value = valid();
@@ -199,10 +155,7 @@ mod tests {
         let mut value = valid();
         value["from"] = json!(format!("not-a-number-{}", "x".repeat(500)));
         let error = error_of(value);
-        assert!(
-            error.starts_with("field `from`: invalid contact number"),
-            "{error}"
-        );
+        assert!(error.starts_with("field `from`: invalid contact number"), "{error}");
         assert!(error.len() < 160, "{error}");
     }
 
@@ -218,10 +171,7 @@ mod tests {
 
     #[test]
     fn non_objects_and_bad_array_items_are_rejected() {
-        assert_eq!(
-            error_of(json!("hello")),
-            "expected a message object, got a string"
-        );
+        assert_eq!(error_of(json!("hello")), "expected a message object, got a string");
         let error = error_of(json!([valid(), 7]));
         assert_eq!(error, "item 1: expected a message object, got a number");
     }

@@ -85,21 +85,14 @@ pub(super) fn parse_batch<T>(
     mut parse_item: impl FnMut(&Value) -> Result<T, ParseError>,
 ) -> Result<Vec<T>, ParseError> {
     if items.len() > MAX_BATCH_ITEMS {
-        let reason = format!(
-            "a batch holds at most {MAX_BATCH_ITEMS} items, got {}",
-            items.len()
-        );
+        let reason = format!("a batch holds at most {MAX_BATCH_ITEMS} items, got {}", items.len());
         return Err(ParseError::Invalid(reason));
     }
     let at_item = |index: usize, error: ParseError| match error {
         ParseError::Invalid(reason) => ParseError::Invalid(format!("item {index}: {reason}")),
         other => other,
     };
-    items
-        .iter()
-        .enumerate()
-        .map(|(index, item)| parse_item(item).map_err(|e| at_item(index, e)))
-        .collect()
+    items.iter().enumerate().map(|(index, item)| parse_item(item).map_err(|e| at_item(index, e))).collect()
 }
 
 /// The trimmed text, or `None` when nothing but whitespace is left.
@@ -122,8 +115,7 @@ pub(super) fn capped_text(text: &str) -> String {
 
 /// The trimmed display name, cut to [`MAX_NAME_CHARS`]; blank names are absent.
 pub(super) fn contact_name(raw: Option<&str>) -> Option<String> {
-    raw.and_then(clean_text)
-        .map(|name| truncate(name, MAX_NAME_CHARS).trim_end().to_owned())
+    raw.and_then(clean_text).map(|name| truncate(name, MAX_NAME_CHARS).trim_end().to_owned())
 }
 
 /// Whether a text carries the marker Whaticket puts on its own bot or campaign sends (§1.6).
@@ -146,10 +138,7 @@ mod tests {
         assert_eq!(clean_text(" \n\t "), None);
         assert_eq!(clean_text("  Oi \n"), Some("Oi"));
         assert_eq!(contact_name(Some("   ")), None);
-        assert_eq!(
-            contact_name(Some(&"M".repeat(500))).map(|n| n.len()),
-            Some(MAX_NAME_CHARS)
-        );
+        assert_eq!(contact_name(Some(&"M".repeat(500))).map(|n| n.len()), Some(MAX_NAME_CHARS));
     }
 
     #[test]
@@ -173,10 +162,7 @@ mod tests {
             Value::Null => Ok(()),
             _ => Err(ParseError::Invalid("field `id`: is required".into())),
         });
-        assert_eq!(
-            error.unwrap_err().to_string(),
-            "item 1: field `id`: is required"
-        );
+        assert_eq!(error.unwrap_err().to_string(), "item 1: field `id`: is required");
     }
 
     #[test]
@@ -190,16 +176,6 @@ mod tests {
             IgnoreReason::Event,
         ]
         .map(|reason| reason.as_str());
-        assert_eq!(
-            labels,
-            [
-                "group",
-                "status_broadcast",
-                "receipt",
-                "no_text",
-                "own_marker",
-                "event"
-            ]
-        );
+        assert_eq!(labels, ["group", "status_broadcast", "receipt", "no_text", "own_marker", "event"]);
     }
 }

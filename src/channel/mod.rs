@@ -31,12 +31,12 @@ use std::fmt;
 
 pub use error::{ChannelError, ParseError, VerifyError};
 pub use inbound::{
-    IgnoreReason, Inbound, MAX_BATCH_ITEMS, MAX_ID_CHARS, MAX_NAME_CHARS, MAX_TEXT_CHARS,
-    parse_inbound, parse_inbound_at,
+    IgnoreReason, Inbound, MAX_BATCH_ITEMS, MAX_ID_CHARS, MAX_NAME_CHARS, MAX_TEXT_CHARS, parse_inbound,
+    parse_inbound_at,
 };
 pub use signature::{
-    InboundCredentials, MAX_SKEW_SECONDS, SIGNATURE_HEADER, TIMESTAMP_HEADER,
-    WEBHOOK_SIGNATURE_HEADER, sign_generic, verify,
+    InboundCredentials, MAX_SKEW_SECONDS, SIGNATURE_HEADER, TIMESTAMP_HEADER, WEBHOOK_SIGNATURE_HEADER, sign_generic,
+    verify,
 };
 pub use whaticket_send::{WhaticketClient, WhaticketCredentials};
 
@@ -90,14 +90,7 @@ mod tests {
 
     #[test]
     fn unknown_or_differently_cased_segments_are_not_channels() {
-        for segment in [
-            "",
-            "Generic",
-            "WHATICKET",
-            "whatsapp",
-            "evolution",
-            "generic/",
-        ] {
+        for segment in ["", "Generic", "WHATICKET", "whatsapp", "evolution", "generic/"] {
             assert_eq!(ChannelKind::parse(segment), None, "{segment:?}");
         }
     }

@@ -74,14 +74,9 @@ fn verify_atende_signature(
 ) -> Result<(), VerifyError> {
     let timestamp = header(headers, TIMESTAMP_HEADER)?;
     let signature = header(headers, SIGNATURE_HEADER)?;
-    let signature = signature
-        .strip_prefix("sha256=")
-        .ok_or(VerifyError::BadSignature)?;
+    let signature = signature.strip_prefix("sha256=").ok_or(VerifyError::BadSignature)?;
     let signature = hex::decode(signature).map_err(|_| VerifyError::BadSignature)?;
-    let seconds: i64 = timestamp
-        .trim()
-        .parse()
-        .map_err(|_| VerifyError::BadSignature)?;
+    let seconds: i64 = timestamp.trim().parse().map_err(|_| VerifyError::BadSignature)?;
     // The MAC covers the header text exactly as sent, so reformatting it cannot slip through.
     let signed = [timestamp.as_bytes(), b".", body];
     if !any_secret_verifies(secrets, &signed, &signature) {
@@ -93,20 +88,12 @@ fn verify_atende_signature(
     Ok(())
 }
 
-fn verify_body_signature(
-    secrets: &[SecretString],
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(), VerifyError> {
+fn verify_body_signature(secrets: &[SecretString], headers: &HeaderMap, body: &[u8]) -> Result<(), VerifyError> {
     let signature = header(headers, WEBHOOK_SIGNATURE_HEADER)?;
     let signature = signature.trim();
     let signature = signature.strip_prefix("sha256=").unwrap_or(signature);
     let signature = hex::decode(signature).map_err(|_| VerifyError::BadSignature)?;
-    if any_secret_verifies(secrets, &[body], &signature) {
-        Ok(())
-    } else {
-        Err(VerifyError::BadSignature)
-    }
+    if any_secret_verifies(secrets, &[body], &signature) { Ok(()) } else { Err(VerifyError::BadSignature) }
 }
 
 fn verify_token(expected: Option<&SecretString>, given: Option<&str>) -> Result<(), VerifyError> {
@@ -116,11 +103,7 @@ fn verify_token(expected: Option<&SecretString>, given: Option<&str>) -> Result<
     // Comparing fixed-size digests keeps the token's length from leaking through timing.
     let given = Sha256::digest(given.as_bytes());
     let expected = Sha256::digest(expected.expose_secret().as_bytes());
-    if bool::from(given.ct_eq(&expected)) {
-        Ok(())
-    } else {
-        Err(VerifyError::BadToken)
-    }
+    if bool::from(given.ct_eq(&expected)) { Ok(()) } else { Err(VerifyError::BadToken) }
 }
 
 fn header<'h>(headers: &'h HeaderMap, name: &str) -> Result<&'h str, VerifyError> {

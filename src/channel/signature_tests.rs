@@ -11,10 +11,7 @@ const BODY: &[u8] = br#"{"id":"m1","from":"5511999999999","text":"Oi","timestamp
 const NOW: i64 = 1_764_000_000;
 
 fn secrets(values: &[&str]) -> Vec<SecretString> {
-    values
-        .iter()
-        .map(|value| SecretString::from(*value))
-        .collect()
+    values.iter().map(|value| SecretString::from(*value)).collect()
 }
 
 fn now() -> OffsetDateTime {
@@ -29,25 +26,15 @@ fn signed_headers(secret: &str, timestamp: i64, body: &[u8]) -> HeaderMap {
     headers
 }
 
-fn verify_generic(
-    secrets: &[SecretString],
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(), VerifyError> {
-    let creds = InboundCredentials {
-        webhook_secrets: secrets,
-        inbound_token: None,
-    };
+fn verify_generic(secrets: &[SecretString], headers: &HeaderMap, body: &[u8]) -> Result<(), VerifyError> {
+    let creds = InboundCredentials { webhook_secrets: secrets, inbound_token: None };
     verify(ChannelKind::Generic, &creds, headers, None, body, now())
 }
 
 fn verify_whaticket(headers: &HeaderMap, token: Option<&str>) -> Result<(), VerifyError> {
     let secrets = secrets(&["flavio-secret"]);
     let expected = SecretString::from("tok-123");
-    let creds = InboundCredentials {
-        webhook_secrets: &secrets,
-        inbound_token: Some(&expected),
-    };
+    let creds = InboundCredentials { webhook_secrets: &secrets, inbound_token: Some(&expected) };
     verify(ChannelKind::Whaticket, &creds, headers, token, BODY, now())
 }
 
@@ -62,28 +49,19 @@ fn sign_generic_produces_the_documented_format() {
     let signature = sign_generic("s3cret", 1_764_000_000, b"{}");
     let hex = signature.strip_prefix("sha256=").unwrap();
     assert_eq!(hex.len(), 64);
-    assert!(
-        hex.chars()
-            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
-    );
+    assert!(hex.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)));
 }
 
 #[test]
 fn a_valid_generic_signature_verifies() {
     let headers = signed_headers("s3cret", NOW, BODY);
-    assert_eq!(
-        verify_generic(&secrets(&["s3cret"]), &headers, BODY),
-        Ok(())
-    );
+    assert_eq!(verify_generic(&secrets(&["s3cret"]), &headers, BODY), Ok(()));
 }
 
 #[test]
 fn the_second_of_two_secrets_verifies_during_rotation() {
     let headers = signed_headers("new-secret", NOW, BODY);
-    assert_eq!(
-        verify_generic(&secrets(&["old-secret", "new-secret"]), &headers, BODY),
-        Ok(())
-    );
+    assert_eq!(verify_generic(&secrets(&["old-secret", "new-secret"]), &headers, BODY), Ok(()));
 }
 
 #[test]
@@ -96,10 +74,7 @@ fn a_wrong_secret_is_a_bad_signature() {
 #[test]
 fn no_active_secret_verifies_nothing() {
     let headers = signed_headers("s3cret", NOW, BODY);
-    assert_eq!(
-        verify_generic(&[], &headers, BODY),
-        Err(VerifyError::BadSignature)
-    );
+    assert_eq!(verify_generic(&[], &headers, BODY), Err(VerifyError::BadSignature));
 }
 
 #[test]
@@ -115,18 +90,11 @@ fn timestamps_more_than_300_seconds_away_are_stale_both_ways() {
     for timestamp in [NOW - 301, NOW + 301] {
         let headers = signed_headers("s3cret", timestamp, BODY);
         let result = verify_generic(&secrets(&["s3cret"]), &headers, BODY);
-        assert_eq!(
-            result,
-            Err(VerifyError::StaleTimestamp),
-            "timestamp {timestamp}"
-        );
+        assert_eq!(result, Err(VerifyError::StaleTimestamp), "timestamp {timestamp}");
     }
     for timestamp in [NOW - 300, NOW + 300] {
         let headers = signed_headers("s3cret", timestamp, BODY);
-        assert_eq!(
-            verify_generic(&secrets(&["s3cret"]), &headers, BODY),
-            Ok(())
-        );
+        assert_eq!(verify_generic(&secrets(&["s3cret"]), &headers, BODY), Ok(()));
     }
 }
 
@@ -144,11 +112,7 @@ fn missing_signature_or_timestamp_headers_are_reported_as_missing() {
         let mut headers = signed_headers("s3cret", NOW, BODY);
         headers.remove(absent);
         let result = verify_generic(&secrets(&["s3cret"]), &headers, BODY);
-        assert_eq!(
-            result,
-            Err(VerifyError::MissingSignature),
-            "without {absent}"
-        );
+        assert_eq!(result, Err(VerifyError::MissingSignature), "without {absent}");
     }
 }
 
@@ -156,13 +120,7 @@ fn missing_signature_or_timestamp_headers_are_reported_as_missing() {
 fn malformed_signature_headers_are_bad_signatures() {
     let valid = sign_generic("s3cret", NOW, BODY);
     let bare_hex = valid.trim_start_matches("sha256=").to_owned();
-    for value in [
-        bare_hex.as_str(),
-        "sha256=not-hex-at-all",
-        "sha256=abc",
-        "sha1=00ff",
-        "",
-    ] {
+    for value in [bare_hex.as_str(), "sha256=not-hex-at-all", "sha256=abc", "sha1=00ff", ""] {
         let mut headers = signed_headers("s3cret", NOW, BODY);
         headers.insert(SIGNATURE_HEADER, HeaderValue::from_str(value).unwrap());
         let result = verify_generic(&secrets(&["s3cret"]), &headers, BODY);
@@ -193,26 +151,13 @@ fn a_wrong_or_prefixed_whaticket_token_is_rejected() {
 
 #[test]
 fn a_missing_whaticket_token_is_rejected() {
-    assert_eq!(
-        verify_whaticket(&HeaderMap::new(), None),
-        Err(VerifyError::MissingToken)
-    );
+    assert_eq!(verify_whaticket(&HeaderMap::new(), None), Err(VerifyError::MissingToken));
 }
 
 #[test]
 fn a_tenant_without_an_inbound_token_accepts_no_whaticket_webhook() {
-    let creds = InboundCredentials {
-        webhook_secrets: &[],
-        inbound_token: None,
-    };
-    let result = verify(
-        ChannelKind::Whaticket,
-        &creds,
-        &HeaderMap::new(),
-        Some(""),
-        BODY,
-        now(),
-    );
+    let creds = InboundCredentials { webhook_secrets: &[], inbound_token: None };
+    let result = verify(ChannelKind::Whaticket, &creds, &HeaderMap::new(), Some(""), BODY, now());
     assert_eq!(result, Err(VerifyError::BadToken));
 }
 
@@ -221,15 +166,8 @@ fn a_valid_x_webhook_signature_verifies_with_or_without_prefix() {
     let hex = flavio_signature("flavio-secret", BODY);
     for value in [hex.clone(), format!("sha256={hex}")] {
         let mut headers = HeaderMap::new();
-        headers.insert(
-            WEBHOOK_SIGNATURE_HEADER,
-            HeaderValue::from_str(&value).unwrap(),
-        );
-        assert_eq!(
-            verify_whaticket(&headers, Some("tok-123")),
-            Ok(()),
-            "header {value}"
-        );
+        headers.insert(WEBHOOK_SIGNATURE_HEADER, HeaderValue::from_str(&value).unwrap());
+        assert_eq!(verify_whaticket(&headers, Some("tok-123")), Ok(()), "header {value}");
     }
 }
 
@@ -237,14 +175,8 @@ fn a_valid_x_webhook_signature_verifies_with_or_without_prefix() {
 fn a_wrong_x_webhook_signature_fails_even_with_the_right_token() {
     let mut headers = HeaderMap::new();
     let forged = flavio_signature("other-secret", BODY);
-    headers.insert(
-        WEBHOOK_SIGNATURE_HEADER,
-        HeaderValue::from_str(&forged).unwrap(),
-    );
-    assert_eq!(
-        verify_whaticket(&headers, Some("tok-123")),
-        Err(VerifyError::BadSignature)
-    );
+    headers.insert(WEBHOOK_SIGNATURE_HEADER, HeaderValue::from_str(&forged).unwrap());
+    assert_eq!(verify_whaticket(&headers, Some("tok-123")), Err(VerifyError::BadSignature));
 }
 
 #[test]

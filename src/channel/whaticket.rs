@@ -15,21 +15,13 @@ use crate::domain::{ContactNumber, InboundMessage};
 const MESSAGE_EVENTS: [&str; 2] = ["message.received", "message.create"];
 
 /// Parses a Whaticket body; `received_at` stands in when a payload carries no send time.
-pub(super) fn parse(
-    value: &Value,
-    received_at: OffsetDateTime,
-) -> Result<Vec<Inbound>, ParseError> {
+pub(super) fn parse(value: &Value, received_at: OffsetDateTime) -> Result<Vec<Inbound>, ParseError> {
     let parse_item = |item: &Value| parse_item(item, received_at);
     match value {
         Value::Array(items) => inbound::parse_batch(items, parse_item),
         // Baileys `messages.upsert`: `{messages: [...], type: "notify" | "append"}`.
-        Value::Object(map)
-            if !map.contains_key("key") && map.get("messages").is_some_and(Value::is_array) =>
-        {
-            let items = map
-                .get("messages")
-                .and_then(Value::as_array)
-                .map_or(&[][..], Vec::as_slice);
+        Value::Object(map) if !map.contains_key("key") && map.get("messages").is_some_and(Value::is_array) => {
+            let items = map.get("messages").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
             inbound::parse_batch(items, parse_item)
         }
         single => parse_item(single).map(|item| vec![item]),
@@ -59,15 +51,9 @@ fn parse_event(envelope: &Fields<'_>, received_at: OffsetDateTime) -> Result<Inb
     if !MESSAGE_EVENTS.contains(&event) {
         return Ok(Inbound::Ignored(IgnoreReason::Event));
     }
-    let payload = envelope
-        .obj("payload")?
-        .ok_or_else(|| envelope.invalid("payload", "is required"))?;
+    let payload = envelope.obj("payload")?.ok_or_else(|| envelope.invalid("payload", "is required"))?;
     let received_at = instant(envelope, "timestamp")?.unwrap_or(received_at);
-    if payload.has("key") {
-        baileys::parse(&payload, received_at)
-    } else {
-        parse_message_row(&payload, received_at)
-    }
+    if payload.has("key") { baileys::parse(&payload, received_at) } else { parse_message_row(&payload, received_at) }
 }
 
 /// A Whaticket `Message` row: `{id, body, fromMe, contact:{number,name}, ticketId | ticket:{id}}`.
@@ -78,11 +64,7 @@ fn parse_message_row(row: &Fields<'_>, received_at: OffsetDateTime) -> Result<In
     let ticket = row.obj("ticket")?;
     let contact = match row.obj("contact")? {
         Some(contact) => Some(contact),
-        None => ticket
-            .as_ref()
-            .map(|ticket| ticket.obj("contact"))
-            .transpose()?
-            .flatten(),
+        None => ticket.as_ref().map(|ticket| ticket.obj("contact")).transpose()?.flatten(),
     };
     let contact = contact.ok_or_else(|| row.invalid("contact", "is required (contact.number)"))?;
     if contact.bool("isGroup")?.unwrap_or(false) {
@@ -115,12 +97,8 @@ fn parse_message_row(row: &Fields<'_>, received_at: OffsetDateTime) -> Result<In
 
 /// The Facebook-channel variant: `{message:{text,mid}, contact:{id,name,number}, ticket:{id}}`.
 fn parse_facebook(body: &Fields<'_>, received_at: OffsetDateTime) -> Result<Inbound, ParseError> {
-    let message = body
-        .obj("message")?
-        .ok_or_else(|| body.invalid("message", "is required"))?;
-    let contact = body
-        .obj("contact")?
-        .ok_or_else(|| body.invalid("contact", "is required"))?;
+    let message = body.obj("message")?.ok_or_else(|| body.invalid("message", "is required"))?;
+    let contact = body.obj("contact")?.ok_or_else(|| body.invalid("contact", "is required"))?;
     let Some(text) = message.str("text")?.and_then(inbound::clean_text) else {
         return Ok(Inbound::Ignored(IgnoreReason::NoText));
     };
@@ -130,11 +108,7 @@ fn parse_facebook(body: &Fields<'_>, received_at: OffsetDateTime) -> Result<Inbo
         contact_name: inbound::contact_name(contact.str("name")?),
         text: inbound::capped_text(text),
         sent_at: instant(&message, "timestamp")?.unwrap_or(received_at),
-        ticket_id: body
-            .obj("ticket")?
-            .map(|ticket| ticket.id("id"))
-            .transpose()?
-            .flatten(),
+        ticket_id: body.obj("ticket")?.map(|ticket| ticket.id("id")).transpose()?.flatten(),
         from_me: false,
     }))
 }
@@ -152,9 +126,7 @@ fn instant(fields: &Fields<'_>, key: &str) -> Result<Option<OffsetDateTime>, Par
 }
 
 fn number_of(contact: &Fields<'_>) -> Result<ContactNumber, ParseError> {
-    let number = contact
-        .id("number")?
-        .ok_or_else(|| contact.invalid("number", "is required"))?;
+    let number = contact.id("number")?.ok_or_else(|| contact.invalid("number", "is required"))?;
     ContactNumber::parse(&number).map_err(|e| contact.invalid("number", &e.to_string()))
 }
 

@@ -10,9 +10,7 @@ use serde_json::{Value, json};
 
 use super::ChannelError;
 use crate::domain::ContactNumber;
-use crate::telemetry::metrics::{
-    DELIVERIES_TOTAL, DELIVERY_DURATION_SECONDS, DELIVERY_ERRORS_TOTAL,
-};
+use crate::telemetry::metrics::{DELIVERIES_TOTAL, DELIVERY_DURATION_SECONDS, DELIVERY_ERRORS_TOTAL};
 
 /// The `channel` label of this adapter's metrics.
 const CHANNEL: &str = "whaticket";
@@ -42,10 +40,8 @@ impl WhaticketClient {
     ///
     /// Panics only if the TLS backend cannot initialise, like `reqwest::Client::new`.
     pub fn new(timeout: Duration) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .expect("the HTTP client's TLS backend initialises");
+        let http =
+            reqwest::Client::builder().timeout(timeout).build().expect("the HTTP client's TLS backend initialises");
         Self { http }
     }
 
@@ -59,15 +55,13 @@ impl WhaticketClient {
     ) -> Result<(), ChannelError> {
         let started = Instant::now();
         let result = self.post_send(creds, number, text).await;
-        metrics::histogram!(DELIVERY_DURATION_SECONDS, "channel" => CHANNEL)
-            .record(started.elapsed().as_secs_f64());
+        metrics::histogram!(DELIVERY_DURATION_SECONDS, "channel" => CHANNEL).record(started.elapsed().as_secs_f64());
         match &result {
             Ok(()) => metrics::counter!(DELIVERIES_TOTAL, "channel" => CHANNEL).increment(1),
             Err(error) => {
                 let class = error.class().as_str();
                 tracing::debug!(channel = CHANNEL, class, %error, "send failed");
-                metrics::counter!(DELIVERY_ERRORS_TOTAL, "channel" => CHANNEL, "class" => class)
-                    .increment(1);
+                metrics::counter!(DELIVERY_ERRORS_TOTAL, "channel" => CHANNEL, "class" => class).increment(1);
             }
         }
         result
@@ -110,13 +104,10 @@ fn send_url(root: &str) -> Result<Url, ChannelError> {
 fn bearer(token: &SecretString) -> Result<HeaderValue, ChannelError> {
     let token = token.expose_secret().trim();
     if token.is_empty() {
-        return Err(ChannelError::InvalidConfig(
-            "whaticket token is empty".into(),
-        ));
+        return Err(ChannelError::InvalidConfig("whaticket token is empty".into()));
     }
-    let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
-        ChannelError::InvalidConfig("whaticket token has characters not allowed in a header".into())
-    })?;
+    let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
+        .map_err(|_| ChannelError::InvalidConfig("whaticket token has characters not allowed in a header".into()))?;
     value.set_sensitive(true);
     Ok(value)
 }
@@ -141,15 +132,8 @@ async fn http_error(response: Response, token: &SecretString) -> ChannelError {
     let body = read_start(response).await;
     let message = error_message(&body);
     let token = token.expose_secret().trim();
-    let message = if token.is_empty() {
-        message
-    } else {
-        message.replace(token, "[redacted]")
-    };
-    ChannelError::Http {
-        status,
-        message: cut(&message),
-    }
+    let message = if token.is_empty() { message } else { message.replace(token, "[redacted]") };
+    ChannelError::Http { status, message: cut(&message) }
 }
 
 /// The start of an error body. A failed read still leaves the status, which is what classifies
@@ -169,9 +153,7 @@ async fn read_start(mut response: Response) -> String {
 /// The `error` or `message` field of a JSON error body, else the body text itself.
 fn error_message(body: &str) -> String {
     let json = serde_json::from_str::<Value>(body).ok();
-    let field = json
-        .as_ref()
-        .and_then(|json| json.get("error").or_else(|| json.get("message")));
+    let field = json.as_ref().and_then(|json| json.get("error").or_else(|| json.get("message")));
     match field {
         Some(Value::String(text)) => text.clone(),
         Some(other) => other.to_string(),

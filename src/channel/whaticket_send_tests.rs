@@ -17,10 +17,7 @@ fn number() -> ContactNumber {
 }
 
 fn creds(url: &str) -> WhaticketCredentials {
-    WhaticketCredentials {
-        url: url.to_owned(),
-        token: SecretString::from(TOKEN),
-    }
+    WhaticketCredentials { url: url.to_owned(), token: SecretString::from(TOKEN) }
 }
 
 fn client() -> WhaticketClient {
@@ -29,18 +26,12 @@ fn client() -> WhaticketClient {
 
 async fn server_answering(response: ResponseTemplate) -> MockServer {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/api/messages/send"))
-        .respond_with(response)
-        .mount(&server)
-        .await;
+    Mock::given(method("POST")).and(path("/api/messages/send")).respond_with(response).mount(&server).await;
     server
 }
 
 async fn send_to(server: &MockServer) -> Result<(), ChannelError> {
-    client()
-        .send_text(&creds(&server.uri()), &number(), "Olá!")
-        .await
+    client().send_text(&creds(&server.uri()), &number(), "Olá!").await
 }
 
 #[tokio::test]
@@ -50,18 +41,14 @@ async fn posts_the_number_and_body_with_the_bearer_token() {
         .and(path("/api/messages/send"))
         .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
         .and(header("content-type", "application/json"))
-        .and(body_json(
-            json!({"number": "5511999999999", "body": "Olá! Em que posso ajudar?"}),
-        ))
+        .and(body_json(json!({"number": "5511999999999", "body": "Olá! Em que posso ajudar?"})))
         .respond_with(ResponseTemplate::new(200))
         .expect(1)
         .mount(&server)
         .await;
     // A trailing slash on the configured root must not double up in the path.
     let creds = creds(&format!("{}/", server.uri()));
-    let result = client()
-        .send_text(&creds, &number(), "Olá! Em que posso ajudar?")
-        .await;
+    let result = client().send_text(&creds, &number(), "Olá! Em que posso ajudar?").await;
     assert_eq!(result, Ok(()));
 }
 
@@ -83,13 +70,7 @@ async fn a_500_is_retryable_and_keeps_the_error_text() {
     let body = json!({"error": "Internal server error"});
     let server = server_answering(ResponseTemplate::new(500).set_body_json(body)).await;
     let error = send_to(&server).await.unwrap_err();
-    assert_eq!(
-        error,
-        ChannelError::Http {
-            status: 500,
-            message: "Internal server error".into()
-        }
-    );
+    assert_eq!(error, ChannelError::Http { status: 500, message: "Internal server error".into() });
     assert_eq!(error.class(), ErrorClass::Retryable);
 }
 
@@ -99,10 +80,7 @@ async fn a_401_is_permanent_and_never_carries_the_token() {
     let server = server_answering(ResponseTemplate::new(401).set_body_json(body)).await;
     let error = send_to(&server).await.unwrap_err();
     assert_eq!(error.class(), ErrorClass::Permanent);
-    assert_eq!(
-        error.to_string(),
-        "the channel answered HTTP 401: Acesso não permitido"
-    );
+    assert_eq!(error.to_string(), "the channel answered HTTP 401: Acesso não permitido");
     assert!(!format!("{error:?}").contains(TOKEN));
 }
 
@@ -111,31 +89,17 @@ async fn a_token_echoed_in_an_error_body_is_redacted() {
     let body = json!({"message": format!("Invalid token {TOKEN}")});
     let server = server_answering(ResponseTemplate::new(403).set_body_json(body)).await;
     let error = send_to(&server).await.unwrap_err();
-    assert_eq!(
-        error,
-        ChannelError::Http {
-            status: 403,
-            message: "Invalid token [redacted]".into()
-        }
-    );
+    assert_eq!(error, ChannelError::Http { status: 403, message: "Invalid token [redacted]".into() });
 }
 
 #[tokio::test]
 async fn a_plain_text_error_body_is_kept_but_cut_short() {
     let body = "x".repeat(5_000);
     let server = server_answering(ResponseTemplate::new(400).set_body_string(body)).await;
-    let ChannelError::Http {
-        status: 400,
-        message,
-    } = send_to(&server).await.unwrap_err()
-    else {
+    let ChannelError::Http { status: 400, message } = send_to(&server).await.unwrap_err() else {
         panic!("expected an HTTP error");
     };
-    assert_eq!(
-        message.chars().count(),
-        MAX_ERROR_CHARS + 1,
-        "cut plus an ellipsis"
-    );
+    assert_eq!(message.chars().count(), MAX_ERROR_CHARS + 1, "cut plus an ellipsis");
 }
 
 #[tokio::test]
@@ -143,10 +107,7 @@ async fn a_slow_answer_is_a_retryable_timeout() {
     let slow = ResponseTemplate::new(200).set_delay(Duration::from_millis(500));
     let server = server_answering(slow).await;
     let client = WhaticketClient::new(Duration::from_millis(50));
-    let error = client
-        .send_text(&creds(&server.uri()), &number(), "Olá!")
-        .await
-        .unwrap_err();
+    let error = client.send_text(&creds(&server.uri()), &number(), "Olá!").await.unwrap_err();
     assert_eq!(error, ChannelError::Timeout);
     assert_eq!(error.class(), ErrorClass::Retryable);
 }
@@ -157,10 +118,7 @@ async fn an_unreachable_server_is_a_retryable_connect_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let uri = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
-    let error = client()
-        .send_text(&creds(&uri), &number(), "Olá!")
-        .await
-        .unwrap_err();
+    let error = client().send_text(&creds(&uri), &number(), "Olá!").await.unwrap_err();
     assert!(matches!(error, ChannelError::Connect(_)), "{error:?}");
     assert_eq!(error.class(), ErrorClass::Retryable);
 }
@@ -175,18 +133,9 @@ async fn bad_urls_and_tokens_are_permanent_config_errors() {
         ("https://helpdesk.example", "line\nbreak"),
     ];
     for (url, token) in cases {
-        let creds = WhaticketCredentials {
-            url: url.into(),
-            token: SecretString::from(token),
-        };
-        let error = client()
-            .send_text(&creds, &number(), "Olá!")
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(error, ChannelError::InvalidConfig(_)),
-            "{url:?}: {error:?}"
-        );
+        let creds = WhaticketCredentials { url: url.into(), token: SecretString::from(token) };
+        let error = client().send_text(&creds, &number(), "Olá!").await.unwrap_err();
+        assert!(matches!(error, ChannelError::InvalidConfig(_)), "{url:?}: {error:?}");
         assert_eq!(error.class(), ErrorClass::Permanent);
     }
 }

@@ -12,38 +12,45 @@ pub async fn run(config: &Config, files: &[PathBuf], lang: Lang) -> anyhow::Resu
     let mut problems = Vec::new();
     let mut shown = config.clone();
     shown.database.url = redact_url(&shown.database.url);
-    println!(
-        "# {}",
-        lang.pick("configuração efetiva", "effective configuration")
-    );
+    println!("# {}", lang.pick("configuração efetiva", "effective configuration"));
     println!("{}", toml::to_string(&shown)?);
 
-    match super::commands::open(config, lang).await {
+    // Opens what exists without creating or migrating it: a typo in the URL must not pass.
+    match crate::store::open_existing(&config.database.url).await {
         Ok(store) => {
             println!("{}: ok", lang.pick("banco de dados", "database"));
+            match store.migration_status().await {
+                Ok(status) if !status.unknown.is_empty() => {
+                    problems.push(crate::store::StoreError::SchemaTooNew(status.unknown).to_string())
+                }
+                Ok(status) if !status.pending.is_empty() => problems.push(format!(
+                    "{} {} ({})",
+                    status.pending.len(),
+                    lang.pick("migração(ões) pendente(s)", "pending migration(s)"),
+                    lang.pick("rode `atende migrate`", "run `atende migrate`")
+                )),
+                Ok(_) => {}
+                Err(err) => problems.push(err.to_string()),
+            }
             match store.list_tenants().await {
                 Ok(tenants) => {
                     for tenant in tenants {
-                        match tenant
-                            .settings
-                            .validate()
-                            .and_then(|()| tenant.settings.resolve().map(|_| ()))
-                        {
-                            Ok(()) => {
-                                println!("{} {}: ok", lang.pick("cliente", "tenant"), tenant.slug)
+                        match tenant.settings.validate().and_then(|()| tenant.settings.resolve().map(|_| ())) {
+                            Ok(()) => println!("{} {}: ok", lang.pick("cliente", "tenant"), tenant.slug),
+                            Err(err) => {
+                                problems.push(format!("{} {}: {err}", lang.pick("cliente", "tenant"), tenant.slug))
                             }
-                            Err(err) => problems.push(format!(
-                                "{} {}: {err}",
-                                lang.pick("cliente", "tenant"),
-                                tenant.slug
-                            )),
                         }
                     }
                 }
                 Err(err) => problems.push(err.to_string()),
             }
         }
-        Err(err) => problems.push(format!("{err:#}")),
+        Err(err) => problems.push(format!(
+            "{} {}: {err}",
+            lang.pick("banco de dados", "database"),
+            redact_url(&config.database.url)
+        )),
     }
     for file in files {
         match TenantFile::read(file) {
@@ -58,9 +65,5 @@ pub async fn run(config: &Config, files: &[PathBuf], lang: Lang) -> anyhow::Resu
     for problem in &problems {
         eprintln!("✗ {problem}");
     }
-    anyhow::bail!(
-        "{} {}",
-        problems.len(),
-        lang.pick("problema(s) encontrado(s)", "problem(s) found")
-    )
+    anyhow::bail!("{} {}", problems.len(), lang.pick("problema(s) encontrado(s)", "problem(s) found"))
 }

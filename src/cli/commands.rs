@@ -5,13 +5,13 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use time::OffsetDateTime;
 
-use super::{Cli, Command, ConversationCommand, DlqCommand, DlqFilter, Lang, TenantCommand};
+use super::{Cli, Command, ConversationCommand, DlqCommand, DlqFilter, Lang, MigrateAction, TenantCommand};
 use crate::app::{App, redact_url, shutdown_on_signal};
 use crate::config::tenant::TenantFile;
 use crate::config::{self, Config};
 use crate::domain::{ContactNumber, ConversationState, JobId, JobKind};
 use crate::queue;
-use crate::store::{DeadLetterFilter, JobRecord, Store, UpsertOutcome};
+use crate::store::{DeadLetterFilter, JobRecord, MigrationStatus, Store, UpsertOutcome};
 use crate::telemetry;
 
 /// Runs one parsed command line.
@@ -19,13 +19,19 @@ pub async fn execute(cli: Cli, lang: Lang) -> anyhow::Result<()> {
     let config = config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Serve { role } => serve(config, role).await,
-        Command::Migrate => {
+        Command::Migrate { action: None } => {
             let store = open(&config, lang).await?;
-            store
-                .migrate()
-                .await
-                .context(lang.pick("falha ao aplicar migrações", "cannot apply migrations"))?;
-            println!("{}", lang.pick("migrações aplicadas", "migrations applied"));
+            let status = store.migration_status().await?;
+            println!(
+                "{} ({})",
+                lang.pick("banco de dados atualizado", "database up to date"),
+                applied_summary(&status)
+            );
+            Ok(())
+        }
+        Command::Migrate { action: Some(MigrateAction::Status) } => {
+            let store = crate::store::open_existing(&config.database.url).await?;
+            print_migrations(&store.migration_status().await?, lang);
             Ok(())
         }
         Command::Tenant(command) => tenant(&config, command, lang).await,
@@ -52,10 +58,7 @@ pub(super) async fn open(config: &Config, lang: Lang) -> anyhow::Result<Arc<dyn 
             lang.pick("confira ATENDE_DATABASE_URL", "check ATENDE_DATABASE_URL")
         )
     })?;
-    store
-        .migrate()
-        .await
-        .context(lang.pick("falha ao aplicar migrações", "cannot apply migrations"))?;
+    store.migrate().await.context(lang.pick("falha ao aplicar migrações", "cannot apply migrations"))?;
     Ok(store)
 }
 
@@ -64,25 +67,16 @@ async fn tenant(config: &Config, command: TenantCommand, lang: Lang) -> anyhow::
     match command {
         TenantCommand::Apply { file } => {
             let tenant = TenantFile::read(&file)?;
-            let (id, outcome) = store
-                .upsert_tenant(&tenant, OffsetDateTime::now_utc())
-                .await?;
+            let (id, outcome) = store.upsert_tenant(&tenant, OffsetDateTime::now_utc()).await?;
             let what = match outcome {
                 UpsertOutcome::Created => lang.pick("criado", "created"),
                 UpsertOutcome::Updated => lang.pick("atualizado", "updated"),
                 UpsertOutcome::Unchanged => lang.pick("sem mudanças", "unchanged"),
             };
-            println!(
-                "{} {} {what} (id {id})",
-                lang.pick("cliente", "tenant"),
-                tenant.slug
-            );
+            println!("{} {} {what} (id {id})", lang.pick("cliente", "tenant"), tenant.slug);
         }
         TenantCommand::Show { slug } => {
-            let tenant = store
-                .find_tenant(&slug)
-                .await?
-                .with_context(|| not_found_tenant(&slug, lang))?;
+            let tenant = store.find_tenant(&slug).await?.with_context(|| not_found_tenant(&slug, lang))?;
             print!("{}", toml::to_string(&tenant.settings.masked())?);
         }
         TenantCommand::List => {
@@ -112,66 +106,37 @@ async fn dlq(config: &Config, command: DlqCommand, lang: Lang) -> anyhow::Result
         }
         DlqCommand::Replay { ids, all, filter } => {
             let ids = if all {
-                queue::list(&*store, &dead_letter_filter(&filter)?)
-                    .await?
-                    .into_iter()
-                    .map(|j| j.id)
-                    .collect()
+                queue::list(&*store, &dead_letter_filter(&filter)?).await?.into_iter().map(|j| j.id).collect()
             } else {
                 ids.into_iter().map(JobId).collect::<Vec<_>>()
             };
             for id in &ids {
                 queue::replay(&*store, *id, now).await?;
-                println!(
-                    "{} {id} {}",
-                    lang.pick("job", "job"),
-                    lang.pick("recolocado na fila", "queued again")
-                );
+                println!("{} {id} {}", lang.pick("job", "job"), lang.pick("recolocado na fila", "queued again"));
             }
             if ids.is_empty() {
-                println!(
-                    "{}",
-                    lang.pick("nenhuma mensagem morta encontrada", "no dead letters found")
-                );
+                println!("{}", lang.pick("nenhuma mensagem morta encontrada", "no dead letters found"));
             }
         }
         DlqCommand::Discard { ids } => {
             for id in ids.into_iter().map(JobId) {
                 queue::discard(&*store, id, now).await?;
-                println!(
-                    "{} {id} {}",
-                    lang.pick("job", "job"),
-                    lang.pick("descartado", "discarded")
-                );
+                println!("{} {id} {}", lang.pick("job", "job"), lang.pick("descartado", "discarded"));
             }
         }
     }
     Ok(())
 }
 
-async fn conversation(
-    config: &Config,
-    command: ConversationCommand,
-    lang: Lang,
-) -> anyhow::Result<()> {
+async fn conversation(config: &Config, command: ConversationCommand, lang: Lang) -> anyhow::Result<()> {
     let store = open(config, lang).await?;
     let (slug, contact, state) = match command {
-        ConversationCommand::Resume { tenant, contact } => {
-            (tenant, contact, ConversationState::Bot)
-        }
-        ConversationCommand::Pause { tenant, contact } => {
-            (tenant, contact, ConversationState::Human)
-        }
+        ConversationCommand::Resume { tenant, contact } => (tenant, contact, ConversationState::Bot),
+        ConversationCommand::Pause { tenant, contact } => (tenant, contact, ConversationState::Human),
     };
-    let tenant = store
-        .find_tenant(&slug)
-        .await?
-        .with_context(|| not_found_tenant(&slug, lang))?;
+    let tenant = store.find_tenant(&slug).await?.with_context(|| not_found_tenant(&slug, lang))?;
     let contact = ContactNumber::parse(&contact)?;
-    if !store
-        .mark_conversation_state(tenant.id, contact.as_str(), state)
-        .await?
-    {
+    if !store.mark_conversation_state(tenant.id, contact.as_str(), state).await? {
         bail!(
             "{} {contact} {} {slug}",
             lang.pick("nenhuma conversa com", "no conversation with"),
@@ -189,16 +154,9 @@ async fn conversation(
 fn dead_letter_filter(filter: &DlqFilter) -> anyhow::Result<DeadLetterFilter> {
     let kind = match filter.kind.as_deref() {
         None => None,
-        Some(kind) => Some(
-            JobKind::parse(kind)
-                .with_context(|| format!("--kind {kind:?}: use reply or deliver"))?,
-        ),
+        Some(kind) => Some(JobKind::parse(kind).with_context(|| format!("--kind {kind:?}: use reply or deliver"))?),
     };
-    Ok(DeadLetterFilter {
-        tenant: filter.tenant.clone(),
-        kind,
-        limit: Some(filter.limit),
-    })
+    Ok(DeadLetterFilter { tenant: filter.tenant.clone(), kind, limit: Some(filter.limit) })
 }
 
 fn print_jobs(jobs: &[JobRecord], lang: Lang) {
@@ -214,24 +172,9 @@ fn print_jobs(jobs: &[JobRecord], lang: Lang) {
         )
     );
     for job in jobs {
-        let error: String = job
-            .last_error
-            .as_deref()
-            .unwrap_or("-")
-            .chars()
-            .take(100)
-            .collect();
-        let updated = job
-            .updated_at
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
-        println!(
-            "{}\t{}\t{}\t{}\t{updated}\t{error}",
-            job.id,
-            job.tenant,
-            job.kind.as_str(),
-            job.attempts
-        );
+        let error: String = job.last_error.as_deref().unwrap_or("-").chars().take(100).collect();
+        let updated = job.updated_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+        println!("{}\t{}\t{}\t{}\t{updated}\t{error}", job.id, job.tenant, job.kind.as_str(), job.attempts);
     }
 }
 
@@ -239,9 +182,29 @@ fn not_found_tenant(slug: &str, lang: Lang) -> String {
     format!(
         "{} {slug:?} {}",
         lang.pick("cliente", "tenant"),
-        lang.pick(
-            "não encontrado (veja `atende tenant list`)",
-            "not found (see `atende tenant list`)"
-        )
+        lang.pick("não encontrado (veja `atende tenant list`)", "not found (see `atende tenant list`)")
     )
+}
+
+fn applied_summary(status: &MigrationStatus) -> String {
+    match status.applied.last() {
+        Some((version, name)) => format!("{version}_{name}"),
+        None => "-".into(),
+    }
+}
+
+/// One line per migration: version, name, state.
+pub(super) fn print_migrations(status: &MigrationStatus, lang: Lang) {
+    for (version, name) in &status.applied {
+        println!("{version}\t{name}\t{}", lang.pick("aplicada", "applied"));
+    }
+    for (version, name) in &status.pending {
+        println!("{version}\t{name}\t{}", lang.pick("pendente", "pending"));
+    }
+    for version in &status.unknown {
+        println!(
+            "{version}\t?\t{}",
+            lang.pick("desconhecida (banco mais novo que este binário)", "unknown (database newer than this binary)")
+        );
+    }
 }

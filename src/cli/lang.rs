@@ -33,74 +33,31 @@ impl Lang {
 /// command's own `about`). The pt-BR text lives in the clap derive of `cli.rs`.
 const EN: &[(&str, &str, &str)] = &[
     ("", "", "Atende: AI attendant for WhatsApp helpdesks."),
-    (
-        "",
-        "config",
-        "Configuration file (default: ./atende.toml when present).",
-    ),
-    (
-        "serve",
-        "",
-        "Run Atende: webhooks, operations endpoints and queue workers.",
-    ),
-    (
-        "serve",
-        "role",
-        "Parts to run: all, api (HTTP only) or worker (queue only).",
-    ),
+    ("", "config", "Configuration file (default: ./atende.toml when present)."),
+    ("serve", "", "Run Atende: webhooks, operations endpoints and queue workers."),
+    ("serve", "role", "Parts to run: all, api (HTTP only) or worker (queue only)."),
     ("migrate", "", "Apply pending database migrations."),
+    ("migrate status", "", "Show applied, pending and unknown migrations (changes nothing)."),
     ("tenant", "", "Manage tenants."),
-    (
-        "tenant apply",
-        "",
-        "Create or update a tenant from a TOML file (idempotent).",
-    ),
+    ("tenant apply", "", "Create or update a tenant from a TOML file (idempotent)."),
     ("tenant apply", "file", "Tenant file, e.g. tenant.toml."),
     ("tenant show", "", "Show a tenant with secrets masked."),
     ("tenant show", "slug", "Tenant id (slug)."),
     ("tenant list", "", "List tenants."),
     ("dlq", "", "Dead-letter queue: inspect and reprocess."),
     ("dlq list", "", "List dead letters, newest first."),
-    (
-        "dlq show",
-        "",
-        "Show a job with its attempt history (JSON).",
-    ),
+    ("dlq show", "", "Show a job with its attempt history (JSON)."),
     ("dlq show", "id", "Job id."),
-    (
-        "dlq replay",
-        "",
-        "Queue dead jobs again with attempts reset.",
-    ),
+    ("dlq replay", "", "Queue dead jobs again with attempts reset."),
     ("dlq replay", "ids", "Job ids."),
-    (
-        "dlq replay",
-        "all",
-        "Every dead letter matching the filter.",
-    ),
+    ("dlq replay", "all", "Every dead letter matching the filter."),
     ("dlq discard", "", "Discard dead jobs."),
     ("dlq discard", "ids", "Job ids."),
     ("conversation", "", "Control the bot in one conversation."),
-    (
-        "conversation resume",
-        "",
-        "Hand the conversation back to the bot (after a human agent took over).",
-    ),
-    (
-        "conversation pause",
-        "",
-        "Pause the bot in this conversation (a human answers).",
-    ),
-    (
-        "check",
-        "",
-        "Validate configuration, database and every tenant, and print the effective configuration.",
-    ),
-    (
-        "check",
-        "files",
-        "Tenant files to validate too (without applying).",
-    ),
+    ("conversation resume", "", "Hand the conversation back to the bot (after a human agent took over)."),
+    ("conversation pause", "", "Pause the bot in this conversation (a human answers)."),
+    ("check", "", "Validate configuration, database and every tenant, and print the effective configuration."),
+    ("check", "files", "Tenant files to validate too (without applying)."),
 ];
 
 const EN_FILTER: &[(&str, &str)] = &[
@@ -108,10 +65,7 @@ const EN_FILTER: &[(&str, &str)] = &[
     ("kind", "Only this job kind (reply, deliver)."),
     ("limit", "At most this many."),
     ("json", "JSON output."),
-    (
-        "contact",
-        "Contact number, digits with country code (e.g. 5511999999999).",
-    ),
+    ("contact", "Contact number, digits with country code (e.g. 5511999999999)."),
 ];
 
 /// Rewrites help texts for `lang` (pt-BR needs nothing).
@@ -125,27 +79,16 @@ pub fn localize(command: Command, lang: Lang) -> Command {
 fn localize_at(mut command: Command, path: &str) -> Command {
     for (p, arg, text) in EN.iter().filter(|(p, _, _)| *p == path) {
         let _ = p;
-        command = if arg.is_empty() {
-            command.about(*text)
-        } else {
-            command.mut_arg(*arg, |a| a.help(*text))
-        };
+        command = if arg.is_empty() { command.about(*text) } else { command.mut_arg(*arg, |a| a.help(*text)) };
     }
     for (arg, text) in EN_FILTER {
         if command.get_arguments().any(|a| a.get_id() == *arg) {
             command = command.mut_arg(*arg, |a| a.help(*text));
         }
     }
-    let names: Vec<String> = command
-        .get_subcommands()
-        .map(|s| s.get_name().to_string())
-        .collect();
+    let names: Vec<String> = command.get_subcommands().map(|s| s.get_name().to_string()).collect();
     for name in names {
-        let child = if path.is_empty() {
-            name.clone()
-        } else {
-            format!("{path} {name}")
-        };
+        let child = if path.is_empty() { name.clone() } else { format!("{path} {name}") };
         command = command.mut_subcommand(&name, |sub| localize_at(sub, &child));
     }
     command
@@ -173,14 +116,9 @@ mod tests {
         for (path, arg, _) in EN {
             let mut command = &root;
             for name in path.split_whitespace() {
-                command = command
-                    .find_subcommand(name)
-                    .unwrap_or_else(|| panic!("no subcommand {path}"));
+                command = command.find_subcommand(name).unwrap_or_else(|| panic!("no subcommand {path}"));
             }
-            assert!(
-                arg.is_empty() || command.get_arguments().any(|a| a.get_id() == *arg),
-                "{path} {arg}"
-            );
+            assert!(arg.is_empty() || command.get_arguments().any(|a| a.get_id() == *arg), "{path} {arg}");
         }
     }
 }

@@ -35,7 +35,10 @@ pub enum Command {
         role: Role,
     },
     /// Aplica as migrações pendentes do banco de dados.
-    Migrate,
+    Migrate {
+        #[command(subcommand)]
+        action: Option<MigrateAction>,
+    },
     /// Gerencia clientes (tenants).
     #[command(subcommand)]
     Tenant(TenantCommand),
@@ -51,6 +54,13 @@ pub enum Command {
         #[arg(value_name = "ARQUIVO")]
         files: Vec<PathBuf>,
     },
+}
+
+/// `atende migrate …`
+#[derive(Debug, Subcommand)]
+pub enum MigrateAction {
+    /// Mostra as migrações aplicadas, pendentes e desconhecidas (sem alterar nada).
+    Status,
 }
 
 /// `atende tenant …`

@@ -11,10 +11,7 @@ use super::Config;
 pub enum ConfigError {
     /// The file could not be read.
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     /// The file or an environment variable holds a bad key or value.
     #[error("{origin}: {message}")]
     Invalid { origin: String, message: String },
@@ -23,10 +20,7 @@ pub enum ConfigError {
 const DEFAULT_FILE: &str = "atende.toml";
 const PREFIX: &str = "ATENDE_";
 /// Flat environment names kept for convenience, and the key each one sets.
-const ALIASES: [(&str, &str); 2] = [
-    ("ATENDE_DATABASE_URL", "database.url"),
-    ("ATENDE_BIND", "http.bind"),
-];
+const ALIASES: [(&str, &str); 2] = [("ATENDE_DATABASE_URL", "database.url"), ("ATENDE_BIND", "http.bind")];
 
 /// Loads defaults, then the file (`path`, or `./atende.toml` when present), then the environment.
 pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
@@ -38,10 +32,7 @@ pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
 pub fn load_from(path: Option<&Path>, env: &[(String, String)]) -> Result<Config, ConfigError> {
     let (mut table, origin) = match path {
         Some(path) => (read_table(path)?, path.display().to_string()),
-        None if Path::new(DEFAULT_FILE).exists() => (
-            read_table(Path::new(DEFAULT_FILE))?,
-            DEFAULT_FILE.to_string(),
-        ),
+        None if Path::new(DEFAULT_FILE).exists() => (read_table(Path::new(DEFAULT_FILE))?, DEFAULT_FILE.to_string()),
         None => (Table::new(), "defaults".to_string()),
     };
     let mut from_env = Vec::new();
@@ -52,26 +43,17 @@ pub fn load_from(path: Option<&Path>, env: &[(String, String)]) -> Result<Config
         set_path(&mut table, &dotted, env_value(value));
         from_env.push(name.clone());
     }
-    Value::Table(table)
-        .try_into()
-        .map_err(|err: toml::de::Error| ConfigError::Invalid {
-            origin: if from_env.is_empty() {
-                origin
-            } else {
-                format!("{origin} + environment ({})", from_env.join(", "))
-            },
-            message: err.message().to_string(),
-        })
+    Value::Table(table).try_into().map_err(|err: toml::de::Error| ConfigError::Invalid {
+        origin: if from_env.is_empty() { origin } else { format!("{origin} + environment ({})", from_env.join(", ")) },
+        message: err.message().to_string(),
+    })
 }
 
 fn read_table(path: &Path) -> Result<Table, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.into(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
     text.parse::<Table>().map_err(|err| ConfigError::Invalid {
         origin: path.display().to_string(),
-        message: err.to_string(),
+        message: super::describe_toml_error(&text, &err),
     })
 }
 
@@ -81,16 +63,13 @@ fn env_key(name: &str) -> Option<String> {
         return Some((*key).to_string());
     }
     let rest = name.strip_prefix(PREFIX)?;
-    rest.contains("__")
-        .then(|| rest.to_ascii_lowercase().replace("__", "."))
+    rest.contains("__").then(|| rest.to_ascii_lowercase().replace("__", "."))
 }
 
 /// Numbers and booleans stay typed; anything else is a string.
 fn env_value(raw: &str) -> Value {
     match format!("v = {raw}").parse::<Table>() {
-        Ok(mut t) if !matches!(t.get("v"), Some(Value::Table(_))) => {
-            t.remove("v").unwrap_or(Value::String(raw.into()))
-        }
+        Ok(mut t) if !matches!(t.get("v"), Some(Value::Table(_))) => t.remove("v").unwrap_or(Value::String(raw.into())),
         _ => Value::String(raw.to_string()),
     }
 }
@@ -100,9 +79,7 @@ fn set_path(table: &mut Table, dotted: &str, value: Value) {
     let last = parts.pop().unwrap_or_default();
     let mut current = table;
     for part in parts {
-        let entry = current
-            .entry(part)
-            .or_insert_with(|| Value::Table(Table::new()));
+        let entry = current.entry(part).or_insert_with(|| Value::Table(Table::new()));
         if !entry.is_table() {
             *entry = Value::Table(Table::new());
         }
@@ -118,10 +95,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -152,9 +126,6 @@ mod tests {
         let path = dir.path().join("atende.toml");
         std::fs::write(&path, "[queue]\ndebounse = \"1s\"\n").unwrap();
         let err = load_from(Some(&path), &[]).unwrap_err().to_string();
-        assert!(
-            err.contains("debounse") && err.contains("atende.toml"),
-            "{err}"
-        );
+        assert!(err.contains("debounse") && err.contains("atende.toml"), "{err}");
     }
 }

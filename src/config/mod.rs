@@ -19,6 +19,20 @@ use serde::{Deserialize, Serialize};
 
 pub use load::{ConfigError, load};
 
+/// A TOML error as "line L, column C: message", without the source excerpt the `toml`
+/// crate's `Display` adds: that excerpt could print a secret from a mistyped line.
+pub fn describe_toml_error(text: &str, err: &toml::de::Error) -> String {
+    match err.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap_or_default().chars().count() + 1;
+            format!("line {line}, column {column}: {}", err.message())
+        }
+        None => err.message().to_string(),
+    }
+}
+
 /// Everything a process needs; per-tenant settings live in the store, not here.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -55,11 +69,7 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self {
-            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            body_limit_bytes: 64 * 1024,
-            trust_forwarded_for: false,
-        }
+        Self { bind: SocketAddr::from(([127, 0, 0, 1], 8080)), body_limit_bytes: 64 * 1024, trust_forwarded_for: false }
     }
 }
 
@@ -75,10 +85,7 @@ pub struct DatabaseConfig {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self {
-            url: "sqlite://atende.db".into(),
-            migrate_on_start: true,
-        }
+        Self { url: "sqlite://atende.db".into(), migrate_on_start: true }
     }
 }
 
@@ -184,10 +191,7 @@ pub struct BrainConfig {
 
 impl Default for BrainConfig {
     fn default() -> Self {
-        Self {
-            history_turns: 12,
-            history_ttl: Duration::from_secs(24 * 3600),
-        }
+        Self { history_turns: 12, history_ttl: Duration::from_secs(24 * 3600) }
     }
 }
 
@@ -216,8 +220,8 @@ impl Default for LimitsConfig {
             per_ip_burst: 200,
             per_tenant_per_second: 100,
             per_tenant_burst: 200,
-            per_contact_per_minute: 30,
-            per_contact_burst: 10,
+            per_contact_per_minute: 60,
+            per_contact_burst: 20,
         }
     }
 }
@@ -233,9 +237,7 @@ pub struct WhaticketConfig {
 
 impl Default for WhaticketConfig {
     fn default() -> Self {
-        Self {
-            timeout: Duration::from_secs(15),
-        }
+        Self { timeout: Duration::from_secs(15) }
     }
 }
 
@@ -255,12 +257,7 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self {
-            level: "info".into(),
-            format: LogFormat::Json,
-            dir: None,
-            max_files: 14,
-        }
+        Self { level: "info".into(), format: LogFormat::Json, dir: None, max_files: 14 }
     }
 }
 

@@ -12,7 +12,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// Default Gemini API root.
 pub const GEMINI_DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com";
 /// Reply used when the LLM gives no usable answer and the persona sets none.
-pub const DEFAULT_FALLBACK_TEXT: &str = "Desculpe, não consegui responder agora. Um atendente vai continuar o seu atendimento em breve.";
+pub const DEFAULT_FALLBACK_TEXT: &str =
+    "Desculpe, não consegui responder agora. Um atendente vai continuar o seu atendimento em breve.";
 
 /// A secret value from a tenant file; `Debug` never shows it.
 #[derive(Clone)]
@@ -183,20 +184,14 @@ impl TenantFile {
     /// Reads, parses and validates a tenant file, including that its secret files are readable.
     pub fn read(path: &Path) -> Result<Self, TenantFileError> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|err| TenantFileError {
-            origin: origin.clone(),
-            message: format!("cannot read file: {err}"),
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|err| TenantFileError { origin: origin.clone(), message: format!("cannot read file: {err}") })?;
         let file: TenantFile = toml::from_str(&text).map_err(|err| TenantFileError {
             origin: origin.clone(),
-            message: err.to_string().trim().to_string(),
+            message: super::describe_toml_error(&text, &err),
         })?;
-        file.validate().map_err(|message| TenantFileError {
-            origin: origin.clone(),
-            message,
-        })?;
-        file.resolve()
-            .map_err(|message| TenantFileError { origin, message })?;
+        file.validate().map_err(|message| TenantFileError { origin: origin.clone(), message })?;
+        file.resolve().map_err(|message| TenantFileError { origin, message })?;
         Ok(file)
     }
 
@@ -204,28 +199,17 @@ impl TenantFile {
     pub fn validate(&self) -> Result<(), String> {
         let slug_ok = !self.slug.is_empty()
             && self.slug.len() <= 63
-            && self
-                .slug
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && self.slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
             && !self.slug.starts_with('-');
         if !slug_ok {
-            return Err(format!(
-                "slug {:?}: use 1-63 lowercase letters, digits or '-'",
-                self.slug
-            ));
+            return Err(format!("slug {:?}: use 1-63 lowercase letters, digits or '-'", self.slug));
         }
         if self.name.trim().is_empty() {
             return Err("name: must not be empty".into());
         }
         if let Some(w) = &self.whaticket {
             check_url("whaticket.url", &w.url)?;
-            one_of(
-                "whaticket.token",
-                w.token.is_some(),
-                w.token_file.is_some(),
-                true,
-            )?;
+            one_of("whaticket.token", w.token.is_some(), w.token_file.is_some(), true)?;
         }
         one_of(
             "webhook.inbound_token",
@@ -241,23 +225,14 @@ impl TenantFile {
         let mut webhook_secrets = self.webhook.secrets.clone();
         if let Some(path) = &self.webhook.secrets_file {
             let text = read_secret_file("webhook.secrets_file", path)?;
-            webhook_secrets.extend(
-                text.lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty())
-                    .map(Secret::new),
-            );
+            webhook_secrets.extend(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(Secret::new));
         }
-        let inbound_token = pick(
-            "webhook.inbound_token",
-            &self.webhook.inbound_token,
-            &self.webhook.inbound_token_file,
-        )?;
+        let inbound_token =
+            pick("webhook.inbound_token", &self.webhook.inbound_token, &self.webhook.inbound_token_file)?;
         let whaticket = match &self.whaticket {
             Some(w) => Some(ResolvedWhaticket {
                 url: w.url.trim_end_matches('/').to_string(),
-                token: pick("whaticket.token", &w.token, &w.token_file)?
-                    .ok_or("whaticket.token: missing")?,
+                token: pick("whaticket.token", &w.token, &w.token_file)?.ok_or("whaticket.token: missing")?,
             }),
             None => None,
         };
@@ -268,10 +243,7 @@ impl TenantFile {
             if t.provider != ProviderChoice::None {
                 llm.push(ResolvedLlm {
                     provider: t.provider,
-                    base_url: t
-                        .base_url
-                        .clone()
-                        .unwrap_or_else(|| GEMINI_DEFAULT_BASE_URL.into()),
+                    base_url: t.base_url.clone().unwrap_or_else(|| GEMINI_DEFAULT_BASE_URL.into()),
                     api_key: pick(&format!("{key}.api_key"), &t.api_key, &t.api_key_file)?,
                     model: t.model.clone().unwrap_or_default(),
                     temperature: t.temperature,
@@ -281,24 +253,14 @@ impl TenantFile {
             table = t.fallback.as_deref();
             key.push_str(".fallback");
         }
-        Ok(ResolvedTenant {
-            webhook_secrets,
-            inbound_token,
-            whaticket,
-            llm,
-        })
+        Ok(ResolvedTenant { webhook_secrets, inbound_token, whaticket, llm })
     }
 
     /// A copy safe to print: every secret value replaced by `********`.
     pub fn masked(&self) -> TenantFile {
         let mask = |s: &Option<Secret>| s.as_ref().map(|_| Secret::new("********"));
         let mut copy = self.clone();
-        copy.webhook.secrets = copy
-            .webhook
-            .secrets
-            .iter()
-            .map(|_| Secret::new("********"))
-            .collect();
+        copy.webhook.secrets = copy.webhook.secrets.iter().map(|_| Secret::new("********")).collect();
         copy.webhook.inbound_token = mask(&copy.webhook.inbound_token);
         if let Some(w) = copy.whaticket.as_mut() {
             w.token = mask(&w.token);
@@ -352,23 +314,14 @@ pub struct ResolvedLlm {
 }
 
 fn validate_llm(key: &str, t: &LlmTable) -> Result<(), String> {
-    one_of(
-        &format!("{key}.api_key"),
-        t.api_key.is_some(),
-        t.api_key_file.is_some(),
-        false,
-    )?;
+    one_of(&format!("{key}.api_key"), t.api_key.is_some(), t.api_key_file.is_some(), false)?;
     match t.provider {
         ProviderChoice::None => {}
         ProviderChoice::Openai if t.base_url.is_none() => {
-            return Err(format!(
-                "{key}.base_url: required for provider \"openai\" (e.g. \"http://127.0.0.1:11434\")"
-            ));
+            return Err(format!("{key}.base_url: required for provider \"openai\" (e.g. \"http://127.0.0.1:11434\")"));
         }
         _ if t.model.as_deref().unwrap_or("").trim().is_empty() => {
-            return Err(format!(
-                "{key}.model: required when provider is set (e.g. \"gemini-2.0-flash\")"
-            ));
+            return Err(format!("{key}.model: required when provider is set (e.g. \"gemini-2.0-flash\")"));
         }
         _ => {}
     }
@@ -381,31 +334,22 @@ fn validate_llm(key: &str, t: &LlmTable) -> Result<(), String> {
         return Err(format!("{key}.temperature: {temp} is outside 0.0..=2.0"));
     }
     match &t.fallback {
-        Some(f) if f.fallback.is_some() => Err(format!(
-            "{key}.fallback.fallback: only one fallback provider is supported"
-        )),
+        Some(f) if f.fallback.is_some() => {
+            Err(format!("{key}.fallback.fallback: only one fallback provider is supported"))
+        }
         Some(f) => validate_llm(&format!("{key}.fallback"), f),
         None => Ok(()),
     }
 }
 
 fn check_url(key: &str, url: &str) -> Result<(), String> {
-    let ok =
-        (url.starts_with("http://") || url.starts_with("https://")) && url.len() > "https://".len();
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("{key}: {url:?} is not an http(s) URL"))
-    }
+    let ok = (url.starts_with("http://") || url.starts_with("https://")) && url.len() > "https://".len();
+    if ok { Ok(()) } else { Err(format!("{key}: {url:?} is not an http(s) URL")) }
 }
 
 fn one_of(key: &str, value: bool, file: bool, required: bool) -> Result<(), String> {
     match (value, file) {
-        (true, true) => Err(format!(
-            "{key}: give either `{}` or `{}_file`, not both",
-            leaf(key),
-            leaf(key)
-        )),
+        (true, true) => Err(format!("{key}: give either `{}` or `{}_file`, not both", leaf(key), leaf(key))),
         (false, false) if required => Err(format!("{key}: missing (or `{}_file`)", leaf(key))),
         _ => Ok(()),
     }
@@ -415,11 +359,7 @@ fn leaf(key: &str) -> &str {
     key.rsplit('.').next().unwrap_or(key)
 }
 
-fn pick(
-    key: &str,
-    value: &Option<Secret>,
-    file: &Option<PathBuf>,
-) -> Result<Option<Secret>, String> {
+fn pick(key: &str, value: &Option<Secret>, file: &Option<PathBuf>) -> Result<Option<Secret>, String> {
     match (value, file) {
         (Some(v), _) => Ok(Some(v.clone())),
         (None, Some(path)) => Ok(Some(Secret::new(read_secret_file(key, path)?.trim()))),
@@ -428,8 +368,8 @@ fn pick(
 }
 
 fn read_secret_file(key: &str, path: &Path) -> Result<String, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|err| format!("{key}_file: cannot read {}: {err}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|err| format!("{key}_file: cannot read {}: {err}", path.display()))?;
     if text.trim().is_empty() {
         return Err(format!("{key}_file: {} is empty", path.display()));
     }
@@ -469,10 +409,7 @@ model = "gemini-2.0-flash"
         let resolved = file.resolve().unwrap();
         assert_eq!(resolved.webhook_secrets[0].expose(), "s3cr3t");
         assert_eq!(resolved.llm.len(), 1);
-        assert_eq!(
-            resolved.whaticket.unwrap().token.expose(),
-            "whaticket-api-token"
-        );
+        assert_eq!(resolved.whaticket.unwrap().token.expose(), "whaticket-api-token");
     }
 
     #[test]
@@ -484,27 +421,25 @@ model = "gemini-2.0-flash"
     }
 
     #[test]
+    fn a_mistyped_key_is_located_without_echoing_its_secret_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "t.toml", &MINIMAL.replace("api_key = \"k\"", "api_kye = \"sk-live-very-secret\""));
+        let err = TenantFile::read(&path).unwrap_err().to_string();
+        assert!(err.contains("api_kye") && err.contains("line 13"), "{err}");
+        assert!(!err.contains("sk-live-very-secret"), "{err}");
+    }
+
+    #[test]
     fn secrets_can_come_from_files_and_unreadable_files_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let token = write(&dir, "token", "from-file\n");
-        let text = MINIMAL.replace(
-            "token = \"whaticket-api-token\"",
-            &format!("token_file = {:?}", token),
-        );
+        let text = MINIMAL.replace("token = \"whaticket-api-token\"", &format!("token_file = {:?}", token));
         let file = TenantFile::read(&write(&dir, "a.toml", &text)).unwrap();
-        assert_eq!(
-            file.resolve().unwrap().whaticket.unwrap().token.expose(),
-            "from-file"
-        );
+        assert_eq!(file.resolve().unwrap().whaticket.unwrap().token.expose(), "from-file");
 
         let text = MINIMAL.replace("api_key = \"k\"", "api_key_file = \"/nonexistent/key\"");
-        let err = TenantFile::read(&write(&dir, "b.toml", &text))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("llm.api_key_file") && err.contains("/nonexistent/key"),
-            "{err}"
-        );
+        let err = TenantFile::read(&write(&dir, "b.toml", &text)).unwrap_err().to_string();
+        assert!(err.contains("llm.api_key_file") && err.contains("/nonexistent/key"), "{err}");
     }
 
     #[test]
@@ -514,10 +449,7 @@ model = "gemini-2.0-flash"
         assert!(shown.contains("api_key = \"********\""), "{shown}");
         for secret in ["s3cr3t", "t0k3n", "whaticket-api-token"] {
             assert!(!shown.contains(secret), "{secret} leaked in {shown}");
-            assert!(
-                !format!("{file:?}").contains(secret),
-                "{secret} leaked in Debug"
-            );
+            assert!(!format!("{file:?}").contains(secret), "{secret} leaked in Debug");
         }
     }
 }

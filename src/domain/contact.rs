@@ -66,11 +66,7 @@ mod tests {
 
     #[test]
     fn formatted_numbers_and_jids_become_digits() {
-        for raw in [
-            "+55 (11) 99999-9999",
-            "5511999999999@s.whatsapp.net",
-            "5511999999999:3@s.whatsapp.net",
-        ] {
+        for raw in ["+55 (11) 99999-9999", "5511999999999@s.whatsapp.net", "5511999999999:3@s.whatsapp.net"] {
             assert_eq!(ContactNumber::parse(raw).unwrap().as_str(), "5511999999999");
         }
     }

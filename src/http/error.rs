@@ -75,10 +75,7 @@ impl IntoResponse for ApiError {
         let mut response = (self.status(), body).into_response();
         if let Self::RateLimited { retry_after, .. } = self {
             let secs = retry_after.as_secs().max(1).to_string();
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from_str(&secs).expect("digits"),
-            );
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_str(&secs).expect("digits"));
         }
         response
     }

@@ -53,12 +53,7 @@ async fn receive_webhook(
     let result = receive(&state, peer, &tenant, &channel, query, &headers, body).await;
     let (outcome, response) = match result {
         Ok(answer) => (
-            answer
-                .body
-                .get("status")
-                .and_then(Value::as_str)
-                .unwrap_or("ok")
-                .to_string(),
+            answer.body.get("status").and_then(Value::as_str).unwrap_or("ok").to_string(),
             (answer.status, Json(answer.body)).into_response(),
         ),
         Err(err) => (err.code().to_string(), err.into_response()),
@@ -78,24 +73,14 @@ async fn receive(
     body: Body,
 ) -> Result<Answer, ApiError> {
     let kind = ChannelKind::parse(channel).ok_or(ApiError::NotFound)?;
-    state
-        .limits
-        .check_ip(client_ip(state, peer, headers))
-        .map_err(limited)?;
+    state.limits.check_ip(client_ip(state, peer, headers)).map_err(limited)?;
     let limit = state.config.http.body_limit_bytes;
-    let declared = headers
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    let declared = headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(ApiError::PayloadTooLarge(limit));
     }
-    let body = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| ApiError::PayloadTooLarge(limit))?;
-    let token = query
-        .map_err(|e| ApiError::InvalidPayload(format!("query string: {e}")))?
-        .0
-        .token;
+    let body = axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::PayloadTooLarge(limit))?;
+    let token = query.map_err(|e| ApiError::InvalidPayload(format!("query string: {e}")))?.0.token;
 
     let tenant = state.store.find_tenant(slug).await.map_err(|err| {
         warn!(error = %err, "cannot load tenant");
@@ -106,10 +91,11 @@ async fn receive(
         let _ = channel::sign_generic("unknown-tenant", 0, &body);
         return Err(ApiError::Unauthorized);
     };
-    state.limits.check_tenant(&tenant.slug).map_err(limited)?;
+    // The tenant bucket is charged only by authenticated senders, so strangers cannot
+    // drain it (nor tell a known tenant from an unknown one by a 429).
     authenticate(kind, &tenant, headers, token.as_deref(), &body)?;
-    let items = channel::parse_inbound(kind, &body)
-        .map_err(|err| ApiError::InvalidPayload(err.to_string()))?;
+    state.limits.check_tenant(&tenant.slug).map_err(limited)?;
+    let items = channel::parse_inbound(kind, &body).map_err(|err| ApiError::InvalidPayload(err.to_string()))?;
 
     let mut answers = Vec::with_capacity(items.len());
     for item in items {
@@ -137,28 +123,10 @@ fn authenticate(
         warn!(tenant = %tenant.slug, error = %err, "tenant secrets cannot be read; rejecting webhooks");
         ApiError::Unauthorized
     })?;
-    let secrets: Vec<SecretString> = resolved
-        .webhook_secrets
-        .iter()
-        .map(|s| s.to_secret_string())
-        .collect();
-    let inbound_token = resolved
-        .inbound_token
-        .as_ref()
-        .map(|s| s.to_secret_string());
-    let creds = InboundCredentials {
-        webhook_secrets: &secrets,
-        inbound_token: inbound_token.as_ref(),
-    };
-    channel::verify(
-        kind,
-        &creds,
-        headers,
-        token,
-        body,
-        OffsetDateTime::now_utc(),
-    )
-    .map_err(|err| {
+    let secrets: Vec<SecretString> = resolved.webhook_secrets.iter().map(|s| s.to_secret_string()).collect();
+    let inbound_token = resolved.inbound_token.as_ref().map(|s| s.to_secret_string());
+    let creds = InboundCredentials { webhook_secrets: &secrets, inbound_token: inbound_token.as_ref() };
+    channel::verify(kind, &creds, headers, token, body, OffsetDateTime::now_utc()).map_err(|err| {
         warn!(tenant = %tenant.slug, channel = kind.as_str(), reason = %err, "webhook rejected");
         ApiError::Unauthorized
     })
@@ -178,17 +146,12 @@ async fn record(
     };
     if message.from_me {
         let since = now - time::Duration::DAY;
-        let recent = store
-            .list_recent_outbound(tenant.id, message.contact.as_str(), since)
-            .await
-            .map_err(unavailable)?;
+        let recent =
+            store.list_recent_outbound(tenant.id, message.contact.as_str(), since).await.map_err(unavailable)?;
         if is_own_echo(&message.text, &recent) {
             return Ok(ignored("own_echo"));
         }
-        let outcome = store
-            .record_agent_message(tenant.id, message, correlation_id, now)
-            .await
-            .map_err(unavailable)?;
+        let outcome = store.record_agent_message(tenant.id, message, correlation_id, now).await.map_err(unavailable)?;
         if outcome == RecordOutcome::Duplicate {
             return Ok(duplicate());
         }
@@ -196,26 +159,13 @@ async fn record(
         return Ok(ignored("human_agent"));
     }
     let queue = &state.config.queue;
-    let debounce = Debounce {
-        window: queue.debounce,
-        max: queue.debounce_max,
-        max_attempts: queue.reply_max_attempts,
-    };
+    let debounce = Debounce { window: queue.debounce, max: queue.debounce_max, max_attempts: queue.reply_max_attempts };
     let outcome = store
-        .record_inbound(NewInbound {
-            tenant: tenant.id,
-            message,
-            correlation_id,
-            now,
-            debounce,
-        })
+        .record_inbound(NewInbound { tenant: tenant.id, message, correlation_id, now, debounce })
         .await
         .map_err(unavailable)?;
     match outcome {
-        RecordOutcome::Queued {
-            message_id,
-            conversation_id,
-        } => {
+        RecordOutcome::Queued { message_id, conversation_id } => {
             info!(message_id = %message_id, conversation_id = %conversation_id, "message queued");
             state.wake.notify_waiters();
             Ok(Answer {
@@ -245,17 +195,11 @@ fn normalize(text: &str) -> String {
 }
 
 fn ignored(reason: &str) -> Answer {
-    Answer {
-        status: StatusCode::OK,
-        body: json!({ "status": "ignored", "reason": reason }),
-    }
+    Answer { status: StatusCode::OK, body: json!({ "status": "ignored", "reason": reason }) }
 }
 
 fn duplicate() -> Answer {
-    Answer {
-        status: StatusCode::OK,
-        body: json!({ "status": "duplicate" }),
-    }
+    Answer { status: StatusCode::OK, body: json!({ "status": "duplicate" }) }
 }
 
 /// One item answers as itself; a batch answers 202 when anything was queued, with every result.
@@ -268,11 +212,7 @@ fn combine(mut answers: Vec<Answer>) -> Answer {
             let results: Vec<Value> = answers.into_iter().map(|a| a.body).collect();
             let status = if queued { "queued" } else { "ignored" };
             Answer {
-                status: if queued {
-                    StatusCode::ACCEPTED
-                } else {
-                    StatusCode::OK
-                },
+                status: if queued { StatusCode::ACCEPTED } else { StatusCode::OK },
                 body: json!({ "status": status, "results": results }),
             }
         }
@@ -280,10 +220,7 @@ fn combine(mut answers: Vec<Answer>) -> Answer {
 }
 
 fn limited(limit: Limited) -> ApiError {
-    ApiError::RateLimited {
-        scope: limit.scope,
-        retry_after: limit.retry_after,
-    }
+    ApiError::RateLimited { scope: limit.scope, retry_after: limit.retry_after }
 }
 
 fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {

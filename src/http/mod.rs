@@ -33,16 +33,14 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
 }
 
-/// Every route.
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .merge(ingress::router())
+/// The operations routes, plus webhook ingress when `webhooks` (roles `all` and `api`).
+pub fn router(state: AppState, webhooks: bool) -> Router {
+    let routes = if webhooks { Router::new().merge(ingress::router()) } else { Router::new() };
+    routes
         .merge(ops::router())
         .fallback(|| async { ApiError::NotFound })
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
-            axum::response::IntoResponse::into_response(ApiError::Internal(
-                "handler panicked".into(),
-            ))
+            axum::response::IntoResponse::into_response(ApiError::Internal("handler panicked".into()))
         }))
         .with_state(state)
 }

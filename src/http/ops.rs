@@ -12,10 +12,7 @@ use crate::domain::{JobKind, JobState};
 use crate::telemetry::metrics as m;
 
 pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/ready", get(ready))
-        .route("/metrics", get(render_metrics))
+    Router::new().route("/health", get(health)).route("/ready", get(ready)).route("/metrics", get(render_metrics))
 }
 
 /// Liveness: the process answers.
@@ -26,9 +23,7 @@ async fn health() -> Json<serde_json::Value> {
 /// Readiness: the store answers.
 async fn ready(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     match state.store.ping().await {
-        Ok(()) => Ok(Json(
-            json!({ "status": "ready", "checks": { "store": "ok" } }),
-        )),
+        Ok(()) => Ok(Json(json!({ "status": "ready", "checks": { "store": "ok" } }))),
         Err(err) => {
             tracing::warn!(error = %err, "readiness check failed");
             Err(ApiError::Unavailable)
@@ -41,20 +36,11 @@ async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
     if let Ok(counts) = state.store.count_jobs().await {
         for kind in JobKind::ALL {
             for job_state in [JobState::Queued, JobState::Running, JobState::Dead] {
-                let n = counts
-                    .iter()
-                    .find(|c| c.kind == kind && c.state == job_state)
-                    .map_or(0, |c| c.count);
+                let n = counts.iter().find(|c| c.kind == kind && c.state == job_state).map_or(0, |c| c.count);
                 metrics::gauge!(m::QUEUE_JOBS, "kind" => kind.as_str(), "state" => job_state.as_str()).set(n as f64);
             }
         }
     }
     state.metrics.run_upkeep();
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        state.metrics.render(),
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
 }

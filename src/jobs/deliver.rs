@@ -1,12 +1,14 @@
 //! `deliver`: send one stored outbound message through the helpdesk.
 
-use tracing::info;
+use std::time::Duration;
+
+use tracing::{error, info, warn};
 
 use super::{Dispatcher, payload_id, store_error};
 use crate::channel::WhaticketCredentials;
-use crate::domain::MessageId;
+use crate::domain::{ConversationState, MessageId};
 use crate::queue::{JobError, JobOutcome};
-use crate::store::{ClaimedJob, Finish};
+use crate::store::{ClaimedJob, DeliveryOutcome, Finish};
 
 pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, JobError> {
     let message = MessageId(payload_id(job, "message_id")?);
@@ -16,39 +18,56 @@ pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, 
         .await
         .map_err(store_error)?
         .ok_or_else(|| JobError::permanent(format!("outbound message {message} not found")))?;
-    if delivery.status == "sent" {
+    if delivery.status != "pending" {
         return Ok(JobOutcome::Completed);
     }
-    let tenant =
-        delivery.tenant.settings.resolve().map_err(|err| {
-            JobError::permanent(format!("tenant {}: {err}", delivery.tenant.slug))
-        })?;
+    if delivery.conversation_state != ConversationState::Bot {
+        info!(message_id = %message, "not sent: a human agent took the conversation over");
+        return record(d, job, message, DeliveryOutcome::Cancelled).await;
+    }
+    let tenant = delivery
+        .tenant
+        .settings
+        .resolve()
+        .map_err(|err| JobError::permanent(format!("tenant {}: {err}", delivery.tenant.slug)))?;
     let whaticket = tenant.whaticket.ok_or_else(|| {
-        JobError::permanent(format!(
-            "tenant {} has no [whaticket] section to send through",
-            delivery.tenant.slug
-        ))
+        JobError::permanent(format!("tenant {} has no [whaticket] section to send through", delivery.tenant.slug))
     })?;
-    let creds = WhaticketCredentials {
-        url: whaticket.url,
-        token: whaticket.token.to_secret_string(),
-    };
-    d.whaticket
-        .send_text(&creds, &delivery.contact, &delivery.text)
-        .await
-        .map_err(|err| JobError {
-            class: err.class(),
-            message: format!("whaticket: {err}"),
-            retry_after: None,
-        })?;
+    let creds = WhaticketCredentials { url: whaticket.url, token: whaticket.token.to_secret_string() };
+    d.whaticket.send_text(&creds, &delivery.contact, &delivery.text).await.map_err(|err| JobError {
+        class: err.class(),
+        message: format!("whaticket: {err}"),
+        retry_after: None,
+    })?;
     info!(message_id = %message, "message delivered");
-    let finish = d
-        .store
-        .record_delivered(job.id, &job.owner, message, job.claimed_at)
-        .await
-        .map_err(store_error)?;
-    Ok(match finish {
-        Finish::Recorded { .. } => JobOutcome::Recorded,
-        Finish::LeaseLost => JobOutcome::LeaseLost,
-    })
+    record(d, job, message, DeliveryOutcome::Sent).await
+}
+
+/// Records the outcome. After a successful send a store failure must not become a job
+/// retry (that would send the text again), so the write is retried here a few times; if it
+/// still fails the job is left to its lease, and only a takeover sends again.
+async fn record(
+    d: &Dispatcher,
+    job: &ClaimedJob,
+    message: MessageId,
+    outcome: DeliveryOutcome,
+) -> Result<JobOutcome, JobError> {
+    const PAUSES: [Duration; 3] = [Duration::from_millis(100), Duration::from_millis(500), Duration::from_secs(2)];
+    let mut last = None;
+    for pause in std::iter::once(Duration::ZERO).chain(PAUSES) {
+        tokio::time::sleep(pause).await;
+        match d.store.record_delivered(job.id, &job.owner, message, outcome, job.claimed_at).await {
+            Ok(Finish::Recorded { .. }) => return Ok(JobOutcome::Recorded),
+            Ok(Finish::LeaseLost) => return Ok(JobOutcome::LeaseLost),
+            Err(err) => {
+                warn!(error = %err, "cannot record the delivery yet");
+                last = Some(err);
+            }
+        }
+    }
+    if outcome == DeliveryOutcome::Cancelled {
+        return Err(store_error(last.expect("the loop ran")));
+    }
+    error!(error = %last.expect("the loop ran"), "delivered, but the store refuses the record; the lease will expire");
+    Ok(JobOutcome::LeaseLost)
 }

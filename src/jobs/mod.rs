@@ -27,18 +27,8 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     /// A dispatcher over the process's shared parts.
-    pub fn new(
-        store: Arc<dyn Store>,
-        brain: Brain,
-        whaticket: WhaticketClient,
-        queue: QueueConfig,
-    ) -> Self {
-        Self {
-            store,
-            brain,
-            whaticket,
-            queue,
-        }
+    pub fn new(store: Arc<dyn Store>, brain: Brain, whaticket: WhaticketClient, queue: QueueConfig) -> Self {
+        Self { store, brain, whaticket, queue }
     }
 }
 

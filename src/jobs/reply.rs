@@ -1,11 +1,11 @@
 //! `reply`: answer the burst of a conversation.
 
 use time::Duration;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::{Dispatcher, payload_id, store_error};
 use crate::brain::Decision;
-use crate::domain::ConversationId;
+use crate::domain::{ConversationId, ErrorClass};
 use crate::queue::{JobError, JobOutcome};
 use crate::store::{ClaimedJob, Finish, NewReply};
 
@@ -28,7 +28,26 @@ pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, 
         .settings
         .resolve()
         .map_err(|err| JobError::permanent(format!("tenant {}: {err}", ctx.tenant.slug)))?;
-    let decision = d.brain.decide(&ctx, &tenant).await;
+    let decision = match d.brain.decide(&ctx, &tenant).await {
+        Ok(decision) => decision,
+        // Try again later while attempts remain; on the last one, answer politely instead.
+        Err(unavailable) if job.attempts < job.max_attempts => {
+            return Err(JobError {
+                class: ErrorClass::Retryable,
+                message: format!("llm: {}", unavailable.reason),
+                retry_after: unavailable.retry_after,
+            });
+        }
+        Err(unavailable) => {
+            warn!(reason = %unavailable.reason, "LLM still unavailable on the last attempt; sending the fallback text");
+            d.brain.fallback(&ctx, "llm_unavailable", unavailable.reason)
+        }
+    };
+    let others: Vec<&str> =
+        ctx.pending.iter().map(|m| m.correlation_id.as_str()).filter(|c| *c != job.correlation_id.as_str()).collect();
+    if !others.is_empty() {
+        info!(merged_correlation_ids = ?others, "answering a burst of {} messages", ctx.pending.len());
+    }
     let (text, meta) = match decision {
         Decision::Answer { text, meta } => (Some(text), meta),
         Decision::Silent { reason } => {

@@ -35,16 +35,13 @@ impl Limits {
         let nz = |n: u32| NonZeroU32::new(n.max(1)).expect("max(1) is non-zero");
         Self {
             ip: RateLimiter::keyed(
-                Quota::per_second(nz(config.per_ip_per_second))
-                    .allow_burst(nz(config.per_ip_burst)),
+                Quota::per_second(nz(config.per_ip_per_second)).allow_burst(nz(config.per_ip_burst)),
             ),
             tenant: RateLimiter::keyed(
-                Quota::per_second(nz(config.per_tenant_per_second))
-                    .allow_burst(nz(config.per_tenant_burst)),
+                Quota::per_second(nz(config.per_tenant_per_second)).allow_burst(nz(config.per_tenant_burst)),
             ),
             contact: RateLimiter::keyed(
-                Quota::per_minute(nz(config.per_contact_per_minute))
-                    .allow_burst(nz(config.per_contact_burst)),
+                Quota::per_minute(nz(config.per_contact_per_minute)).allow_burst(nz(config.per_contact_burst)),
             ),
             clock: DefaultClock::default(),
         }
@@ -52,24 +49,18 @@ impl Limits {
 
     /// One request from `ip`.
     pub fn check_ip(&self, ip: IpAddr) -> Result<(), Limited> {
-        self.ip
-            .check_key(&ip)
-            .map_err(|n| self.limited("ip", n.wait_time_from(self.clock.now())))
+        self.ip.check_key(&ip).map_err(|n| self.limited("ip", n.wait_time_from(self.clock.now())))
     }
 
     /// One webhook for tenant `slug` (checked only for known tenants, so keys stay bounded).
     pub fn check_tenant(&self, slug: &str) -> Result<(), Limited> {
-        self.tenant
-            .check_key(&slug.to_string())
-            .map_err(|n| self.limited("tenant", n.wait_time_from(self.clock.now())))
+        self.tenant.check_key(&slug.to_string()).map_err(|n| self.limited("tenant", n.wait_time_from(self.clock.now())))
     }
 
     /// One message from `contact` of tenant `slug`.
     pub fn check_contact(&self, slug: &str, contact: &str) -> Result<(), Limited> {
         let key = format!("{slug}:{contact}");
-        self.contact
-            .check_key(&key)
-            .map_err(|n| self.limited("contact", n.wait_time_from(self.clock.now())))
+        self.contact.check_key(&key).map_err(|n| self.limited("contact", n.wait_time_from(self.clock.now())))
     }
 
     /// Forgets idle keys; call periodically so phone-number keys do not grow without bound.
@@ -82,10 +73,7 @@ impl Limits {
     }
 
     fn limited(&self, scope: &'static str, wait: Duration) -> Limited {
-        Limited {
-            scope,
-            retry_after: wait.max(Duration::from_secs(1)),
-        }
+        Limited { scope, retry_after: wait.max(Duration::from_secs(1)) }
     }
 }
 
@@ -95,11 +83,7 @@ mod tests {
 
     #[test]
     fn a_burst_beyond_the_limit_is_refused_with_a_retry_delay() {
-        let config = LimitsConfig {
-            per_ip_per_second: 1,
-            per_ip_burst: 2,
-            ..LimitsConfig::default()
-        };
+        let config = LimitsConfig { per_ip_per_second: 1, per_ip_burst: 2, ..LimitsConfig::default() };
         let limits = Limits::new(&config);
         let ip: IpAddr = "127.0.0.9".parse().unwrap();
         assert!(limits.check_ip(ip).is_ok());
@@ -107,9 +91,6 @@ mod tests {
         let refused = limits.check_ip(ip).unwrap_err();
         assert_eq!(refused.scope, "ip");
         assert!(refused.retry_after >= Duration::from_secs(1));
-        assert!(
-            limits.check_ip("127.0.0.10".parse().unwrap()).is_ok(),
-            "other IPs have their own bucket"
-        );
+        assert!(limits.check_ip("127.0.0.10".parse().unwrap()).is_ok(), "other IPs have their own bucket");
     }
 }

@@ -76,11 +76,7 @@ pub(super) struct Breaker {
 
 impl Breaker {
     pub(super) fn new(threshold: u32, open_for: Duration) -> Self {
-        Self {
-            phase: Phase::Closed { failures: 0 },
-            threshold: threshold.max(1),
-            open_for,
-        }
+        Self { phase: Phase::Closed { failures: 0 }, threshold: threshold.max(1), open_for }
     }
 
     /// The state as seen at `now` (an expired `Open` reads as `HalfOpen`).
@@ -97,9 +93,7 @@ impl Breaker {
         match self.phase {
             Phase::Closed { .. } => Admission::Pass,
             Phase::Open { until } if now < until => Admission::Reject,
-            Phase::HalfOpen { trial_since } if now < trial_since + self.open_for => {
-                Admission::Reject
-            }
+            Phase::HalfOpen { trial_since } if now < trial_since + self.open_for => Admission::Reject,
             Phase::Open { .. } | Phase::HalfOpen { .. } => {
                 self.phase = Phase::HalfOpen { trial_since: now };
                 Admission::Pass
@@ -112,15 +106,11 @@ impl Breaker {
         self.phase = match (health, self.phase) {
             (Health::Up, _) => Phase::Closed { failures: 0 },
             (Health::Down, Phase::Closed { failures }) if failures + 1 < self.threshold => {
-                Phase::Closed {
-                    failures: failures + 1,
-                }
+                Phase::Closed { failures: failures + 1 }
             }
             // A straggler admitted before the breaker opened does not extend the cool-down.
             (Health::Down, Phase::Open { until }) => Phase::Open { until },
-            (Health::Down, _) => Phase::Open {
-                until: now + self.open_for,
-            },
+            (Health::Down, _) => Phase::Open { until: now + self.open_for },
         };
     }
 
@@ -153,11 +143,7 @@ pub(super) struct Breakers {
 
 impl Breakers {
     pub(super) fn new(threshold: u32, open_for: Duration) -> Self {
-        Self {
-            threshold,
-            open_for,
-            map: Mutex::new(HashMap::new()),
-        }
+        Self { threshold, open_for, map: Mutex::new(HashMap::new()) }
     }
 
     pub(super) fn admit(&self, key: &BreakerKey, now: Instant) -> Admission {
@@ -170,8 +156,7 @@ impl Breakers {
 
     pub(super) fn state(&self, key: &BreakerKey, now: Instant) -> BreakerState {
         let map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        map.get(key)
-            .map_or(BreakerState::Closed, |breaker| breaker.state(now))
+        map.get(key).map_or(BreakerState::Closed, |breaker| breaker.state(now))
     }
 
     fn with<T>(&self, key: &BreakerKey, step: impl FnOnce(&mut Breaker) -> T) -> T {
@@ -194,10 +179,7 @@ impl Breakers {
 
 /// Publishes a transition on the `LLM_BREAKER_STATE` gauge.
 fn set_gauge(key: &BreakerKey, state: BreakerState) {
-    let labels = [
-        ("tenant", key.tenant.clone()),
-        ("provider", key.provider.to_owned()),
-    ];
+    let labels = [("tenant", key.tenant.clone()), ("provider", key.provider.to_owned())];
     ::metrics::gauge!(metrics::LLM_BREAKER_STATE, &labels).set(state.gauge_value());
 }
 
@@ -279,11 +261,7 @@ mod tests {
     #[test]
     fn breakers_are_kept_apart_by_tenant() {
         let breakers = Breakers::new(1, OPEN_FOR);
-        let key = |tenant: &str| BreakerKey {
-            tenant: tenant.into(),
-            provider: "gemini",
-            base_url: "http://h".into(),
-        };
+        let key = |tenant: &str| BreakerKey { tenant: tenant.into(), provider: "gemini", base_url: "http://h".into() };
         let now = Instant::now();
         breakers.record(&key("a"), Health::Down, now);
         assert_eq!(breakers.state(&key("a"), now), BreakerState::Open);

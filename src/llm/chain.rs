@@ -48,17 +48,8 @@ impl LlmChain {
             .connect_timeout(settings.timeout)
             .build()
             .expect("the HTTP client's TLS backend must initialise");
-        let breakers = Breakers::new(
-            settings.breaker_failure_threshold,
-            settings.breaker_open_for,
-        );
-        Self {
-            inner: Arc::new(Inner {
-                client,
-                settings,
-                breakers,
-            }),
-        }
+        let breakers = Breakers::new(settings.breaker_failure_threshold, settings.breaker_open_for);
+        Self { inner: Arc::new(Inner { client, settings, breakers }) }
     }
 
     /// Tries `providers` in order (primary first) and returns the first usable answer.
@@ -96,9 +87,7 @@ impl LlmChain {
 
     /// Current breaker state of a tenant's provider (closed if never used).
     pub fn breaker_state(&self, tenant: &str, provider: &ProviderConfig) -> BreakerState {
-        self.inner
-            .breakers
-            .state(&breaker_key(tenant, provider), Instant::now())
+        self.inner.breakers.state(&breaker_key(tenant, provider), Instant::now())
     }
 
     /// One provider. Lifecycle:
@@ -106,12 +95,7 @@ impl LlmChain {
     /// 2. Send one attempt bounded by `timeout`.
     /// 3. Answer → breaker up, done. No-answer or permanent error → breaker up, stop, no retry.
     /// 4. Retryable error → breaker down; `retry::next_step` says sleep and go to 1, or give up.
-    async fn try_provider(
-        &self,
-        tenant: &str,
-        provider: &ProviderConfig,
-        prompt: &Prompt,
-    ) -> ProviderOutcome {
+    async fn try_provider(&self, tenant: &str, provider: &ProviderConfig, prompt: &Prompt) -> ProviderOutcome {
         let key = breaker_key(tenant, provider);
         let breakers = &self.inner.breakers;
         let mut last_error = None;
@@ -119,23 +103,14 @@ impl LlmChain {
         loop {
             attempt += 1;
             if breakers.admit(&key, Instant::now()) == Admission::Reject {
-                tracing::info!(
-                    tenant,
-                    provider = provider.name(),
-                    attempt,
-                    "LLM breaker open, provider skipped"
-                );
+                tracing::info!(tenant, provider = provider.name(), attempt, "LLM breaker open, provider skipped");
                 return last_error.map_or(ProviderOutcome::Skipped, ProviderOutcome::Failed);
             }
             let error = match self.attempt(tenant, provider, prompt, attempt).await {
                 Ok(text) => {
                     breakers.record(&key, Health::Up, Instant::now());
                     let (provider, model) = (provider.name(), provider.model.clone());
-                    return ProviderOutcome::Answered(Completion {
-                        text,
-                        provider,
-                        model,
-                    });
+                    return ProviderOutcome::Answered(Completion { text, provider, model });
                 }
                 Err(error) => error,
             };
@@ -148,12 +123,7 @@ impl LlmChain {
                 return ProviderOutcome::Failed(error);
             }
             breakers.record(&key, Health::Down, Instant::now());
-            let step = retry::next_step(
-                &self.inner.settings,
-                attempt,
-                error.retry_after(),
-                &mut rand::rng(),
-            );
+            let step = retry::next_step(&self.inner.settings, attempt, error.retry_after(), &mut rand::rng());
             let RetryDecision::After(delay) = step else {
                 return ProviderOutcome::Failed(error);
             };
@@ -163,16 +133,8 @@ impl LlmChain {
     }
 
     /// One HTTP attempt with its timeout, metrics and log line.
-    async fn attempt(
-        &self,
-        tenant: &str,
-        provider: &ProviderConfig,
-        prompt: &Prompt,
-        attempt: u32,
-    ) -> Result<String> {
-        let Inner {
-            client, settings, ..
-        } = &*self.inner;
+    async fn attempt(&self, tenant: &str, provider: &ProviderConfig, prompt: &Prompt, attempt: u32) -> Result<String> {
+        let Inner { client, settings, .. } = &*self.inner;
         let call = async {
             match provider.kind {
                 ProviderKind::Gemini => gemini::complete(client, provider, prompt).await,
@@ -180,9 +142,7 @@ impl LlmChain {
             }
         };
         let started = Instant::now();
-        let result = tokio::time::timeout(settings.timeout, call)
-            .await
-            .unwrap_or(Err(LlmError::Timeout));
+        let result = tokio::time::timeout(settings.timeout, call).await.unwrap_or(Err(LlmError::Timeout));
         record_metrics(provider.name(), started, &result);
         if let Err(error) = &result {
             let (name, status, class) = (provider.name(), error.status(), error.class_label());
@@ -197,11 +157,7 @@ impl LlmChain {
 }
 
 fn breaker_key(tenant: &str, provider: &ProviderConfig) -> BreakerKey {
-    BreakerKey {
-        tenant: tenant.to_owned(),
-        provider: provider.name(),
-        base_url: provider.base_url.clone(),
-    }
+    BreakerKey { tenant: tenant.to_owned(), provider: provider.name(), base_url: provider.base_url.clone() }
 }
 
 /// Whether `new` replaces `old` as the error deciding the chain's class: the last retryable
@@ -215,27 +171,21 @@ fn no_answer(provider: &ProviderConfig, error: &LlmError) -> ChainError {
         LlmError::Blocked { reason } => reason.clone(),
         _ => "empty".to_owned(),
     };
-    ChainError::NoAnswer {
-        provider: provider.name(),
-        reason,
-    }
+    ChainError::NoAnswer { provider: provider.name(), reason }
 }
 
 /// Counts one HTTP attempt: `LLM_REQUESTS_TOTAL`, `LLM_REQUEST_DURATION_SECONDS`, `LLM_ERRORS_TOTAL`.
 fn record_metrics(provider: &'static str, started: Instant, result: &Result<String>) {
     let elapsed = started.elapsed().as_secs_f64();
-    ::metrics::histogram!(metrics::LLM_REQUEST_DURATION_SECONDS, "provider" => provider)
-        .record(elapsed);
+    ::metrics::histogram!(metrics::LLM_REQUEST_DURATION_SECONDS, "provider" => provider).record(elapsed);
     let outcome = match result {
         Ok(_) => "ok",
         Err(LlmError::Blocked { .. }) => "blocked",
         Err(_) => "error",
     };
-    ::metrics::counter!(metrics::LLM_REQUESTS_TOTAL, "provider" => provider, "outcome" => outcome)
-        .increment(1);
+    ::metrics::counter!(metrics::LLM_REQUESTS_TOTAL, "provider" => provider, "outcome" => outcome).increment(1);
     if let Err(error) = result {
         let class = error.class_label();
-        ::metrics::counter!(metrics::LLM_ERRORS_TOTAL, "provider" => provider, "class" => class)
-            .increment(1);
+        ::metrics::counter!(metrics::LLM_ERRORS_TOTAL, "provider" => provider, "class" => class).increment(1);
     }
 }

@@ -51,9 +51,7 @@ impl LlmError {
     pub fn class(&self) -> ErrorClass {
         match self {
             Self::Timeout | Self::Connect(_) => ErrorClass::Retryable,
-            Self::Http { status, .. } if *status == 408 || *status == 429 || *status >= 500 => {
-                ErrorClass::Retryable
-            }
+            Self::Http { status, .. } if *status == 408 || *status == 429 || *status >= 500 => ErrorClass::Retryable,
             Self::Http { .. } | Self::Blocked { .. } | Self::Empty => ErrorClass::Permanent,
             Self::Decode(_) | Self::Config(_) => ErrorClass::Permanent,
         }
@@ -82,11 +80,7 @@ impl LlmError {
 
     /// Label for `LLM_ERRORS_TOTAL`: `retryable`, `permanent` or `no_answer`.
     pub fn class_label(&self) -> &'static str {
-        if self.is_no_answer() {
-            "no_answer"
-        } else {
-            self.class().as_str()
-        }
+        if self.is_no_answer() { "no_answer" } else { self.class().as_str() }
     }
 
     /// Maps a transport error; the URL stays (it holds no key), the source chain is kept.
@@ -171,36 +165,19 @@ mod tests {
     use super::*;
 
     fn http(status: u16) -> LlmError {
-        LlmError::Http {
-            status,
-            status_text: None,
-            message: "m".into(),
-            retry_after: None,
-        }
+        LlmError::Http { status, status_text: None, message: "m".into(), retry_after: None }
     }
 
     #[test]
     fn timeouts_throttling_and_server_errors_are_retryable() {
-        for error in [
-            LlmError::Timeout,
-            LlmError::Connect("reset".into()),
-            http(408),
-            http(429),
-            http(503),
-        ] {
+        for error in [LlmError::Timeout, LlmError::Connect("reset".into()), http(408), http(429), http(503)] {
             assert_eq!(error.class(), ErrorClass::Retryable, "{error}");
         }
     }
 
     #[test]
     fn client_errors_decode_errors_and_no_answers_are_permanent() {
-        let errors = [
-            http(400),
-            http(401),
-            http(404),
-            LlmError::Decode("x".into()),
-            LlmError::Empty,
-        ];
+        let errors = [http(400), http(401), http(404), LlmError::Decode("x".into()), LlmError::Empty];
         for error in errors {
             assert_eq!(error.class(), ErrorClass::Permanent, "{error}");
         }
@@ -208,12 +185,7 @@ mod tests {
 
     #[test]
     fn only_blocked_and_empty_are_no_answers() {
-        assert!(
-            LlmError::Blocked {
-                reason: "SAFETY".into()
-            }
-            .is_no_answer()
-        );
+        assert!(LlmError::Blocked { reason: "SAFETY".into() }.is_no_answer());
         assert!(LlmError::Empty.is_no_answer());
         assert!(!http(400).is_no_answer());
         assert_eq!(LlmError::Empty.class_label(), "no_answer");
@@ -227,18 +199,12 @@ mod tests {
             message: "quota".into(),
             retry_after: None,
         };
-        assert_eq!(
-            error.to_string(),
-            "LLM answered HTTP 429 RESOURCE_EXHAUSTED: quota"
-        );
+        assert_eq!(error.to_string(), "LLM answered HTTP 429 RESOURCE_EXHAUSTED: quota");
     }
 
     #[test]
     fn sanitize_masks_the_api_key_and_shortens_long_messages() {
-        assert_eq!(
-            sanitize(" bad key sk-123 ", Some("sk-123")),
-            "bad key [redacted]"
-        );
+        assert_eq!(sanitize(" bad key sk-123 ", Some("sk-123")), "bad key [redacted]");
         let long = "é".repeat(MAX_MESSAGE_CHARS + 10);
         assert_eq!(sanitize(&long, None).chars().count(), MAX_MESSAGE_CHARS + 1);
     }
@@ -247,13 +213,7 @@ mod tests {
     fn chain_error_class_follows_its_cause() {
         assert_eq!(ChainError::AllBreakersOpen.class(), ErrorClass::Retryable);
         assert_eq!(ChainError::NoProvider.class(), ErrorClass::Permanent);
-        assert_eq!(
-            ChainError::Failed { last: http(502) }.class(),
-            ErrorClass::Retryable
-        );
-        assert_eq!(
-            ChainError::Failed { last: http(401) }.class(),
-            ErrorClass::Permanent
-        );
+        assert_eq!(ChainError::Failed { last: http(502) }.class(), ErrorClass::Retryable);
+        assert_eq!(ChainError::Failed { last: http(401) }.class(), ErrorClass::Permanent);
     }
 }

@@ -6,23 +6,13 @@ use serde::{Deserialize, Serialize};
 use super::{LlmError, Prompt, ProviderConfig, RawReply, Result, Role, endpoint, retry};
 
 /// `finishReason` values meaning the provider refused to answer.
-const BLOCKING_FINISH_REASONS: [&str; 5] = [
-    "SAFETY",
-    "PROHIBITED_CONTENT",
-    "BLOCKLIST",
-    "SPII",
-    "RECITATION",
-];
+const BLOCKING_FINISH_REASONS: [&str; 5] = ["SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION"];
 
 /// `@type` of the error detail carrying the server-asked delay.
 const RETRY_INFO_TYPE: &str = "type.googleapis.com/google.rpc.RetryInfo";
 
 /// Sends one prompt and returns the answer text.
-pub(super) async fn complete(
-    client: &Client,
-    config: &ProviderConfig,
-    prompt: &Prompt,
-) -> Result<String> {
+pub(super) async fn complete(client: &Client, config: &ProviderConfig, prompt: &Prompt) -> Result<String> {
     let model = config.model.trim_start_matches("models/");
     let path = format!("models/{model}:generateContent");
     let url = endpoint(&config.base_url, "v1beta", &path);
@@ -31,11 +21,7 @@ pub(super) async fn complete(
         request = request.header("x-goog-api-key", super::secret_header("", key)?);
     }
     let reply = super::send(request).await?;
-    if reply.status.is_success() {
-        answer_text(reply.json()?)
-    } else {
-        Err(http_error(&reply, config))
-    }
+    if reply.status.is_success() { answer_text(reply.json()?) } else { Err(http_error(&reply, config)) }
 }
 
 #[derive(Debug, Serialize)]
@@ -62,10 +48,7 @@ struct TextPart<'a> {
 
 impl<'a> Content<'a> {
     fn new(role: Option<&'static str>, text: &'a str) -> Self {
-        Self {
-            role,
-            parts: [TextPart { text: text.into() }],
-        }
+        Self { role, parts: [TextPart { text: text.into() }] }
     }
 }
 
@@ -153,12 +136,10 @@ struct PromptFeedback {
 /// Joins the text parts of the first candidate, or says why there is no answer.
 fn answer_text(response: Response) -> Result<String> {
     let Some(candidate) = response.candidates.into_iter().next() else {
-        return Err(
-            match response.prompt_feedback.and_then(|f| f.block_reason) {
-                Some(reason) => LlmError::Blocked { reason },
-                None => LlmError::Empty,
-            },
-        );
+        return Err(match response.prompt_feedback.and_then(|f| f.block_reason) {
+            Some(reason) => LlmError::Blocked { reason },
+            None => LlmError::Empty,
+        });
     };
     if let Some(reason) = candidate.finish_reason
         && BLOCKING_FINISH_REASONS.contains(&reason.as_str())
@@ -166,11 +147,7 @@ fn answer_text(response: Response) -> Result<String> {
         return Err(LlmError::Blocked { reason });
     }
     let parts = candidate.content.map(|c| c.parts).unwrap_or_default();
-    let text: String = parts
-        .into_iter()
-        .filter(|p| !p.thought)
-        .filter_map(|p| p.text)
-        .collect();
+    let text: String = parts.into_iter().filter(|p| !p.thought).filter_map(|p| p.text).collect();
     match text.trim() {
         "" => Err(LlmError::Empty),
         trimmed => Ok(trimmed.to_owned()),
@@ -228,8 +205,7 @@ mod tests {
     #[test]
     fn a_safety_finish_reason_is_blocked_even_with_partial_text() {
         let parts = json!([{ "text": "Claro, para" }]);
-        let body =
-            json!({ "candidates": [{ "content": { "parts": parts }, "finishReason": "SAFETY" }] });
+        let body = json!({ "candidates": [{ "content": { "parts": parts }, "finishReason": "SAFETY" }] });
         let reason = "SAFETY".to_owned();
         assert_eq!(answer(body), Err(LlmError::Blocked { reason }));
     }
@@ -237,8 +213,7 @@ mod tests {
     #[test]
     fn several_parts_are_joined_and_thoughts_are_left_out() {
         let parts = json!([{ "text": "hmm", "thought": true }, { "text": "Abrimos " }, { "text": "às 9h." }]);
-        let body =
-            json!({ "candidates": [{ "content": { "parts": parts }, "finishReason": "STOP" }] });
+        let body = json!({ "candidates": [{ "content": { "parts": parts }, "finishReason": "STOP" }] });
         assert_eq!(answer(body), Ok("Abrimos às 9h.".into()));
     }
 

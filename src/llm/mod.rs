@@ -154,11 +154,7 @@ impl Default for LlmSettings {
 /// (`http://host/v1` + `v1`, `chat/completions` → `http://host/v1/chat/completions`).
 fn endpoint(base_url: &str, version: &str, rest: &str) -> String {
     let base = base_url.trim_end_matches('/');
-    if base.ends_with(&format!("/{version}")) {
-        format!("{base}/{rest}")
-    } else {
-        format!("{base}/{version}/{rest}")
-    }
+    if base.ends_with(&format!("/{version}")) { format!("{base}/{rest}") } else { format!("{base}/{version}/{rest}") }
 }
 
 /// A header value carrying a secret, marked sensitive so it never shows in `Debug` or logs.
@@ -179,21 +175,11 @@ struct RawReply {
 
 /// Sends one request and reads the whole body (the caller bounds it with the timeout).
 async fn send(request: RequestBuilder) -> Result<RawReply> {
-    let response = request
-        .send()
-        .await
-        .map_err(|e| LlmError::from_reqwest(&e))?;
+    let response = request.send().await.map_err(|e| LlmError::from_reqwest(&e))?;
     let status = response.status();
     let retry_after = retry::retry_after_header(response.headers());
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| LlmError::from_reqwest(&e))?;
-    Ok(RawReply {
-        status,
-        retry_after,
-        body: body.to_vec(),
-    })
+    let body = response.bytes().await.map_err(|e| LlmError::from_reqwest(&e))?;
+    Ok(RawReply { status, retry_after, body: body.to_vec() })
 }
 
 impl RawReply {
@@ -233,10 +219,7 @@ mod tests {
     fn provider_kind_uses_lowercase_names_in_serde() {
         let kinds: Vec<ProviderKind> = serde_json::from_str(r#"["gemini","openai"]"#).unwrap();
         assert_eq!(kinds, [ProviderKind::Gemini, ProviderKind::OpenAi]);
-        assert_eq!(
-            serde_json::to_string(&ProviderKind::OpenAi).unwrap(),
-            r#""openai""#
-        );
+        assert_eq!(serde_json::to_string(&ProviderKind::OpenAi).unwrap(), r#""openai""#);
     }
 
     #[test]

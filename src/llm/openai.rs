@@ -8,23 +8,13 @@ use serde_json::Value;
 use super::{LlmError, Prompt, ProviderConfig, RawReply, Result, Role, endpoint};
 
 /// Sends one prompt and returns the answer text.
-pub(super) async fn complete(
-    client: &Client,
-    config: &ProviderConfig,
-    prompt: &Prompt,
-) -> Result<String> {
-    let mut request = client
-        .post(chat_url(&config.base_url))
-        .json(&Request::new(config, prompt));
+pub(super) async fn complete(client: &Client, config: &ProviderConfig, prompt: &Prompt) -> Result<String> {
+    let mut request = client.post(chat_url(&config.base_url)).json(&Request::new(config, prompt));
     if let Some(key) = &config.api_key {
         request = request.header("authorization", super::secret_header("Bearer ", key)?);
     }
     let reply = super::send(request).await?;
-    if reply.status.is_success() {
-        answer_text(reply.json()?)
-    } else {
-        Err(http_error(&reply, config))
-    }
+    if reply.status.is_success() { answer_text(reply.json()?) } else { Err(http_error(&reply, config)) }
 }
 
 /// `{base}/v1/chat/completions`; a base already ending in `/v1`, or Gemini's
@@ -56,10 +46,7 @@ struct Message<'a> {
 
 impl<'a> Request<'a> {
     fn new(config: &'a ProviderConfig, prompt: &'a Prompt) -> Self {
-        let system = (!prompt.system.is_empty()).then(|| Message {
-            role: "system",
-            content: &prompt.system,
-        });
+        let system = (!prompt.system.is_empty()).then(|| Message { role: "system", content: &prompt.system });
         let turns = prompt.turns.iter().map(|turn| Message {
             role: match turn.role {
                 Role::User => "user",
@@ -99,9 +86,7 @@ fn answer_text(response: Response) -> Result<String> {
         return Err(LlmError::Empty);
     };
     if choice.finish_reason.as_deref() == Some("content_filter") {
-        return Err(LlmError::Blocked {
-            reason: "content_filter".into(),
-        });
+        return Err(LlmError::Blocked { reason: "content_filter".into() });
     }
     let text = choice.message.and_then(|m| m.content).unwrap_or_default();
     match text.trim() {
@@ -144,19 +129,10 @@ mod tests {
 
     #[test]
     fn chat_url_appends_v1_only_when_missing() {
-        assert_eq!(
-            chat_url("https://api.openai.com"),
-            "https://api.openai.com/v1/chat/completions"
-        );
-        assert_eq!(
-            chat_url("http://localhost:11434/v1/"),
-            "http://localhost:11434/v1/chat/completions"
-        );
+        assert_eq!(chat_url("https://api.openai.com"), "https://api.openai.com/v1/chat/completions");
+        assert_eq!(chat_url("http://localhost:11434/v1/"), "http://localhost:11434/v1/chat/completions");
         let gemini_compat = "https://generativelanguage.googleapis.com/v1beta/openai/";
-        assert_eq!(
-            chat_url(gemini_compat),
-            format!("{gemini_compat}chat/completions")
-        );
+        assert_eq!(chat_url(gemini_compat), format!("{gemini_compat}chat/completions"));
     }
 
     #[test]
@@ -166,23 +142,16 @@ mod tests {
             "type": "invalid_request_error",
             "code": "invalid_api_key"
         } });
-        let expected =
-            "LLM answered HTTP 401 invalid_api_key: Incorrect API key provided: [redacted]";
+        let expected = "LLM answered HTTP 401 invalid_api_key: Incorrect API key provided: [redacted]";
         assert_eq!(error_of(401, &error.to_string()), expected);
     }
 
     #[test]
     fn compatible_servers_error_shapes_are_understood() {
         let ollama = r#"{"error":"model \"x\" not found"}"#;
-        assert_eq!(
-            error_of(404, ollama),
-            r#"LLM answered HTTP 404: model "x" not found"#
-        );
+        assert_eq!(error_of(404, ollama), r#"LLM answered HTTP 404: model "x" not found"#);
         let vllm = r#"{"object":"error","message":"too long","type":"BadRequestError","code":400}"#;
-        assert_eq!(
-            error_of(400, vllm),
-            "LLM answered HTTP 400 BadRequestError: too long"
-        );
+        assert_eq!(error_of(400, vllm), "LLM answered HTTP 400 BadRequestError: too long");
     }
 
     #[test]

@@ -79,21 +79,11 @@ mod tests {
     fn backoff_doubles_each_attempt_within_equal_jitter_bounds() {
         let mut rng = rand::rng();
         let (base, max) = (Duration::from_millis(100), Duration::from_millis(1000));
-        for (attempt, step_ms) in [
-            (1, 100),
-            (2, 200),
-            (3, 400),
-            (4, 800),
-            (5, 1000),
-            (40, 1000),
-        ] {
+        for (attempt, step_ms) in [(1, 100), (2, 200), (3, 400), (4, 800), (5, 1000), (40, 1000)] {
             for _ in 0..50 {
                 let wait = backoff(base, max, attempt, &mut rng);
                 let step = Duration::from_millis(step_ms);
-                assert!(
-                    wait >= step / 2 && wait <= step,
-                    "attempt {attempt}: {wait:?}"
-                );
+                assert!(wait >= step / 2 && wait <= step, "attempt {attempt}: {wait:?}");
             }
         }
     }
@@ -101,14 +91,8 @@ mod tests {
     #[test]
     fn last_attempt_gives_up() {
         let mut rng = rand::rng();
-        assert_eq!(
-            next_step(&settings(), 3, None, &mut rng),
-            RetryDecision::GiveUp
-        );
-        assert!(matches!(
-            next_step(&settings(), 2, None, &mut rng),
-            RetryDecision::After(_)
-        ));
+        assert_eq!(next_step(&settings(), 3, None, &mut rng), RetryDecision::GiveUp);
+        assert!(matches!(next_step(&settings(), 2, None, &mut rng), RetryDecision::After(_)));
     }
 
     #[test]
@@ -121,19 +105,13 @@ mod tests {
     #[test]
     fn server_delay_above_the_limit_gives_up_at_once() {
         let asked = Duration::from_secs(31);
-        assert_eq!(
-            next_step(&settings(), 1, Some(asked), &mut rand::rng()),
-            RetryDecision::GiveUp
-        );
+        assert_eq!(next_step(&settings(), 1, Some(asked), &mut rand::rng()), RetryDecision::GiveUp);
     }
 
     #[test]
     fn proto_durations_parse_whole_and_fractional_seconds() {
         assert_eq!(parse_proto_duration("22s"), Some(Duration::from_secs(22)));
-        assert_eq!(
-            parse_proto_duration("1.5s"),
-            Some(Duration::from_millis(1500))
-        );
+        assert_eq!(parse_proto_duration("1.5s"), Some(Duration::from_millis(1500)));
         assert_eq!(parse_proto_duration("22"), None);
         assert_eq!(parse_proto_duration("-1s"), None);
     }
@@ -143,10 +121,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(RETRY_AFTER, HeaderValue::from_static("3"));
         assert_eq!(retry_after_header(&headers), Some(Duration::from_secs(3)));
-        headers.insert(
-            RETRY_AFTER,
-            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
-        );
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
         assert_eq!(retry_after_header(&headers), None);
     }
 }

@@ -27,10 +27,7 @@ pub(super) fn chain() -> LlmChain {
 
 /// A prompt whose last two turns are both from the contact (a burst).
 pub(super) fn prompt() -> Prompt {
-    let turn = |role, text: &str| Turn {
-        role,
-        text: text.to_owned(),
-    };
+    let turn = |role, text: &str| Turn { role, text: text.to_owned() };
     Prompt {
         system: "Você é o atendente da Loja Azul.".into(),
         turns: vec![
@@ -105,11 +102,7 @@ pub(super) fn gemini_error(code: u16, status: &str, retry_delay: Option<&str>) -
 
 /// Answers every POST with `response`, expecting exactly `times` requests.
 pub(super) async fn mount(server: &MockServer, response: ResponseTemplate, times: u64) {
-    Mock::given(method("POST"))
-        .respond_with(response)
-        .expect(times)
-        .mount(server)
-        .await;
+    Mock::given(method("POST")).respond_with(response).expect(times).mount(server).await;
 }
 
 /// The JSON body of the only request the server received.
@@ -124,9 +117,5 @@ pub(super) async fn only_request_body(server: &MockServer) -> (wiremock::Request
 /// A reply as `send` would return it, for error-body parsing tests.
 pub(super) fn raw_reply(status: u16, body: &str) -> RawReply {
     let status = reqwest::StatusCode::from_u16(status).expect("valid status");
-    RawReply {
-        status,
-        retry_after: None,
-        body: body.as_bytes().to_vec(),
-    }
+    RawReply { status, retry_after: None, body: body.as_bytes().to_vec() }
 }

@@ -13,20 +13,10 @@ async fn gemini_happy_path_sends_key_system_instruction_and_alternating_contents
     let server = MockServer::start().await;
     mount(&server, gemini_answer(" Das 9h às 13h. "), 1).await;
 
-    let answer = chain()
-        .complete("t1", &[gemini(&server)], &prompt())
-        .await
-        .unwrap();
+    let answer = chain().complete("t1", &[gemini(&server)], &prompt()).await.unwrap();
 
-    let Completion {
-        text,
-        provider,
-        model,
-    } = answer;
-    assert_eq!(
-        (text.as_str(), provider, model.as_str()),
-        ("Das 9h às 13h.", "gemini", "gemini-2.5-flash")
-    );
+    let Completion { text, provider, model } = answer;
+    assert_eq!((text.as_str(), provider, model.as_str()), ("Das 9h às 13h.", "gemini", "gemini-2.5-flash"));
     let (request, body) = only_request_body(&server).await;
     let path = "/v1beta/models/gemini-2.5-flash:generateContent";
     assert_eq!(request.url.path(), path);
@@ -52,22 +42,10 @@ async fn a_blocked_prompt_is_a_no_answer_after_one_request() {
     let blocked = ResponseTemplate::new(200).set_body_json(blocked);
     mount(&server, blocked, 1).await;
 
-    let error = chain()
-        .complete("t1", &[gemini(&server)], &prompt())
-        .await
-        .unwrap_err();
+    let error = chain().complete("t1", &[gemini(&server)], &prompt()).await.unwrap_err();
 
-    assert!(matches!(
-        error,
-        ChainError::NoAnswer {
-            provider: "gemini",
-            ..
-        }
-    ));
-    assert_eq!(
-        error.to_string(),
-        "gemini gave no answer: PROHIBITED_CONTENT"
-    );
+    assert!(matches!(error, ChainError::NoAnswer { provider: "gemini", .. }));
+    assert_eq!(error.to_string(), "gemini gave no answer: PROHIBITED_CONTENT");
 }
 
 #[tokio::test]
@@ -75,23 +53,13 @@ async fn openai_happy_path_sends_bearer_key_and_chat_messages() {
     let server = MockServer::start().await;
     mount(&server, openai_answer("Sábado das 9h às 13h."), 1).await;
 
-    let completion = chain()
-        .complete("t1", &[openai(&server)], &prompt())
-        .await
-        .unwrap();
+    let completion = chain().complete("t1", &[openai(&server)], &prompt()).await.unwrap();
 
-    let expected = Completion {
-        text: "Sábado das 9h às 13h.".into(),
-        provider: "openai",
-        model: "llama3.1".into(),
-    };
+    let expected = Completion { text: "Sábado das 9h às 13h.".into(), provider: "openai", model: "llama3.1".into() };
     assert_eq!(completion, expected);
     let (request, body) = only_request_body(&server).await;
     assert_eq!(request.url.path(), "/v1/chat/completions");
-    assert_eq!(
-        request.headers.get("authorization").unwrap(),
-        "Bearer sk-openai"
-    );
+    assert_eq!(request.headers.get("authorization").unwrap(), "Bearer sk-openai");
     assert_eq!(
         body,
         json!({
@@ -112,15 +80,9 @@ async fn openai_happy_path_sends_bearer_key_and_chat_messages() {
 async fn without_an_api_key_no_authorization_header_is_sent() {
     let server = MockServer::start().await;
     mount(&server, openai_answer("ok"), 1).await;
-    let provider = ProviderConfig {
-        api_key: None,
-        ..openai_at(&server.uri())
-    };
+    let provider = ProviderConfig { api_key: None, ..openai_at(&server.uri()) };
 
-    chain()
-        .complete("t1", &[provider], &prompt())
-        .await
-        .unwrap();
+    chain().complete("t1", &[provider], &prompt()).await.unwrap();
 
     let (request, _) = only_request_body(&server).await;
     assert_eq!(request.url.path(), "/v1/chat/completions");
@@ -131,23 +93,9 @@ async fn without_an_api_key_no_authorization_header_is_sent() {
 async fn a_content_filter_finish_is_a_no_answer() {
     let server = MockServer::start().await;
     let filtered = json!({ "choices": [{ "message": { "content": null }, "finish_reason": "content_filter" }] });
-    mount(
-        &server,
-        ResponseTemplate::new(200).set_body_json(filtered),
-        1,
-    )
-    .await;
+    mount(&server, ResponseTemplate::new(200).set_body_json(filtered), 1).await;
 
-    let error = chain()
-        .complete("t1", &[openai(&server)], &prompt())
-        .await
-        .unwrap_err();
+    let error = chain().complete("t1", &[openai(&server)], &prompt()).await.unwrap_err();
 
-    assert_eq!(
-        error,
-        ChainError::NoAnswer {
-            provider: "openai",
-            reason: "content_filter".into()
-        }
-    );
+    assert_eq!(error, ChainError::NoAnswer { provider: "openai", reason: "content_filter".into() });
 }

@@ -20,27 +20,17 @@ pub enum DeadLetterError {
 }
 
 /// Dead letters matching `filter`, newest first.
-pub async fn list(
-    store: &dyn Store,
-    filter: &DeadLetterFilter,
-) -> Result<Vec<JobRecord>, DeadLetterError> {
+pub async fn list(store: &dyn Store, filter: &DeadLetterFilter) -> Result<Vec<JobRecord>, DeadLetterError> {
     Ok(store.list_dead_letters(filter).await?)
 }
 
 /// One job with its history (dead or not, so an operator can follow a replay).
 pub async fn show(store: &dyn Store, id: JobId) -> Result<JobRecord, DeadLetterError> {
-    store
-        .find_job(id)
-        .await?
-        .ok_or(DeadLetterError::NotFound(id))
+    store.find_job(id).await?.ok_or(DeadLetterError::NotFound(id))
 }
 
 /// Queues a dead letter again with attempts reset; its history is kept.
-pub async fn replay(
-    store: &dyn Store,
-    id: JobId,
-    now: OffsetDateTime,
-) -> Result<(), DeadLetterError> {
+pub async fn replay(store: &dyn Store, id: JobId, now: OffsetDateTime) -> Result<(), DeadLetterError> {
     if store.replay_dead_letter(id, now).await? {
         return Ok(());
     }
@@ -48,11 +38,7 @@ pub async fn replay(
 }
 
 /// Throws a dead letter away.
-pub async fn discard(
-    store: &dyn Store,
-    id: JobId,
-    now: OffsetDateTime,
-) -> Result<(), DeadLetterError> {
+pub async fn discard(store: &dyn Store, id: JobId, now: OffsetDateTime) -> Result<(), DeadLetterError> {
     if store.discard_dead_letter(id, now).await? {
         return Ok(());
     }

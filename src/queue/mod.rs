@@ -45,20 +45,12 @@ pub struct JobError {
 impl JobError {
     /// A failure that may pass on another attempt.
     pub fn retryable(message: impl Into<String>) -> Self {
-        Self {
-            class: ErrorClass::Retryable,
-            message: message.into(),
-            retry_after: None,
-        }
+        Self { class: ErrorClass::Retryable, message: message.into(), retry_after: None }
     }
 
     /// A failure that another attempt would repeat.
     pub fn permanent(message: impl Into<String>) -> Self {
-        Self {
-            class: ErrorClass::Permanent,
-            message: message.into(),
-            retry_after: None,
-        }
+        Self { class: ErrorClass::Permanent, message: message.into(), retry_after: None }
     }
 }
 

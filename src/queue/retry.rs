@@ -25,20 +25,14 @@ mod tests {
         let max = Duration::from_secs(600);
         for (attempt, nominal) in [(1, 2), (2, 4), (3, 8), (6, 64)] {
             let d = backoff(attempt, base, max);
-            assert!(
-                d >= Duration::from_secs(nominal) / 2 && d <= Duration::from_secs(nominal),
-                "{attempt}: {d:?}"
-            );
+            assert!(d >= Duration::from_secs(nominal) / 2 && d <= Duration::from_secs(nominal), "{attempt}: {d:?}");
         }
     }
 
     #[test]
     fn backoff_never_exceeds_the_cap() {
         for attempt in 1..100 {
-            assert!(
-                backoff(attempt, Duration::from_secs(2), Duration::from_secs(60))
-                    <= Duration::from_secs(60)
-            );
+            assert!(backoff(attempt, Duration::from_secs(2), Duration::from_secs(60)) <= Duration::from_secs(60));
         }
     }
 }

@@ -39,11 +39,7 @@ pub struct RetryPolicy {
 impl RetryPolicy {
     /// Policy from the queue configuration.
     pub fn from_config(config: &QueueConfig) -> Self {
-        Self {
-            base: config.backoff_base,
-            max: config.backoff_max,
-            lease: config.lease,
-        }
+        Self { base: config.backoff_base, max: config.backoff_max, lease: config.lease }
     }
 }
 
@@ -60,20 +56,9 @@ pub struct Worker {
 
 impl Worker {
     /// A worker pool; `wake` lets ingress skip the poll interval.
-    pub fn new(
-        store: Arc<dyn Store>,
-        handler: Arc<dyn JobHandler>,
-        config: QueueConfig,
-        wake: Arc<Notify>,
-    ) -> Self {
+    pub fn new(store: Arc<dyn Store>, handler: Arc<dyn JobHandler>, config: QueueConfig, wake: Arc<Notify>) -> Self {
         let id = format!("{}-{}", hostname(), uuid::Uuid::now_v7().simple());
-        Self {
-            store,
-            handler,
-            config,
-            id,
-            wake,
-        }
+        Self { store, handler, config, id, wake }
     }
 
     /// Runs until `shutdown` fires, then drains in-flight jobs within the grace period.
@@ -87,14 +72,8 @@ impl Worker {
         info!(worker = %this.id, slots = this.config.workers, "queue worker started");
         shutdown.cancelled().await;
         let grace = this.config.shutdown_grace;
-        if tokio::time::timeout(grace, async { while slots.join_next().await.is_some() {} })
-            .await
-            .is_err()
-        {
-            warn!(
-                ?grace,
-                "jobs still running after the grace period; their leases will expire and be retaken"
-            );
+        if tokio::time::timeout(grace, async { while slots.join_next().await.is_some() {} }).await.is_err() {
+            warn!(?grace, "jobs still running after the grace period; their leases will expire and be retaken");
             slots.abort_all();
         }
         info!(worker = %this.id, "queue worker stopped");
@@ -104,16 +83,7 @@ impl Worker {
         let owner = format!("{}/{slot}", self.id);
         let policy = RetryPolicy::from_config(&self.config);
         while !shutdown.is_cancelled() {
-            match run_one(
-                &self.store,
-                &self.handler,
-                &owner,
-                OffsetDateTime::now_utc(),
-                policy,
-                true,
-            )
-            .await
-            {
+            match run_one(&self.store, &self.handler, &owner, OffsetDateTime::now_utc(), policy, true).await {
                 Ok(Some(_)) => continue,
                 Ok(None) => {}
                 Err(err) => error!(error = %err, "cannot claim jobs; backing off"),
@@ -141,9 +111,7 @@ pub async fn run_one(
     };
     let span = info_span!("job", correlation_id = %job.correlation_id, job_id = %job.id, kind = job.kind.as_str(), attempt = job.attempts);
     let kind = job.kind;
-    let outcome = process(store, handler, job, policy, heartbeat)
-        .instrument(span)
-        .await?;
+    let outcome = process(store, handler, job, policy, heartbeat).instrument(span).await?;
     Ok(Some((kind, outcome)))
 }
 
@@ -155,7 +123,15 @@ async fn process(
     heartbeat: bool,
 ) -> Result<&'static str, StoreError> {
     let started = Instant::now();
-    let result = run_handler(store, handler, &job, policy.lease, heartbeat).await;
+    let result = if job.attempts > job.max_attempts {
+        // Only a takeover gets here: whoever ran this job stopped mid-way every time.
+        Err(JobError::permanent(format!(
+            "{} attempts made; the worker running it stopped mid-job (crash or kill)",
+            job.attempts - 1
+        )))
+    } else {
+        run_handler(store, handler, &job, policy.lease, heartbeat).await
+    };
     let now = job.claimed_at + started.elapsed();
     let outcome = match result {
         Ok(JobOutcome::Completed) => {
@@ -171,14 +147,10 @@ async fn process(
     };
     let kind = job.kind.as_str();
     metrics::counter!(m::JOBS_TOTAL, "kind" => kind, "outcome" => outcome).increment(1);
-    metrics::histogram!(m::JOB_DURATION_SECONDS, "kind" => kind, "outcome" => outcome)
-        .record(started.elapsed());
+    metrics::histogram!(m::JOB_DURATION_SECONDS, "kind" => kind, "outcome" => outcome).record(started.elapsed());
     if outcome == "done" {
         metrics::histogram!(m::JOB_ATTEMPTS, "kind" => kind).record(f64::from(job.attempts));
-        info!(
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "job done"
-        );
+        info!(elapsed_ms = started.elapsed().as_millis() as u64, "job done");
     } else if outcome == "lease_lost" {
         warn!("lease lost: another worker took this job over; its result was discarded");
     }
@@ -192,17 +164,11 @@ async fn record_failure(
     policy: RetryPolicy,
     now: OffsetDateTime,
 ) -> Result<&'static str, StoreError> {
-    let failure = JobFailure {
-        message: err.message.clone(),
-        class: err.class,
-    };
+    let failure = JobFailure { message: err.message.clone(), class: err.class };
     if err.class == ErrorClass::Retryable && job.attempts < job.max_attempts {
-        let delay =
-            backoff(job.attempts, policy.base, policy.max).max(err.retry_after.unwrap_or_default());
+        let delay = backoff(job.attempts, policy.base, policy.max).max(err.retry_after.unwrap_or_default());
         warn!(error = %err.message, retry_in_ms = delay.as_millis() as u64, "job failed; will retry");
-        let kept = store
-            .retry_job(job.id, &job.owner, now + delay, &failure)
-            .await?;
+        let kept = store.retry_job(job.id, &job.owner, now + delay, &failure).await?;
         return Ok(if kept { "retry" } else { "lease_lost" });
     }
     error!(error = %err.message, class = err.class.as_str(), attempts = job.attempts, "job dead-lettered");
@@ -233,10 +199,7 @@ async fn run_handler(
         }
         loop {
             tokio::time::sleep(lease / 3).await;
-            match store
-                .extend_lease(job.id, &job.owner, OffsetDateTime::now_utc() + lease)
-                .await
-            {
+            match store.extend_lease(job.id, &job.owner, OffsetDateTime::now_utc() + lease).await {
                 Ok(true) => {}
                 Ok(false) => return,
                 Err(err) => warn!(error = %err, "cannot renew lease"),
@@ -280,10 +243,7 @@ pub async fn drain(
     let mut now = start;
     let mut jobs = 0;
     while jobs < MAX_JOBS {
-        if run_one(store, handler, "drain", now, policy, false)
-            .await?
-            .is_some()
-        {
+        if run_one(store, handler, "drain", now, policy, false).await?.is_some() {
             jobs += 1;
             continue;
         }

@@ -15,9 +15,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::config::tenant::TenantFile;
-use crate::domain::{
-    ConversationId, ConversationState, CorrelationId, InboundMessage, JobId, MessageId, TenantId,
-};
+use crate::domain::{ConversationId, ConversationState, CorrelationId, InboundMessage, JobId, MessageId, TenantId};
 
 pub use sqlite::SqliteStore;
 pub use types::*;
@@ -37,24 +35,41 @@ pub enum StoreError {
     /// The URL names no supported backend.
     #[error("unsupported database URL scheme {0:?}: use sqlite://path/to/atende.db")]
     UnsupportedUrl(String),
+    /// The database was migrated by a newer Atende.
+    #[error(
+        "the database schema is newer than this binary (unknown migrations {0:?}): upgrade atende, or point ATENDE_DATABASE_URL at another database"
+    )]
+    SchemaTooNew(Vec<i64>),
+    /// The database file does not exist (and was not to be created).
+    #[error("the database does not exist: run `atende migrate` (or `atende serve`) to create it")]
+    Missing,
     /// A stored row could not be decoded.
     #[error("corrupt row: {0}")]
     Corrupt(String),
 }
 
-/// Opens the store named by `url` (`sqlite://path`, or a bare file path), creating the
-/// SQLite file when needed.
-pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+/// Opens an existing store without creating or migrating anything (for `atende check`).
+pub async fn open_existing(url: &str) -> Result<Arc<dyn Store>> {
+    let url = normalize_url(url)?;
+    Ok(Arc::new(SqliteStore::open(&url, false).await?))
+}
+
+fn normalize_url(url: &str) -> Result<String> {
     if url.starts_with("sqlite:") {
-        return Ok(Arc::new(SqliteStore::connect(url).await?));
+        return Ok(url.to_string());
     }
     match url.split_once("://") {
         // Only the scheme is echoed: the rest of a URL may hold a password.
         Some((scheme, _)) => Err(StoreError::UnsupportedUrl(scheme.to_string())),
-        None => Ok(Arc::new(
-            SqliteStore::connect(&format!("sqlite://{url}")).await?,
-        )),
+        None => Ok(format!("sqlite://{url}")),
     }
+}
+
+/// Opens the store named by `url` (`sqlite://path`, or a bare file path), creating the
+/// SQLite file when needed.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+    let url = normalize_url(url)?;
+    Ok(Arc::new(SqliteStore::open(&url, true).await?))
 }
 
 /// Everything Atende persists.
@@ -62,6 +77,8 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
 pub trait Store: TenantStore + MessageStore + JobStore + Send + Sync + 'static {
     /// Applies pending migrations; fails when the database has migrations this binary lacks.
     async fn migrate(&self) -> Result<()>;
+    /// Applied, pending and unknown (newer than this binary) migrations.
+    async fn migration_status(&self) -> Result<MigrationStatus>;
     /// Cheap round trip, for `/ready`.
     async fn ping(&self) -> Result<()>;
 }
@@ -70,11 +87,7 @@ pub trait Store: TenantStore + MessageStore + JobStore + Send + Sync + 'static {
 #[async_trait]
 pub trait TenantStore {
     /// Creates or updates a tenant from its file, by slug.
-    async fn upsert_tenant(
-        &self,
-        file: &TenantFile,
-        now: OffsetDateTime,
-    ) -> Result<(TenantId, UpsertOutcome)>;
+    async fn upsert_tenant(&self, file: &TenantFile, now: OffsetDateTime) -> Result<(TenantId, UpsertOutcome)>;
     /// The tenant with this slug.
     async fn find_tenant(&self, slug: &str) -> Result<Option<Tenant>>;
     /// Every tenant, by slug.
@@ -96,25 +109,12 @@ pub trait MessageStore {
         now: OffsetDateTime,
     ) -> Result<RecordOutcome>;
     /// Texts Atende sent to this contact since `since`, newest first (to spot our own echoes).
-    async fn list_recent_outbound(
-        &self,
-        tenant: TenantId,
-        contact: &str,
-        since: OffsetDateTime,
-    ) -> Result<Vec<String>>;
+    async fn list_recent_outbound(&self, tenant: TenantId, contact: &str, since: OffsetDateTime)
+    -> Result<Vec<String>>;
     /// Sets who answers a conversation; false when it does not exist.
-    async fn mark_conversation_state(
-        &self,
-        tenant: TenantId,
-        contact: &str,
-        state: ConversationState,
-    ) -> Result<bool>;
+    async fn mark_conversation_state(&self, tenant: TenantId, contact: &str, state: ConversationState) -> Result<bool>;
     /// One conversation of a tenant.
-    async fn find_conversation(
-        &self,
-        tenant: TenantId,
-        contact: &str,
-    ) -> Result<Option<Conversation>>;
+    async fn find_conversation(&self, tenant: TenantId, contact: &str) -> Result<Option<Conversation>>;
     /// Messages of a conversation, oldest first.
     async fn list_messages(&self, conversation: ConversationId) -> Result<Vec<StoredMessage>>;
     /// What a `reply` job needs: tenant, conversation, the unanswered burst and recent history.
@@ -129,12 +129,14 @@ pub trait MessageStore {
     async fn record_reply(&self, reply: NewReply<'_>) -> Result<Finish>;
     /// The outbound message a `deliver` job sends.
     async fn find_delivery(&self, message: MessageId) -> Result<Option<Delivery>>;
-    /// Finishes a `deliver` job: marks the message sent and the job done, in one transaction.
+    /// Finishes a `deliver` job: marks the message sent (or cancelled) and the job done, in
+    /// one transaction.
     async fn record_delivered(
         &self,
         job: JobId,
         owner: &str,
         message: MessageId,
+        outcome: DeliveryOutcome,
         now: OffsetDateTime,
     ) -> Result<Finish>;
 }
@@ -144,32 +146,15 @@ pub trait MessageStore {
 pub trait JobStore {
     /// Leases the next runnable job: its key has no other running job, it is the oldest
     /// live job of its key, and it is due (or its previous lease expired).
-    async fn claim_job(
-        &self,
-        owner: &str,
-        now: OffsetDateTime,
-        lease: Duration,
-    ) -> Result<Option<ClaimedJob>>;
+    async fn claim_job(&self, owner: &str, now: OffsetDateTime, lease: Duration) -> Result<Option<ClaimedJob>>;
     /// Pushes a lease forward; false when the lease was lost.
     async fn extend_lease(&self, job: JobId, owner: &str, until: OffsetDateTime) -> Result<bool>;
     /// Marks a job done; false when the lease was lost.
     async fn complete_job(&self, job: JobId, owner: &str, now: OffsetDateTime) -> Result<bool>;
     /// Schedules another attempt; false when the lease was lost.
-    async fn retry_job(
-        &self,
-        job: JobId,
-        owner: &str,
-        run_at: OffsetDateTime,
-        failure: &JobFailure,
-    ) -> Result<bool>;
+    async fn retry_job(&self, job: JobId, owner: &str, run_at: OffsetDateTime, failure: &JobFailure) -> Result<bool>;
     /// Moves a job to the dead-letter queue; false when the lease was lost.
-    async fn dead_letter(
-        &self,
-        job: JobId,
-        owner: &str,
-        failure: &JobFailure,
-        now: OffsetDateTime,
-    ) -> Result<bool>;
+    async fn dead_letter(&self, job: JobId, owner: &str, failure: &JobFailure, now: OffsetDateTime) -> Result<bool>;
     /// Earliest moment the head job of some key becomes claimable (due time or lease expiry).
     async fn next_due(&self) -> Result<Option<OffsetDateTime>>;
     /// Live and dead job counts by kind and state.
@@ -184,4 +169,14 @@ pub trait JobStore {
     async fn replay_dead_letter(&self, job: JobId, now: OffsetDateTime) -> Result<bool>;
     /// Throws a dead letter away (kept as `discarded` until pruned); false when it is not dead.
     async fn discard_dead_letter(&self, job: JobId, now: OffsetDateTime) -> Result<bool>;
+}
+
+/// Compares a migrator's migrations with the versions a database has applied.
+fn migration_status(migrator: &sqlx::migrate::Migrator, applied: &[i64]) -> MigrationStatus {
+    let known: Vec<(i64, String)> = migrator.iter().map(|m| (m.version, m.description.to_string())).collect();
+    MigrationStatus {
+        applied: known.iter().filter(|(v, _)| applied.contains(v)).cloned().collect(),
+        pending: known.iter().filter(|(v, _)| !applied.contains(v)).cloned().collect(),
+        unknown: applied.iter().copied().filter(|v| !known.iter().any(|(k, _)| k == v)).collect(),
+    }
 }

@@ -7,8 +7,8 @@ use time::OffsetDateTime;
 
 use crate::config::tenant::TenantFile;
 use crate::domain::{
-    ContactNumber, ConversationId, ConversationState, CorrelationId, Direction, ErrorClass,
-    InboundMessage, JobId, JobKind, JobState, MessageId, TenantId,
+    ContactNumber, ConversationId, ConversationState, CorrelationId, Direction, ErrorClass, InboundMessage, JobId,
+    JobKind, JobState, MessageId, TenantId,
 };
 
 /// A stored tenant.
@@ -110,8 +110,10 @@ pub struct StoredMessage {
     pub direction: Direction,
     /// Text.
     pub body: String,
-    /// `received`, `pending`, `sent`.
+    /// `received`, `pending`, `sent`, `cancelled`.
     pub status: String,
+    /// The correlation id of the webhook that brought it (or of the job that wrote it).
+    pub correlation_id: String,
     /// Storage time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -262,6 +264,38 @@ pub struct Delivery {
     pub contact: ContactNumber,
     /// Text.
     pub text: String,
-    /// `pending` or `sent`.
+    /// `pending`, `sent` or `cancelled`.
     pub status: String,
+    /// Who answers the conversation now (a human may have taken over since the reply).
+    pub conversation_state: ConversationState,
+}
+
+/// How a `deliver` job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// The channel accepted the message.
+    Sent,
+    /// Not sent: a human agent took the conversation over first.
+    Cancelled,
+}
+
+impl DeliveryOutcome {
+    /// Stored message status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Where the schema stands against this binary's migrations.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MigrationStatus {
+    /// Applied migrations this binary knows: (version, description).
+    pub applied: Vec<(i64, String)>,
+    /// Migrations this binary would apply.
+    pub pending: Vec<(i64, String)>,
+    /// Applied migrations this binary does not know (a newer schema).
+    pub unknown: Vec<i64>,
 }

@@ -15,13 +15,10 @@ pub struct LogGuard(#[allow(dead_code)] Option<tracing_appender::non_blocking::W
 /// Installs the log subscriber: JSON lines on stdout (span fields such as
 /// `correlation_id` flattened to the top level), and daily-rotated files when `dir` is set.
 pub fn init_logs(config: &LogConfig) -> LogGuard {
-    let filter =
-        || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.level));
+    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.level));
     let stdout = match config.format {
         LogFormat::Json => json_layer(std::io::stdout).boxed(),
-        LogFormat::Text => tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
-            .boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer().with_writer(std::io::stderr).boxed(),
     };
     let (file, guard) = match &config.dir {
         Some(dir) => {
@@ -32,20 +29,13 @@ pub fn init_logs(config: &LogConfig) -> LogGuard {
                 .max_log_files(config.max_files.max(1))
                 .build(dir)
                 .expect("log directory must be writable (log.dir)");
-            let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-                .lossy(false)
-                .finish(appender);
-            (
-                Some(json_layer(writer).with_filter(filter()).boxed()),
-                Some(guard),
-            )
+            let (writer, guard) =
+                tracing_appender::non_blocking::NonBlockingBuilder::default().lossy(false).finish(appender);
+            (Some(json_layer(writer).with_filter(filter()).boxed()), Some(guard))
         }
         None => (None, None),
     };
-    let _ = tracing_subscriber::registry()
-        .with(stdout.with_filter(filter()))
-        .with(file)
-        .try_init();
+    let _ = tracing_subscriber::registry().with(stdout.with_filter(filter())).with(file).try_init();
     LogGuard(guard)
 }
 
@@ -56,10 +46,7 @@ where
 {
     let mut layer = json_subscriber::JsonLayer::new(writer);
     layer
-        .with_timer(
-            "timestamp",
-            tracing_subscriber::fmt::time::UtcTime::rfc_3339(),
-        )
+        .with_timer("timestamp", tracing_subscriber::fmt::time::UtcTime::rfc_3339())
         .with_level("level")
         .with_target("target")
         .with_flattened_event()
@@ -73,9 +60,7 @@ pub fn prometheus() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            let seconds = [
-                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
-            ];
+            let seconds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
             PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &seconds)
                 .and_then(|b| {

@@ -25,11 +25,7 @@ fn atende(db_url: &str, args: &[&str]) -> std::process::Output {
 }
 
 fn text(output: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
 
 fn write_tenant(dir: &Path, name: &str, body: &str) -> String {
@@ -42,11 +38,8 @@ fn write_tenant(dir: &Path, name: &str, body: &str) -> String {
 fn tenant_apply_is_idempotent_and_show_masks_every_secret() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("a.db").display());
-    let file = write_tenant(
-        dir.path(),
-        "tenant.toml",
-        &tenant_toml("http://127.0.0.1:9002", "http://127.0.0.1:9001", ""),
-    );
+    let file =
+        write_tenant(dir.path(), "tenant.toml", &tenant_toml("http://127.0.0.1:9002", "http://127.0.0.1:9001", ""));
 
     let first = atende(&db, &["tenant", "apply", &file]);
     assert!(first.status.success(), "{}", text(&first));
@@ -56,10 +49,7 @@ fn tenant_apply_is_idempotent_and_show_masks_every_secret() {
 
     let shown = atende(&db, &["tenant", "show", "acme"]);
     let out = text(&shown);
-    assert!(
-        shown.status.success() && out.contains("slug = \"acme\"") && out.contains("********"),
-        "{out}"
-    );
+    assert!(shown.status.success() && out.contains("slug = \"acme\"") && out.contains("********"), "{out}");
     for secret in [SECRET, TOKEN, WHATICKET_TOKEN, "api_key = \"k\""] {
         assert!(!out.contains(secret), "{secret} leaked: {out}");
     }
@@ -69,19 +59,12 @@ fn tenant_apply_is_idempotent_and_show_masks_every_secret() {
 fn unknown_keys_in_a_tenant_file_fail_with_the_key_and_the_file_named() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("a.db").display());
-    let bad = tenant_toml(
-        "http://127.0.0.1:9002",
-        "http://127.0.0.1:9001",
-        "temperatura = 0.3",
-    );
+    let bad = tenant_toml("http://127.0.0.1:9002", "http://127.0.0.1:9001", "temperatura = 0.3");
     let file = write_tenant(dir.path(), "bad.toml", &bad);
     let output = atende(&db, &["tenant", "apply", &file]);
     assert!(!output.status.success());
     let out = text(&output);
-    assert!(
-        out.contains("temperatura") && out.contains("bad.toml"),
-        "{out}"
-    );
+    assert!(out.contains("temperatura") && out.contains("bad.toml"), "{out}");
     let check = atende(&db, &["check", &file]);
     assert!(!check.status.success(), "{}", text(&check));
 }
@@ -90,30 +73,28 @@ fn unknown_keys_in_a_tenant_file_fail_with_the_key_and_the_file_named() {
 fn check_prints_the_effective_configuration_and_names_unreadable_secret_files() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("a.db").display());
+    let missing = atende(&db, &["check"]);
+    assert!(!missing.status.success(), "check must not pass on a database that does not exist");
+    assert!(text(&missing).contains("atende migrate"), "{}", text(&missing));
+    assert!(!dir.path().join("a.db").exists(), "check must not create the database");
+
+    assert!(atende(&db, &["migrate"]).status.success());
+    let status = atende(&db, &["migrate", "status"]);
+    assert!(text(&status).lines().any(|l| l.starts_with("1\t") && l.ends_with("aplicada")), "{}", text(&status));
     let ok = atende(&db, &["check"]);
     assert!(ok.status.success(), "{}", text(&ok));
-    assert!(
-        text(&ok).contains("[queue]") && text(&ok).contains("debounce = \"3s\""),
-        "{}",
-        text(&ok)
-    );
+    assert!(text(&ok).contains("[queue]") && text(&ok).contains("debounce = \"3s\""), "{}", text(&ok));
 
     let key = dir.path().join("key");
     std::fs::write(&key, "k").unwrap();
-    let toml = tenant_toml("http://127.0.0.1:9002", "http://127.0.0.1:9001", "").replace(
-        "api_key = \"k\"",
-        &format!("api_key_file = \"{}\"", key.display()),
-    );
+    let toml = tenant_toml("http://127.0.0.1:9002", "http://127.0.0.1:9001", "")
+        .replace("api_key = \"k\"", &format!("api_key_file = \"{}\"", key.display()));
     let file = write_tenant(dir.path(), "t.toml", &toml);
     assert!(atende(&db, &["tenant", "apply", &file]).status.success());
     std::fs::remove_file(&key).unwrap();
     let broken = atende(&db, &["check"]);
     assert!(!broken.status.success());
-    assert!(
-        text(&broken).contains("llm.api_key_file"),
-        "{}",
-        text(&broken)
-    );
+    assert!(text(&broken).contains("llm.api_key_file"), "{}", text(&broken));
 }
 
 #[tokio::test]
@@ -125,66 +106,33 @@ async fn dlq_list_show_and_replay_work_from_the_command_line() {
         .respond_with(ResponseTemplate::new(502))
         .mount_as_scoped(&app.whaticket)
         .await;
-    app.post_generic(&generic("cli-1", "5511999999999", "Oi"))
-        .await;
+    app.post_generic(&generic("cli-1", "5511999999999", "Oi")).await;
     app.drain().await;
-    let id = app
-        .store
-        .list_dead_letters(&Default::default())
-        .await
-        .unwrap()[0]
-        .id
-        .to_string();
+    let id = app.store.list_dead_letters(&Default::default()).await.unwrap()[0].id.to_string();
 
     let db = app.db_url.clone();
-    let list = tokio::task::spawn_blocking(move || atende(&db, &["dlq", "list"]))
-        .await
-        .unwrap();
-    assert!(
-        text(&list)
-            .lines()
-            .any(|l| l.starts_with(&format!("{id}\tacme\tdeliver\t3"))),
-        "{}",
-        text(&list)
-    );
+    let list = tokio::task::spawn_blocking(move || atende(&db, &["dlq", "list"])).await.unwrap();
+    assert!(text(&list).lines().any(|l| l.starts_with(&format!("{id}\tacme\tdeliver\t3"))), "{}", text(&list));
     let (db, job) = (app.db_url.clone(), id.clone());
-    let show = tokio::task::spawn_blocking(move || atende(&db, &["dlq", "show", &job]))
-        .await
-        .unwrap();
+    let show = tokio::task::spawn_blocking(move || atende(&db, &["dlq", "show", &job])).await.unwrap();
     let shown: Value = serde_json::from_slice(&show.stdout).unwrap();
     assert_eq!(shown["state"], "dead");
 
     drop(outage);
     mount_whaticket_ok(&app.whaticket).await;
     let (db, job) = (app.db_url.clone(), id.clone());
-    let replay = tokio::task::spawn_blocking(move || atende(&db, &["dlq", "replay", &job]))
-        .await
-        .unwrap();
-    assert!(
-        replay.status.success() && text(&replay).contains("recolocado na fila"),
-        "{}",
-        text(&replay)
-    );
+    let replay = tokio::task::spawn_blocking(move || atende(&db, &["dlq", "replay", &job])).await.unwrap();
+    assert!(replay.status.success() && text(&replay).contains("recolocado na fila"), "{}", text(&replay));
     app.drain().await;
     assert_eq!(app.sent().await.len(), 4);
     let db = app.db_url.clone();
-    let again = tokio::task::spawn_blocking(move || atende(&db, &["dlq", "replay", &id]))
-        .await
-        .unwrap();
-    assert!(
-        !again.status.success(),
-        "replaying a delivered job must fail: {}",
-        text(&again)
-    );
+    let again = tokio::task::spawn_blocking(move || atende(&db, &["dlq", "replay", &id])).await.unwrap();
+    assert!(!again.status.success(), "replaying a delivered job must fail: {}", text(&again));
 }
 
 /// Starts `atende serve` on a free port and returns the child and the port.
 fn serve(db_url: &str, envs: &[(&str, &str)]) -> (std::process::Child, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut command = Command::new(env!("CARGO_BIN_EXE_atende"));
     command
         .arg("serve")
@@ -209,18 +157,10 @@ async fn serve_answers_a_webhook_end_to_end_with_one_correlation_id_in_every_log
     let (llm, whaticket) = (MockServer::start().await, MockServer::start().await);
     mount_gemini(&llm, "Olá do Atende!").await;
     mount_whaticket_ok(&whaticket).await;
-    let file = write_tenant(
-        dir.path(),
-        "t.toml",
-        &tenant_toml(&llm.uri(), &whaticket.uri(), ""),
-    );
+    let file = write_tenant(dir.path(), "t.toml", &tenant_toml(&llm.uri(), &whaticket.uri(), ""));
     let db2 = db.clone();
     assert!(
-        tokio::task::spawn_blocking(move || atende(&db2, &["tenant", "apply", &file]))
-            .await
-            .unwrap()
-            .status
-            .success()
+        tokio::task::spawn_blocking(move || atende(&db2, &["tenant", "apply", &file])).await.unwrap().status.success()
     );
 
     let (mut child, port) = serve(&db, &[]);
@@ -245,19 +185,13 @@ async fn serve_answers_a_webhook_end_to_end_with_one_correlation_id_in_every_log
     let response = client
         .post(format!("{base}/webhook/acme/generic"))
         .header("x-atende-timestamp", ts.to_string())
-        .header(
-            "x-atende-signature",
-            atende::channel::sign_generic(SECRET, ts, body.as_bytes()),
-        )
+        .header("x-atende-signature", atende::channel::sign_generic(SECRET, ts, body.as_bytes()))
         .body(body)
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 202);
-    let correlation = response.json::<Value>().await.unwrap()["correlation_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let correlation = response.json::<Value>().await.unwrap()["correlation_id"].as_str().unwrap().to_string();
 
     while whaticket.received_requests().await.unwrap().is_empty() {
         assert!(Instant::now() < deadline, "no reply was delivered");
@@ -266,37 +200,19 @@ async fn serve_answers_a_webhook_end_to_end_with_one_correlation_id_in_every_log
     tokio::time::sleep(Duration::from_millis(200)).await; // let the last log lines flush
     unsafe { libc_kill(child.id() as i32) };
     let status = child.wait().unwrap();
-    assert!(
-        status.success(),
-        "SIGTERM must end atende cleanly: {status:?}"
-    );
+    assert!(status.success(), "SIGTERM must end atende cleanly: {status:?}");
 
-    let logs: Vec<Value> = lines
-        .lock()
-        .unwrap()
-        .iter()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let logs: Vec<Value> = lines.lock().unwrap().iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
     assert!(!logs.is_empty(), "logs are JSON lines");
-    let ours: Vec<&Value> = logs
-        .iter()
-        .filter(|l| l["correlation_id"] == correlation.as_str())
-        .collect();
+    let ours: Vec<&Value> = logs.iter().filter(|l| l["correlation_id"] == correlation.as_str()).collect();
     let kinds: Vec<&str> = ours.iter().filter_map(|l| l["kind"].as_str()).collect();
-    assert!(
-        ours.iter()
-            .any(|l| l["fields"]["message"].is_null() && l["message"] == "message queued"),
-        "{ours:?}"
-    );
+    assert!(ours.iter().any(|l| l["fields"]["message"].is_null() && l["message"] == "message queued"), "{ours:?}");
     assert!(
         kinds.contains(&"reply") && kinds.contains(&"deliver"),
         "the correlation id must follow both jobs: {ours:?}"
     );
     let all = lines.lock().unwrap().join("\n");
-    assert!(
-        !all.contains(WHATICKET_TOKEN) && !all.contains(SECRET),
-        "a secret reached the logs"
-    );
+    assert!(!all.contains(WHATICKET_TOKEN) && !all.contains(SECRET), "a secret reached the logs");
 }
 
 unsafe extern "C" {

@@ -65,19 +65,12 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = test_config(&db_url);
     tweak(&mut config);
     let app = start(config, Role::Api, llm, whaticket, dir).await;
-    app.apply_tenant(&tenant_toml(&app.llm.uri(), &app.whaticket.uri(), ""))
-        .await;
+    app.apply_tenant(&tenant_toml(&app.llm.uri(), &app.whaticket.uri(), "")).await;
     app
 }
 
 /// Starts an app over an existing database and mocks (used to restart after a shutdown).
-pub async fn start(
-    config: Config,
-    role: Role,
-    llm: MockServer,
-    whaticket: MockServer,
-    dir: Arc<TempDir>,
-) -> TestApp {
+pub async fn start(config: Config, role: Role, llm: MockServer, whaticket: MockServer, dir: Arc<TempDir>) -> TestApp {
     let db_url = config.database.url.clone();
     let store = atende::store::connect(&db_url).await.unwrap();
     store.migrate().await.unwrap();
@@ -133,30 +126,16 @@ impl TestApp {
     pub async fn apply_tenant(&self, toml_text: &str) {
         let file: TenantFile = toml::from_str(toml_text).unwrap();
         file.validate().unwrap();
-        self.store
-            .upsert_tenant(&file, OffsetDateTime::now_utc())
-            .await
-            .unwrap();
+        self.store.upsert_tenant(&file, OffsetDateTime::now_utc()).await.unwrap();
     }
 
     /// POSTs a generic message signed with the tenant's current secret.
     pub async fn post_generic(&self, body: &Value) -> reqwest::Response {
-        self.post_signed(
-            "/webhook/acme/generic",
-            SECRET,
-            OffsetDateTime::now_utc().unix_timestamp(),
-            body.to_string(),
-        )
-        .await
+        self.post_signed("/webhook/acme/generic", SECRET, OffsetDateTime::now_utc().unix_timestamp(), body.to_string())
+            .await
     }
 
-    pub async fn post_signed(
-        &self,
-        path: &str,
-        secret: &str,
-        timestamp: i64,
-        body: String,
-    ) -> reqwest::Response {
+    pub async fn post_signed(&self, path: &str, secret: &str, timestamp: i64, body: String) -> reqwest::Response {
         let signature = sign_generic(secret, timestamp, body.as_bytes());
         self.client
             .post(self.url(path))
@@ -170,24 +149,16 @@ impl TestApp {
     }
 
     pub async fn post_whaticket(&self, token: &str, body: &Value) -> reqwest::Response {
-        self.client
-            .post(self.url(&format!("/webhook/acme/whaticket?token={token}")))
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        self.client.post(self.url(&format!("/webhook/acme/whaticket?token={token}"))).json(body).send().await.unwrap()
     }
 
     /// Runs every job due within a day, advancing a virtual clock instead of sleeping.
     pub async fn drain(&self) -> Drained {
-        self.drain_from(OffsetDateTime::now_utc(), Duration::from_secs(86_400))
-            .await
+        self.drain_from(OffsetDateTime::now_utc(), Duration::from_secs(86_400)).await
     }
 
     pub async fn drain_from(&self, start: OffsetDateTime, horizon: Duration) -> Drained {
-        drain(&self.store, &self.handler, self.policy, start, horizon)
-            .await
-            .unwrap()
+        drain(&self.store, &self.handler, self.policy, start, horizon).await.unwrap()
     }
 
     /// Bodies Whaticket received on `/api/messages/send`, in order.
@@ -203,11 +174,7 @@ impl TestApp {
     /// Counts rows through the public store API: (conversations of the contact, dead letters).
     pub async fn conversation_exists(&self, contact: &str) -> bool {
         let tenant = self.store.find_tenant("acme").await.unwrap().unwrap();
-        self.store
-            .find_conversation(tenant.id, contact)
-            .await
-            .unwrap()
-            .is_some()
+        self.store.find_conversation(tenant.id, contact).await.unwrap().is_some()
     }
 
     pub async fn stop(&mut self) {
@@ -250,19 +217,13 @@ pub fn gemini_error(status: u16, grpc: &str) -> ResponseTemplate {
 }
 
 pub async fn mount_gemini(server: &MockServer, text: &str) {
-    Mock::given(method("POST"))
-        .and(path(GEMINI_PATH))
-        .respond_with(gemini_text(text))
-        .mount(server)
-        .await;
+    Mock::given(method("POST")).and(path(GEMINI_PATH)).respond_with(gemini_text(text)).mount(server).await;
 }
 
 pub async fn mount_whaticket_ok(server: &MockServer) {
     Mock::given(method("POST"))
         .and(path("/api/messages/send"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({ "mensagem": "Mensagem enviada" })),
-        )
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "mensagem": "Mensagem enviada" })))
         .mount(server)
         .await;
 }

@@ -11,40 +11,20 @@ async fn a_signed_message_is_queued_and_answered_once_through_whaticket() {
     mount_gemini(&app.llm, "Abrimos das 8h às 18h.").await;
     mount_whaticket_ok(&app.whaticket).await;
 
-    let response = app
-        .post_generic(&generic(
-            "m1",
-            "5511999999999",
-            "Oi, qual o horário de vocês?",
-        ))
-        .await;
+    let response = app.post_generic(&generic("m1", "5511999999999", "Oi, qual o horário de vocês?")).await;
     assert_eq!(response.status(), 202);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["status"], "queued");
-    assert!(
-        body["message_id"].is_i64() && body["correlation_id"].is_string(),
-        "{body}"
-    );
+    assert!(body["message_id"].is_i64() && body["correlation_id"].is_string(), "{body}");
 
     app.drain().await;
     let sent = app.sent().await;
-    assert_eq!(
-        sent,
-        vec![json!({ "number": "5511999999999", "body": "Abrimos das 8h às 18h." })]
-    );
+    assert_eq!(sent, vec![json!({ "number": "5511999999999", "body": "Abrimos das 8h às 18h." })]);
     let prompt = &app.llm_requests().await[0];
     assert_eq!(last_user_text(prompt), "Oi, qual o horário de vocês?");
-    assert!(
-        prompt["systemInstruction"]["parts"][0]["text"]
-            .as_str()
-            .unwrap()
-            .contains("ACME Ltda")
-    );
+    assert!(prompt["systemInstruction"]["parts"][0]["text"].as_str().unwrap().contains("ACME Ltda"));
     let request = &app.whaticket.received_requests().await.unwrap()[0];
-    assert_eq!(
-        request.headers.get("authorization").unwrap(),
-        &format!("Bearer {WHATICKET_TOKEN}")
-    );
+    assert_eq!(request.headers.get("authorization").unwrap(), &format!("Bearer {WHATICKET_TOKEN}"));
 }
 
 #[tokio::test]
@@ -57,10 +37,7 @@ async fn a_duplicate_webhook_stores_nothing_and_sends_nothing_new() {
     assert_eq!(app.post_generic(&message).await.status(), 202);
     let again = app.post_generic(&message).await;
     assert_eq!(again.status(), 200);
-    assert_eq!(
-        again.json::<Value>().await.unwrap(),
-        json!({ "status": "duplicate" })
-    );
+    assert_eq!(again.json::<Value>().await.unwrap(), json!({ "status": "duplicate" }));
 
     app.drain().await;
     assert_eq!(app.sent().await.len(), 1);
@@ -76,25 +53,14 @@ async fn the_rotated_secret_is_accepted_as_well_as_the_current_one() {
     let app = spawn_app().await;
     let body = generic("rot-1", "5511999999999", "Oi").to_string();
     let now = OffsetDateTime::now_utc().unix_timestamp();
-    assert_eq!(
-        app.post_signed("/webhook/acme/generic", "old-secret", now, body)
-            .await
-            .status(),
-        202
-    );
+    assert_eq!(app.post_signed("/webhook/acme/generic", "old-secret", now, body).await.status(), 202);
 }
 
-async fn assert_unauthorized_and_nothing_stored(
-    app: &TestApp,
-    response: reqwest::Response,
-) -> Value {
+async fn assert_unauthorized_and_nothing_stored(app: &TestApp, response: reqwest::Response) -> Value {
     assert_eq!(response.status(), 401);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "unauthorized", "{body}");
-    assert!(
-        !app.conversation_exists("5511999999999").await,
-        "a rejected webhook stored data"
-    );
+    assert!(!app.conversation_exists("5511999999999").await, "a rejected webhook stored data");
     body
 }
 
@@ -104,47 +70,23 @@ async fn bad_signatures_stale_timestamps_wrong_tokens_and_unknown_tenants_get_th
     let body = generic("auth-1", "5511999999999", "Oi").to_string();
     let now = OffsetDateTime::now_utc().unix_timestamp();
 
-    let bad = app
-        .post_signed("/webhook/acme/generic", "wrong-secret", now, body.clone())
-        .await;
+    let bad = app.post_signed("/webhook/acme/generic", "wrong-secret", now, body.clone()).await;
     let bad = assert_unauthorized_and_nothing_stored(&app, bad).await;
 
-    let stale = app
-        .post_signed("/webhook/acme/generic", SECRET, now - 301, body.clone())
-        .await;
+    let stale = app.post_signed("/webhook/acme/generic", SECRET, now - 301, body.clone()).await;
     assert_unauthorized_and_nothing_stored(&app, stale).await;
 
-    let unknown = app
-        .post_signed("/webhook/nobody/generic", SECRET, now, body.clone())
-        .await;
+    let unknown = app.post_signed("/webhook/nobody/generic", SECRET, now, body.clone()).await;
     let unknown = assert_unauthorized_and_nothing_stored(&app, unknown).await;
-    assert_eq!(
-        bad, unknown,
-        "unknown tenants must be indistinguishable from bad signatures"
-    );
+    assert_eq!(bad, unknown, "unknown tenants must be indistinguishable from bad signatures");
 
-    let unsigned = app
-        .client
-        .post(app.url("/webhook/acme/generic"))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let unsigned = app.client.post(app.url("/webhook/acme/generic")).body(body).send().await.unwrap();
     assert_unauthorized_and_nothing_stored(&app, unsigned).await;
 
-    let raw: Value = serde_json::from_str(include_str!(
-        "../fixtures/whaticket/baileys_conversation.json"
-    ))
-    .unwrap();
+    let raw: Value = serde_json::from_str(include_str!("../fixtures/whaticket/baileys_conversation.json")).unwrap();
     let wrong_token = app.post_whaticket("not-the-token", &raw).await;
     assert_unauthorized_and_nothing_stored(&app, wrong_token).await;
-    let no_token = app
-        .client
-        .post(app.url("/webhook/acme/whaticket"))
-        .json(&raw)
-        .send()
-        .await
-        .unwrap();
+    let no_token = app.client.post(app.url("/webhook/acme/whaticket")).json(&raw).send().await.unwrap();
     assert_unauthorized_and_nothing_stored(&app, no_token).await;
 }
 
@@ -152,14 +94,8 @@ async fn bad_signatures_stale_timestamps_wrong_tokens_and_unknown_tenants_get_th
 async fn malformed_json_and_invalid_fields_get_400_with_a_json_error() {
     let app = spawn_app().await;
     let now = OffsetDateTime::now_utc().unix_timestamp();
-    for body in [
-        "{not json",
-        r#"{"id":"x","from":"abc","text":"Oi","timestamp":1764000000}"#,
-        r#"{"id":"x"}"#,
-    ] {
-        let response = app
-            .post_signed("/webhook/acme/generic", SECRET, now, body.to_string())
-            .await;
+    for body in ["{not json", r#"{"id":"x","from":"abc","text":"Oi","timestamp":1764000000}"#, r#"{"id":"x"}"#] {
+        let response = app.post_signed("/webhook/acme/generic", SECRET, now, body.to_string()).await;
         assert_eq!(response.status(), 400, "{body}");
         let json: Value = response.json().await.unwrap();
         assert_eq!(json["error"]["code"], "invalid_payload");
@@ -173,14 +109,9 @@ async fn a_body_over_64_kib_gets_413_and_is_not_stored() {
     let app = spawn_app().await;
     let big = generic("big-1", "5511999999999", &"a".repeat(70 * 1024)).to_string();
     let now = OffsetDateTime::now_utc().unix_timestamp();
-    let response = app
-        .post_signed("/webhook/acme/generic", SECRET, now, big)
-        .await;
+    let response = app.post_signed("/webhook/acme/generic", SECRET, now, big).await;
     assert_eq!(response.status(), 413);
-    assert_eq!(
-        response.json::<Value>().await.unwrap()["error"]["code"],
-        "payload_too_large"
-    );
+    assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], "payload_too_large");
     assert!(!app.conversation_exists("5511999999999").await);
 }
 
@@ -189,18 +120,12 @@ async fn a_raw_baileys_message_with_the_inbound_token_is_answered_to_its_sender(
     let app = spawn_app().await;
     mount_gemini(&app.llm, "Olá, Maria!").await;
     mount_whaticket_ok(&app.whaticket).await;
-    let raw: Value = serde_json::from_str(include_str!(
-        "../fixtures/whaticket/baileys_conversation.json"
-    ))
-    .unwrap();
+    let raw: Value = serde_json::from_str(include_str!("../fixtures/whaticket/baileys_conversation.json")).unwrap();
 
     let response = app.post_whaticket(TOKEN, &raw).await;
     assert_eq!(response.status(), 202);
     app.drain().await;
-    assert_eq!(
-        app.sent().await,
-        vec![json!({ "number": "5511999999999", "body": "Olá, Maria!" })]
-    );
+    assert_eq!(app.sent().await, vec![json!({ "number": "5511999999999", "body": "Olá, Maria!" })]);
 }
 
 #[tokio::test]
@@ -209,49 +134,24 @@ async fn groups_status_receipts_and_own_echoes_are_ignored_and_never_reach_the_l
     mount_gemini(&app.llm, "Resposta do bot").await;
     mount_whaticket_ok(&app.whaticket).await;
     for (fixture, reason) in [
-        (
-            include_str!("../fixtures/whaticket/baileys_group.json"),
-            "group",
-        ),
-        (
-            include_str!("../fixtures/whaticket/baileys_status_broadcast.json"),
-            "status_broadcast",
-        ),
-        (
-            include_str!("../fixtures/whaticket/baileys_protocol_message.json"),
-            "receipt",
-        ),
-        (
-            include_str!("../fixtures/whaticket/baileys_from_me_marker.json"),
-            "own_marker",
-        ),
+        (include_str!("../fixtures/whaticket/baileys_group.json"), "group"),
+        (include_str!("../fixtures/whaticket/baileys_status_broadcast.json"), "status_broadcast"),
+        (include_str!("../fixtures/whaticket/baileys_protocol_message.json"), "receipt"),
+        (include_str!("../fixtures/whaticket/baileys_from_me_marker.json"), "own_marker"),
     ] {
-        let response = app
-            .post_whaticket(TOKEN, &serde_json::from_str(fixture).unwrap())
-            .await;
+        let response = app.post_whaticket(TOKEN, &serde_json::from_str(fixture).unwrap()).await;
         assert_eq!(response.status(), 200);
-        assert_eq!(
-            response.json::<Value>().await.unwrap(),
-            json!({ "status": "ignored", "reason": reason })
-        );
+        assert_eq!(response.json::<Value>().await.unwrap(), json!({ "status": "ignored", "reason": reason }));
     }
     // Our own answer coming back as `from_me` is an echo, not a human agent.
-    app.post_generic(&generic("q-1", "5511988887777", "Oi"))
-        .await;
+    app.post_generic(&generic("q-1", "5511988887777", "Oi")).await;
     app.drain().await;
     let mut echo = generic("echo-1", "5511988887777", "Resposta do bot");
     echo["from_me"] = json!(true);
     let response = app.post_generic(&echo).await;
-    assert_eq!(
-        response.json::<Value>().await.unwrap(),
-        json!({ "status": "ignored", "reason": "own_echo" })
-    );
+    assert_eq!(response.json::<Value>().await.unwrap(), json!({ "status": "ignored", "reason": "own_echo" }));
     app.drain().await;
-    assert_eq!(
-        app.llm_requests().await.len(),
-        1,
-        "only the customer's message reached the LLM"
-    );
+    assert_eq!(app.llm_requests().await.len(), 1, "only the customer's message reached the LLM");
 }
 
 #[tokio::test]
@@ -262,44 +162,26 @@ async fn a_human_agent_message_pauses_the_bot_until_the_conversation_is_resumed(
     let mut agent = generic("agent-1", "5511977776666", "Oi, aqui é a Ana, do suporte.");
     agent["from_me"] = json!(true);
     let response = app.post_generic(&agent).await;
-    assert_eq!(
-        response.json::<Value>().await.unwrap(),
-        json!({ "status": "ignored", "reason": "human_agent" })
-    );
+    assert_eq!(response.json::<Value>().await.unwrap(), json!({ "status": "ignored", "reason": "human_agent" }));
 
-    app.post_generic(&generic("c-1", "5511977776666", "Obrigada, Ana"))
-        .await;
+    app.post_generic(&generic("c-1", "5511977776666", "Obrigada, Ana")).await;
     app.drain().await;
-    assert!(
-        app.sent().await.is_empty(),
-        "the bot spoke over a human agent"
-    );
+    assert!(app.sent().await.is_empty(), "the bot spoke over a human agent");
     assert!(app.llm_requests().await.is_empty());
 
     let tenant = app.store.find_tenant("acme").await.unwrap().unwrap();
     let resumed = app
         .store
-        .mark_conversation_state(
-            tenant.id,
-            "5511977776666",
-            atende::domain::ConversationState::Bot,
-        )
+        .mark_conversation_state(tenant.id, "5511977776666", atende::domain::ConversationState::Bot)
         .await
         .unwrap();
     assert!(resumed);
-    app.post_generic(&generic("c-2", "5511977776666", "Vocês abrem sábado?"))
-        .await;
+    app.post_generic(&generic("c-2", "5511977776666", "Vocês abrem sábado?")).await;
     app.drain().await;
     assert_eq!(app.sent().await.len(), 1);
     let prompt = &app.llm_requests().await[0];
-    assert!(
-        last_user_text(prompt).ends_with("Vocês abrem sábado?"),
-        "{prompt}"
-    );
-    assert_eq!(
-        prompt["contents"][0]["role"], "model",
-        "the agent's message is context on the business side"
-    );
+    assert!(last_user_text(prompt).ends_with("Vocês abrem sábado?"), "{prompt}");
+    assert_eq!(prompt["contents"][0]["role"], "model", "the agent's message is context on the business side");
 }
 
 #[tokio::test]
@@ -311,16 +193,11 @@ async fn too_many_requests_from_one_ip_get_429_with_retry_after() {
     .await;
     let mut statuses = Vec::new();
     for i in 0..3 {
-        let response = app
-            .post_generic(&generic(&format!("rl-{i}"), "5511999999999", "Oi"))
-            .await;
+        let response = app.post_generic(&generic(&format!("rl-{i}"), "5511999999999", "Oi")).await;
         statuses.push(response.status().as_u16());
         if response.status() == 429 {
             assert!(response.headers().get("retry-after").is_some());
-            assert_eq!(
-                response.json::<Value>().await.unwrap()["error"]["code"],
-                "rate_limited"
-            );
+            assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], "rate_limited");
         }
     }
     assert_eq!(statuses, vec![202, 202, 429]);
@@ -329,16 +206,7 @@ async fn too_many_requests_from_one_ip_get_429_with_retry_after() {
 #[tokio::test]
 async fn unknown_channels_and_routes_get_a_json_404() {
     let app = spawn_app().await;
-    let response = app
-        .client
-        .post(app.url("/webhook/acme/telegram"))
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+    let response = app.client.post(app.url("/webhook/acme/telegram")).body("{}").send().await.unwrap();
     assert_eq!(response.status(), 404);
-    assert_eq!(
-        response.json::<Value>().await.unwrap()["error"]["code"],
-        "not_found"
-    );
+    assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], "not_found");
 }

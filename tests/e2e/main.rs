@@ -7,5 +7,6 @@ mod helpers;
 mod ingress;
 mod ops;
 mod queue;
+mod races;
 mod reply;
 mod store;

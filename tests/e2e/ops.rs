@@ -11,10 +11,7 @@ async fn health_and_ready_answer_when_the_store_is_up() {
     assert_eq!(health.status(), 200);
     let ready = app.client.get(app.url("/ready")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
-    assert_eq!(
-        ready.json::<Value>().await.unwrap()["checks"]["store"],
-        "ok"
-    );
+    assert_eq!(ready.json::<Value>().await.unwrap()["checks"]["store"], "ok");
 }
 
 #[tokio::test]
@@ -22,15 +19,11 @@ async fn metrics_use_the_prometheus_text_format_and_cover_the_pipeline() {
     let app = spawn_app().await;
     mount_gemini(&app.llm, "Olá!").await;
     mount_whaticket_ok(&app.whaticket).await;
-    app.post_generic(&generic("met-1", "5511999999999", "Oi"))
-        .await;
+    app.post_generic(&generic("met-1", "5511999999999", "Oi")).await;
     app.drain().await;
 
     let response = app.client.get(app.url("/metrics")).send().await.unwrap();
-    assert_eq!(
-        response.headers()["content-type"],
-        "text/plain; version=0.0.4; charset=utf-8"
-    );
+    assert_eq!(response.headers()["content-type"], "text/plain; version=0.0.4; charset=utf-8");
     let text = response.text().await.unwrap();
     for needle in [
         "# TYPE atende_webhooks_total counter",
@@ -47,4 +40,16 @@ async fn metrics_use_the_prometheus_text_format_and_cover_the_pipeline() {
         assert!(text.contains(needle), "missing {needle} in\n{text}");
     }
     assert!(!text.contains("whaticket-api-token") && !text.contains("s3cr3t"));
+}
+
+#[tokio::test]
+async fn a_worker_only_process_serves_operations_but_not_webhooks() {
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let config = test_config(&format!("sqlite://{}", dir.path().join("w.db").display()));
+    let (llm, whaticket) = (wiremock::MockServer::start().await, wiremock::MockServer::start().await);
+    let mut app = start(config, atende::app::Role::Worker, llm, whaticket, dir).await;
+    app.apply_tenant(&tenant_toml(&app.llm.uri(), &app.whaticket.uri(), "")).await;
+    assert_eq!(app.client.get(app.url("/health")).send().await.unwrap().status(), 200);
+    assert_eq!(app.post_generic(&generic("w1", "5511999999999", "Oi")).await.status(), 404);
+    app.stop().await;
 }

@@ -6,9 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use atende::config::tenant::TenantFile;
-use atende::domain::{
-    ContactNumber, CorrelationId, ErrorClass, InboundMessage, JobKind, JobState, TenantId,
-};
+use atende::domain::{ContactNumber, CorrelationId, ErrorClass, InboundMessage, JobKind, JobState, TenantId};
 use atende::store::{DeadLetterFilter, Debounce, JobFailure, NewInbound, RecordOutcome, Store};
 use time::OffsetDateTime;
 
@@ -20,20 +18,11 @@ struct Fixture {
 
 async fn sqlite() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let store = atende::store::connect(&format!("sqlite://{}", dir.path().join("s.db").display()))
-        .await
-        .unwrap();
+    let store = atende::store::connect(&format!("sqlite://{}", dir.path().join("s.db").display())).await.unwrap();
     store.migrate().await.unwrap();
     let file: TenantFile = toml::from_str("slug = \"acme\"\nname = \"ACME\"").unwrap();
-    let (tenant, _) = store
-        .upsert_tenant(&file, OffsetDateTime::now_utc())
-        .await
-        .unwrap();
-    Fixture {
-        store,
-        tenant,
-        _dir: dir,
-    }
+    let (tenant, _) = store.upsert_tenant(&file, OffsetDateTime::now_utc()).await.unwrap();
+    Fixture { store, tenant, _dir: dir }
 }
 
 fn message(id: &str, contact: &str) -> InboundMessage {
@@ -48,29 +37,13 @@ fn message(id: &str, contact: &str) -> InboundMessage {
     }
 }
 
-const NO_DEBOUNCE: Debounce = Debounce {
-    window: Duration::ZERO,
-    max: Duration::ZERO,
-    max_attempts: 3,
-};
+const NO_DEBOUNCE: Debounce = Debounce { window: Duration::ZERO, max: Duration::ZERO, max_attempts: 3 };
 
-async fn inbound(
-    f: &Fixture,
-    id: &str,
-    contact: &str,
-    now: OffsetDateTime,
-    debounce: Debounce,
-) -> RecordOutcome {
+async fn inbound(f: &Fixture, id: &str, contact: &str, now: OffsetDateTime, debounce: Debounce) -> RecordOutcome {
     let m = message(id, contact);
     let correlation_id = CorrelationId::new();
     f.store
-        .record_inbound(NewInbound {
-            tenant: f.tenant,
-            message: &m,
-            correlation_id: &correlation_id,
-            now,
-            debounce,
-        })
+        .record_inbound(NewInbound { tenant: f.tenant, message: &m, correlation_id: &correlation_id, now, debounce })
         .await
         .unwrap()
 }
@@ -89,11 +62,7 @@ async fn only_one_job_per_conversation_runs_and_the_next_waits_for_it() {
     assert!(f.store.claim_job("w3", now, LEASE).await.unwrap().is_none());
 
     // A new message for a running conversation gets its own job, which waits.
-    let a = [&first, &second]
-        .into_iter()
-        .find(|j| j.payload["conversation_id"] == 1)
-        .unwrap()
-        .clone();
+    let a = [&first, &second].into_iter().find(|j| j.payload["conversation_id"] == 1).unwrap().clone();
     inbound(&f, "a2", "5511900000001", now, NO_DEBOUNCE).await;
     assert!(f.store.claim_job("w3", now, LEASE).await.unwrap().is_none());
     assert!(f.store.complete_job(a.id, &a.owner, now).await.unwrap());
@@ -107,60 +76,24 @@ async fn only_one_job_per_conversation_runs_and_the_next_waits_for_it() {
 async fn a_burst_merges_into_one_reply_job_pushed_back_but_capped() {
     let f = sqlite().await;
     let t0 = OffsetDateTime::now_utc();
-    let debounce = Debounce {
-        window: Duration::from_secs(3),
-        max: Duration::from_secs(5),
-        max_attempts: 3,
-    };
+    let debounce = Debounce { window: Duration::from_secs(3), max: Duration::from_secs(5), max_attempts: 3 };
     inbound(&f, "m1", "5511900000001", t0, debounce).await;
-    inbound(
-        &f,
-        "m2",
-        "5511900000001",
-        t0 + Duration::from_secs(2),
-        debounce,
-    )
-    .await;
+    inbound(&f, "m2", "5511900000001", t0 + Duration::from_secs(2), debounce).await;
     let due = f.store.next_due().await.unwrap().unwrap();
-    assert_eq!(
-        due.unix_timestamp(),
-        (t0 + Duration::from_secs(5)).unix_timestamp(),
-        "pushed to t0+2+3"
-    );
-    inbound(
-        &f,
-        "m3",
-        "5511900000001",
-        t0 + Duration::from_secs(4),
-        debounce,
-    )
-    .await;
+    assert_eq!(due.unix_timestamp(), (t0 + Duration::from_secs(5)).unix_timestamp(), "pushed to t0+2+3");
+    inbound(&f, "m3", "5511900000001", t0 + Duration::from_secs(4), debounce).await;
     let due = f.store.next_due().await.unwrap().unwrap();
-    assert_eq!(
-        due.unix_timestamp(),
-        (t0 + Duration::from_secs(5)).unix_timestamp(),
-        "capped at t0+5"
-    );
+    assert_eq!(due.unix_timestamp(), (t0 + Duration::from_secs(5)).unix_timestamp(), "capped at t0+5");
     let counts = f.store.count_jobs().await.unwrap();
-    assert_eq!(
-        counts.iter().map(|c| c.count).sum::<i64>(),
-        1,
-        "one job for the burst"
-    );
+    assert_eq!(counts.iter().map(|c| c.count).sum::<i64>(), 1, "one job for the burst");
 }
 
 #[tokio::test]
 async fn a_duplicate_provider_id_stores_nothing() {
     let f = sqlite().await;
     let now = OffsetDateTime::now_utc();
-    assert!(matches!(
-        inbound(&f, "d1", "5511900000001", now, NO_DEBOUNCE).await,
-        RecordOutcome::Queued { .. }
-    ));
-    assert_eq!(
-        inbound(&f, "d1", "5511900000001", now, NO_DEBOUNCE).await,
-        RecordOutcome::Duplicate
-    );
+    assert!(matches!(inbound(&f, "d1", "5511900000001", now, NO_DEBOUNCE).await, RecordOutcome::Queued { .. }));
+    assert_eq!(inbound(&f, "d1", "5511900000001", now, NO_DEBOUNCE).await, RecordOutcome::Duplicate);
     assert_eq!(f.store.count_jobs().await.unwrap()[0].count, 1);
 }
 
@@ -170,41 +103,13 @@ async fn retries_wait_for_run_at_and_a_lost_lease_cannot_write() {
     let now = OffsetDateTime::now_utc();
     inbound(&f, "r1", "5511900000001", now, NO_DEBOUNCE).await;
     let job = f.store.claim_job("w1", now, LEASE).await.unwrap().unwrap();
-    let failure = JobFailure {
-        message: "HTTP 503".into(),
-        class: ErrorClass::Retryable,
-    };
-    assert!(
-        !f.store
-            .retry_job(job.id, "intruder", now, &failure)
-            .await
-            .unwrap(),
-        "fencing by owner"
-    );
-    assert!(
-        f.store
-            .retry_job(job.id, "w1", now + Duration::from_secs(10), &failure)
-            .await
-            .unwrap()
-    );
-    assert!(
-        f.store
-            .claim_job("w1", now + Duration::from_secs(9), LEASE)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    let again = f
-        .store
-        .claim_job("w2", now + Duration::from_secs(10), LEASE)
-        .await
-        .unwrap()
-        .unwrap();
+    let failure = JobFailure { message: "HTTP 503".into(), class: ErrorClass::Retryable };
+    assert!(!f.store.retry_job(job.id, "intruder", now, &failure).await.unwrap(), "fencing by owner");
+    assert!(f.store.retry_job(job.id, "w1", now + Duration::from_secs(10), &failure).await.unwrap());
+    assert!(f.store.claim_job("w1", now + Duration::from_secs(9), LEASE).await.unwrap().is_none());
+    let again = f.store.claim_job("w2", now + Duration::from_secs(10), LEASE).await.unwrap().unwrap();
     assert_eq!(again.attempts, 2);
-    assert!(
-        !f.store.complete_job(job.id, "w1", now).await.unwrap(),
-        "w1 no longer holds it"
-    );
+    assert!(!f.store.complete_job(job.id, "w1", now).await.unwrap(), "w1 no longer holds it");
     let record = f.store.find_job(job.id).await.unwrap().unwrap();
     assert_eq!(record.history[0]["error"], "HTTP 503");
     assert_eq!(record.history[0]["attempt"], 1);
@@ -216,47 +121,23 @@ async fn dead_letters_can_be_listed_replayed_with_attempts_reset_and_discarded()
     let now = OffsetDateTime::now_utc();
     inbound(&f, "x1", "5511900000001", now, NO_DEBOUNCE).await;
     inbound(&f, "y1", "5511900000002", now, NO_DEBOUNCE).await;
-    let failure = JobFailure {
-        message: "HTTP 400".into(),
-        class: ErrorClass::Permanent,
-    };
+    let failure = JobFailure { message: "HTTP 400".into(), class: ErrorClass::Permanent };
     for _ in 0..2 {
         let job = f.store.claim_job("w", now, LEASE).await.unwrap().unwrap();
-        assert!(
-            f.store
-                .dead_letter(job.id, "w", &failure, now)
-                .await
-                .unwrap()
-        );
+        assert!(f.store.dead_letter(job.id, "w", &failure, now).await.unwrap());
     }
-    let dead = f
-        .store
-        .list_dead_letters(&DeadLetterFilter::default())
-        .await
-        .unwrap();
+    let dead = f.store.list_dead_letters(&DeadLetterFilter::default()).await.unwrap();
     assert_eq!(dead.len(), 2);
-    assert!(
-        dead.iter()
-            .all(|j| j.state == JobState::Dead && j.tenant == "acme")
-    );
-    let other = DeadLetterFilter {
-        tenant: Some("other".into()),
-        ..Default::default()
-    };
+    assert!(dead.iter().all(|j| j.state == JobState::Dead && j.tenant == "acme"));
+    let other = DeadLetterFilter { tenant: Some("other".into()), ..Default::default() };
     assert!(f.store.list_dead_letters(&other).await.unwrap().is_empty());
 
     assert!(f.store.replay_dead_letter(dead[0].id, now).await.unwrap());
-    assert!(
-        !f.store.replay_dead_letter(dead[0].id, now).await.unwrap(),
-        "only dead jobs replay"
-    );
+    assert!(!f.store.replay_dead_letter(dead[0].id, now).await.unwrap(), "only dead jobs replay");
     let replayed = f.store.claim_job("w", now, LEASE).await.unwrap().unwrap();
     assert_eq!((replayed.id, replayed.attempts), (dead[0].id, 1));
     assert!(f.store.discard_dead_letter(dead[1].id, now).await.unwrap());
-    assert_eq!(
-        f.store.find_job(dead[1].id).await.unwrap().unwrap().state,
-        JobState::Discarded
-    );
+    assert_eq!(f.store.find_job(dead[1].id).await.unwrap().unwrap().state, JobState::Discarded);
 }
 
 #[tokio::test]
@@ -264,14 +145,7 @@ async fn concurrent_workers_claim_each_job_exactly_once() {
     let f = sqlite().await;
     let now = OffsetDateTime::now_utc();
     for i in 0..24 {
-        inbound(
-            &f,
-            &format!("c{i}"),
-            &format!("55119000{i:05}"),
-            now,
-            NO_DEBOUNCE,
-        )
-        .await;
+        inbound(&f, &format!("c{i}"), &format!("55119000{i:05}"), now, NO_DEBOUNCE).await;
     }
     let mut tasks = tokio::task::JoinSet::new();
     for w in 0..6 {
@@ -290,4 +164,24 @@ async fn concurrent_workers_claim_each_job_exactly_once() {
     }
     let unique: BTreeSet<_> = all.iter().collect();
     assert_eq!((all.len(), unique.len()), (24, 24));
+}
+
+#[tokio::test]
+async fn a_replayed_dead_letter_does_not_block_the_takeover_of_a_newer_expired_job() {
+    let f = sqlite().await;
+    let now = OffsetDateTime::now_utc();
+    let permanent = JobFailure { message: "HTTP 400".into(), class: ErrorClass::Permanent };
+    inbound(&f, "z1", "5511900000001", now, NO_DEBOUNCE).await;
+    let old = f.store.claim_job("w", now, LEASE).await.unwrap().unwrap();
+    assert!(f.store.dead_letter(old.id, "w", &permanent, now).await.unwrap());
+    inbound(&f, "z2", "5511900000001", now, NO_DEBOUNCE).await;
+    let newer = f.store.claim_job("dies", now, LEASE).await.unwrap().unwrap();
+    assert!(f.store.replay_dead_letter(old.id, now).await.unwrap());
+
+    let later = now + LEASE + Duration::from_secs(1);
+    let taken = f.store.claim_job("w2", later, LEASE).await.unwrap().unwrap();
+    assert_eq!(taken.id, newer.id, "the expired job is taken over, not stuck behind the replay");
+    assert!(f.store.complete_job(taken.id, "w2", later).await.unwrap());
+    let replayed = f.store.claim_job("w2", later, LEASE).await.unwrap().unwrap();
+    assert_eq!(replayed.id, old.id);
 }

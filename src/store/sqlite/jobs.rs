@@ -3,6 +3,7 @@
 //! Claiming is one `UPDATE … RETURNING` on the single writer connection, so it is atomic;
 //! the partial unique index `jobs_one_running_per_key` backs up "one running job per key".
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -12,37 +13,50 @@ use time::OffsetDateTime;
 
 use super::{SqliteStore, corrupt, from_ms, ms};
 use crate::domain::{CorrelationId, JobId, JobKind, JobState, TenantId};
-use crate::store::{
-    ClaimedJob, DeadLetterFilter, JobCount, JobFailure, JobRecord, JobStore, Result,
-};
+use crate::store::{ClaimedJob, DeadLetterFilter, JobCount, JobFailure, JobRecord, JobStore, Result};
 
-/// The oldest live job of each key is its head; only a head may run, and only when no
-/// other job of its key is running. A running head whose lease expired is taken over.
+/// Which live jobs may run next, given `$3` = now. Per key:
+/// - jobs run one at a time (no other running job of the key);
+/// - a queued job runs only when due and when no older job of its key is live, except that a
+///   `deliver` may pass a `reply` still queued (debouncing or backing off), so an answer already
+///   written is not held back by the next burst;
+/// - a running job whose lease expired is taken over whatever its position.
+///
+/// Only kinds this binary knows are considered (a newer binary's jobs wait for it).
+/// Among runnable jobs, deliveries go first: finishing an answer already paid for beats
+/// starting a new LLM call.
+const RUNNABLE: &str = "
+    j.kind IN ('reply', 'deliver')
+    AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.key = j.key AND r.id <> j.id AND r.state = 'running')
+    AND (j.state = 'running' OR NOT EXISTS (
+        SELECT 1 FROM jobs h WHERE h.key = j.key AND h.id < j.id AND h.state IN ('queued', 'running')
+          AND NOT (j.kind = 'deliver' AND h.kind = 'reply' AND h.state = 'queued')))";
+
 const CLAIM: &str = "
 UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3
 WHERE id = (
     SELECT j.id FROM jobs j
     WHERE j.state IN ('queued', 'running')
       AND ((j.state = 'queued' AND j.run_at <= $3) OR (j.state = 'running' AND j.lease_until < $3))
-      AND NOT EXISTS (SELECT 1 FROM jobs h WHERE h.key = j.key AND h.id < j.id AND h.state IN ('queued', 'running'))
-      AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.key = j.key AND r.id <> j.id AND r.state = 'running')
-    ORDER BY j.run_at, j.id
+      AND {RUNNABLE}
+    ORDER BY CASE j.kind WHEN 'deliver' THEN 0 ELSE 1 END, j.run_at, j.id
     LIMIT 1)
 RETURNING id, tenant_id, kind, key, payload, attempts, max_attempts, correlation_id";
 
-const RECORD_COLUMNS: &str =
-    "j.id, t.slug, j.kind, j.key, j.payload, j.state, j.attempts, j.max_attempts, j.run_at,
+const NEXT_DUE: &str = "
+SELECT MIN(CASE WHEN j.state = 'queued' THEN j.run_at ELSE j.lease_until END) FROM jobs j
+WHERE j.state IN ('queued', 'running') AND {RUNNABLE}";
+
+static CLAIM_SQL: LazyLock<String> = LazyLock::new(|| CLAIM.replace("{RUNNABLE}", RUNNABLE));
+static NEXT_DUE_SQL: LazyLock<String> = LazyLock::new(|| NEXT_DUE.replace("{RUNNABLE}", RUNNABLE));
+
+const RECORD_COLUMNS: &str = "j.id, t.slug, j.kind, j.key, j.payload, j.state, j.attempts, j.max_attempts, j.run_at,
     j.last_error, j.history, j.correlation_id, j.created_at, j.updated_at";
 
 #[async_trait]
 impl JobStore for SqliteStore {
-    async fn claim_job(
-        &self,
-        owner: &str,
-        now: OffsetDateTime,
-        lease: Duration,
-    ) -> Result<Option<ClaimedJob>> {
-        let row = sqlx::query(CLAIM)
+    async fn claim_job(&self, owner: &str, now: OffsetDateTime, lease: Duration) -> Result<Option<ClaimedJob>> {
+        let row = sqlx::query(AssertSqlSafe(CLAIM_SQL.as_str()))
             .bind(owner)
             .bind(ms(now + lease))
             .bind(ms(now))
@@ -66,12 +80,13 @@ impl JobStore for SqliteStore {
     }
 
     async fn extend_lease(&self, job: JobId, owner: &str, until: OffsetDateTime) -> Result<bool> {
-        let done = sqlx::query("UPDATE jobs SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND state = 'running'")
-            .bind(ms(until))
-            .bind(job.0)
-            .bind(owner)
-            .execute(&self.writer)
-            .await?;
+        let done =
+            sqlx::query("UPDATE jobs SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND state = 'running'")
+                .bind(ms(until))
+                .bind(job.0)
+                .bind(owner)
+                .execute(&self.writer)
+                .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -88,42 +103,16 @@ impl JobStore for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn retry_job(
-        &self,
-        job: JobId,
-        owner: &str,
-        run_at: OffsetDateTime,
-        failure: &JobFailure,
-    ) -> Result<bool> {
-        self.fail(
-            job,
-            owner,
-            "queued",
-            run_at,
-            failure,
-            OffsetDateTime::now_utc(),
-        )
-        .await
+    async fn retry_job(&self, job: JobId, owner: &str, run_at: OffsetDateTime, failure: &JobFailure) -> Result<bool> {
+        self.fail(job, owner, "queued", run_at, failure, OffsetDateTime::now_utc()).await
     }
 
-    async fn dead_letter(
-        &self,
-        job: JobId,
-        owner: &str,
-        failure: &JobFailure,
-        now: OffsetDateTime,
-    ) -> Result<bool> {
+    async fn dead_letter(&self, job: JobId, owner: &str, failure: &JobFailure, now: OffsetDateTime) -> Result<bool> {
         self.fail(job, owner, "dead", now, failure, now).await
     }
 
     async fn next_due(&self) -> Result<Option<OffsetDateTime>> {
-        let at: Option<i64> = sqlx::query_scalar(
-            "SELECT MIN(CASE WHEN j.state = 'queued' THEN j.run_at ELSE j.lease_until END) FROM jobs j
-             WHERE j.state IN ('queued', 'running')
-               AND NOT EXISTS (SELECT 1 FROM jobs h WHERE h.key = j.key AND h.id < j.id AND h.state IN ('queued', 'running'))",
-        )
-        .fetch_one(&self.writer)
-        .await?;
+        let at: Option<i64> = sqlx::query_scalar(AssertSqlSafe(NEXT_DUE_SQL.as_str())).fetch_one(&self.writer).await?;
         Ok(at.map(from_ms))
     }
 
@@ -137,23 +126,17 @@ impl JobStore for SqliteStore {
         for row in rows {
             let (kind, state): (String, String) = (row.get("kind"), row.get("state"));
             if let (Some(kind), Some(state)) = (JobKind::parse(&kind), JobState::parse(&state)) {
-                counts.push(JobCount {
-                    kind,
-                    state,
-                    count: row.get("n"),
-                });
+                counts.push(JobCount { kind, state, count: row.get("n") });
             }
         }
         Ok(counts)
     }
 
     async fn prune_jobs(&self, before: OffsetDateTime) -> Result<u64> {
-        let done = sqlx::query(
-            "DELETE FROM jobs WHERE state IN ('done', 'discarded') AND updated_at < $1",
-        )
-        .bind(ms(before))
-        .execute(&self.writer)
-        .await?;
+        let done = sqlx::query("DELETE FROM jobs WHERE state IN ('done', 'discarded') AND updated_at < $1")
+            .bind(ms(before))
+            .execute(&self.writer)
+            .await?;
         Ok(done.rows_affected())
     }
 
@@ -173,13 +156,8 @@ impl JobStore for SqliteStore {
     }
 
     async fn find_job(&self, job: JobId) -> Result<Option<JobRecord>> {
-        let sql = format!(
-            "SELECT {RECORD_COLUMNS} FROM jobs j JOIN tenants t ON t.id = j.tenant_id WHERE j.id = $1"
-        );
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(job.0)
-            .fetch_optional(&self.reader)
-            .await?;
+        let sql = format!("SELECT {RECORD_COLUMNS} FROM jobs j JOIN tenants t ON t.id = j.tenant_id WHERE j.id = $1");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(job.0).fetch_optional(&self.reader).await?;
         row.as_ref().map(record_from_row).transpose()
     }
 
@@ -196,13 +174,11 @@ impl JobStore for SqliteStore {
     }
 
     async fn discard_dead_letter(&self, job: JobId, now: OffsetDateTime) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE jobs SET state = 'discarded', updated_at = $1 WHERE id = $2 AND state = 'dead'",
-        )
-        .bind(ms(now))
-        .bind(job.0)
-        .execute(&self.writer)
-        .await?;
+        let done = sqlx::query("UPDATE jobs SET state = 'discarded', updated_at = $1 WHERE id = $2 AND state = 'dead'")
+            .bind(ms(now))
+            .bind(job.0)
+            .execute(&self.writer)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 }

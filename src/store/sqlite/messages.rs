@@ -8,47 +8,32 @@ use time::OffsetDateTime;
 use super::tenants::tenant_from_row;
 use super::{SqliteStore, corrupt, from_ms, ms};
 use crate::domain::{
-    ContactNumber, ConversationId, ConversationState, CorrelationId, Direction, InboundMessage,
-    JobKind, JobSpec, MessageId, TenantId,
+    ContactNumber, ConversationId, ConversationState, CorrelationId, Direction, InboundMessage, JobKind, JobSpec,
+    MessageId, TenantId,
 };
 use crate::store::{
-    Conversation, Delivery, Finish, MessageStore, NewInbound, NewReply, RecordOutcome,
-    ReplyContext, Result, StoredMessage,
+    Conversation, Delivery, DeliveryOutcome, Finish, MessageStore, NewInbound, NewReply, RecordOutcome, ReplyContext,
+    Result, StoredMessage,
 };
 
 // Dynamic SQL in this file is built only from these constant column lists (AssertSqlSafe).
-const MESSAGE_COLUMNS: &str = "id, direction, body, status, created_at";
-const CONVERSATION_COLUMNS: &str =
-    "id, tenant_id, contact, contact_name, ticket_id, state, replied_upto";
+const MESSAGE_COLUMNS: &str = "id, direction, body, status, correlation_id, created_at";
+const CONVERSATION_COLUMNS: &str = "id, tenant_id, contact, contact_name, ticket_id, state, replied_upto";
 
 #[async_trait]
 impl MessageStore for SqliteStore {
     async fn record_inbound(&self, inbound: NewInbound<'_>) -> Result<RecordOutcome> {
-        let NewInbound {
-            tenant,
-            message,
-            correlation_id,
-            now,
-            debounce,
-        } = inbound;
+        let NewInbound { tenant, message, correlation_id, now, debounce } = inbound;
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let conversation = upsert_conversation(&mut tx, tenant, message, now).await?;
-        let Some(message_id) = insert_message(
-            &mut tx,
-            tenant,
-            conversation,
-            message,
-            Direction::Inbound,
-            correlation_id,
-            now,
-        )
-        .await?
+        let Some(message_id) =
+            insert_message(&mut tx, tenant, conversation, message, Direction::Inbound, correlation_id, now).await?
         else {
             return Ok(RecordOutcome::Duplicate); // dropping `tx` rolls the conversation upsert back
         };
         let key = JobSpec::conversation_key(conversation);
         let pending: Option<(i64, Option<i64>)> = sqlx::query_as(
-            "SELECT id, not_after FROM jobs WHERE key = $1 AND kind = 'reply' AND state = 'queued' ORDER BY id DESC LIMIT 1",
+            "SELECT id, not_after FROM jobs WHERE key = $1 AND kind = 'reply' AND state = 'queued' AND attempts = 0 ORDER BY id DESC LIMIT 1",
         )
         .bind(&key)
         .fetch_optional(&mut *tx)
@@ -84,10 +69,7 @@ impl MessageStore for SqliteStore {
             }
         }
         tx.commit().await?;
-        Ok(RecordOutcome::Queued {
-            message_id,
-            conversation_id: conversation,
-        })
+        Ok(RecordOutcome::Queued { message_id, conversation_id: conversation })
     }
 
     async fn record_agent_message(
@@ -99,16 +81,8 @@ impl MessageStore for SqliteStore {
     ) -> Result<RecordOutcome> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let conversation = upsert_conversation(&mut tx, tenant, message, now).await?;
-        let Some(message_id) = insert_message(
-            &mut tx,
-            tenant,
-            conversation,
-            message,
-            Direction::Agent,
-            correlation_id,
-            now,
-        )
-        .await?
+        let Some(message_id) =
+            insert_message(&mut tx, tenant, conversation, message, Direction::Agent, correlation_id, now).await?
         else {
             return Ok(RecordOutcome::Duplicate);
         };
@@ -123,10 +97,7 @@ impl MessageStore for SqliteStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(RecordOutcome::Recorded {
-            message_id,
-            conversation_id: conversation,
-        })
+        Ok(RecordOutcome::Recorded { message_id, conversation_id: conversation })
     }
 
     async fn list_recent_outbound(
@@ -148,47 +119,25 @@ impl MessageStore for SqliteStore {
         Ok(rows)
     }
 
-    async fn mark_conversation_state(
-        &self,
-        tenant: TenantId,
-        contact: &str,
-        state: ConversationState,
-    ) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE conversations SET state = $1 WHERE tenant_id = $2 AND contact = $3",
-        )
-        .bind(state.as_str())
-        .bind(tenant.0)
-        .bind(contact)
-        .execute(&self.writer)
-        .await?;
+    async fn mark_conversation_state(&self, tenant: TenantId, contact: &str, state: ConversationState) -> Result<bool> {
+        let done = sqlx::query("UPDATE conversations SET state = $1 WHERE tenant_id = $2 AND contact = $3")
+            .bind(state.as_str())
+            .bind(tenant.0)
+            .bind(contact)
+            .execute(&self.writer)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn find_conversation(
-        &self,
-        tenant: TenantId,
-        contact: &str,
-    ) -> Result<Option<Conversation>> {
-        let sql = format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE tenant_id = $1 AND contact = $2"
-        );
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(tenant.0)
-            .bind(contact)
-            .fetch_optional(&self.reader)
-            .await?;
+    async fn find_conversation(&self, tenant: TenantId, contact: &str) -> Result<Option<Conversation>> {
+        let sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE tenant_id = $1 AND contact = $2");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(tenant.0).bind(contact).fetch_optional(&self.reader).await?;
         Ok(row.as_ref().map(conversation_from_row))
     }
 
     async fn list_messages(&self, conversation: ConversationId) -> Result<Vec<StoredMessage>> {
-        let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 ORDER BY id"
-        );
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(conversation.0)
-            .fetch_all(&self.reader)
-            .await?;
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 ORDER BY id");
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(conversation.0).fetch_all(&self.reader).await?;
         Ok(rows.iter().map(message_from_row).collect())
     }
 
@@ -201,11 +150,7 @@ impl MessageStore for SqliteStore {
         // Read on the writer so the context is never staler than the job that asked for it.
         let mut conn = self.writer.acquire().await?;
         let sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = $1");
-        let Some(row) = sqlx::query(AssertSqlSafe(sql))
-            .bind(conversation.0)
-            .fetch_optional(&mut *conn)
-            .await?
-        else {
+        let Some(row) = sqlx::query(AssertSqlSafe(sql)).bind(conversation.0).fetch_optional(&mut *conn).await? else {
             return Ok(None);
         };
         let conversation = conversation_from_row(&row);
@@ -225,14 +170,17 @@ impl MessageStore for SqliteStore {
             .iter()
             .map(message_from_row)
             .collect();
-        let before = pending.first().map_or(i64::MAX, |m| m.id.0);
+        // Everything recent except the burst itself: an answer written while this job
+        // waited has a higher id than the burst but belongs before it.
         let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND id < $2 AND created_at >= $3
+            "SELECT {MESSAGE_COLUMNS} FROM messages
+             WHERE conversation_id = $1 AND NOT (direction = 'inbound' AND id > $2) AND created_at >= $3
+               AND status <> 'cancelled'
              ORDER BY id DESC LIMIT $4"
         );
         let mut history: Vec<StoredMessage> = sqlx::query(AssertSqlSafe(sql))
             .bind(conversation.id.0)
-            .bind(before)
+            .bind(conversation.replied_upto.0)
             .bind(ms(history_since))
             .bind(i64::from(history_turns))
             .fetch_all(&mut *conn)
@@ -241,12 +189,7 @@ impl MessageStore for SqliteStore {
             .map(message_from_row)
             .collect();
         history.reverse();
-        Ok(Some(ReplyContext {
-            tenant,
-            conversation,
-            pending,
-            history,
-        }))
+        Ok(Some(ReplyContext { tenant, conversation, pending, history }))
     }
 
     async fn record_reply(&self, reply: NewReply<'_>) -> Result<Finish> {
@@ -262,8 +205,14 @@ impl MessageStore for SqliteStore {
             .bind(reply.conversation.0)
             .execute(&mut *tx)
             .await?;
+        let state: String = sqlx::query_scalar("SELECT state FROM conversations WHERE id = $1")
+            .bind(reply.conversation.0)
+            .fetch_one(&mut *tx)
+            .await?;
+        // A human agent may have taken over while the LLM was thinking: then stay silent.
+        let text = reply.text.as_ref().filter(|_| ConversationState::from_stored(&state) == ConversationState::Bot);
         let mut message_id = None;
-        if let Some(text) = &reply.text {
+        if let Some(text) = text {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO messages (tenant_id, conversation_id, direction, body, status, correlation_id, meta, created_at)
                  VALUES ($1, $2, 'outbound', $3, 'pending', $4, $5, $6) RETURNING id",
@@ -297,7 +246,7 @@ impl MessageStore for SqliteStore {
 
     async fn find_delivery(&self, message: MessageId) -> Result<Option<Delivery>> {
         let row = sqlx::query(
-            "SELECT m.body, m.status, c.contact, c.tenant_id FROM messages m
+            "SELECT m.body, m.status, c.contact, c.tenant_id, c.state FROM messages m
              JOIN conversations c ON c.id = m.conversation_id WHERE m.id = $1 AND m.direction = 'outbound'",
         )
         .bind(message.0)
@@ -315,6 +264,7 @@ impl MessageStore for SqliteStore {
             contact: ContactNumber::parse(&contact).map_err(|e| corrupt(e.to_string()))?,
             text: row.get("body"),
             status: row.get("status"),
+            conversation_state: ConversationState::from_stored(row.get("state")),
         }))
     }
 
@@ -323,31 +273,27 @@ impl MessageStore for SqliteStore {
         job: crate::domain::JobId,
         owner: &str,
         message: MessageId,
+        outcome: DeliveryOutcome,
         now: OffsetDateTime,
     ) -> Result<Finish> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         if !finish_job(&mut tx, job.0, owner, now).await? {
             return Ok(Finish::LeaseLost);
         }
-        sqlx::query("UPDATE messages SET status = 'sent', sent_at = $1 WHERE id = $2")
-            .bind(ms(now))
+        let sent_at = (outcome == DeliveryOutcome::Sent).then(|| ms(now));
+        sqlx::query("UPDATE messages SET status = $1, sent_at = $2 WHERE id = $3")
+            .bind(outcome.as_str())
+            .bind(sent_at)
             .bind(message.0)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(Finish::Recorded {
-            message_id: Some(message),
-        })
+        Ok(Finish::Recorded { message_id: Some(message) })
     }
 }
 
 /// Marks a leased job done inside `tx`; false when `owner` no longer holds it.
-async fn finish_job(
-    tx: &mut Transaction<'_, Sqlite>,
-    job: i64,
-    owner: &str,
-    now: OffsetDateTime,
-) -> Result<bool> {
+async fn finish_job(tx: &mut Transaction<'_, Sqlite>, job: i64, owner: &str, now: OffsetDateTime) -> Result<bool> {
     let done = sqlx::query(
         "UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = $1
          WHERE id = $2 AND lease_owner = $3 AND state = 'running'",
@@ -432,6 +378,7 @@ fn message_from_row(row: &SqliteRow) -> StoredMessage {
         direction: Direction::from_stored(row.get("direction")),
         body: row.get("body"),
         status: row.get("status"),
+        correlation_id: row.get("correlation_id"),
         created_at: from_ms(row.get("created_at")),
     }
 }

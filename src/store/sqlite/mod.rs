@@ -9,12 +9,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use time::OffsetDateTime;
 
-use super::{Result, Store, StoreError};
+use sqlx::migrate::Migrator;
+
+use super::{MigrationStatus, Result, Store, StoreError};
 
 /// SQLite-backed [`Store`].
 #[derive(Debug, Clone)]
@@ -27,22 +27,20 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if missing) the database at `url` (`sqlite://path`).
-    pub async fn connect(url: &str) -> Result<Self> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
+    /// Opens the database at `url` (`sqlite://path`), creating the file if `create`.
+    pub async fn open(url: &str, create: bool) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?;
+        if !create && !options.get_filename().exists() {
+            return Err(StoreError::Missing);
+        }
+        let options = options
+            .create_if_missing(create)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options.read_only(true))
-            .await?;
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+        let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
         Ok(Self { writer, reader })
     }
 }
@@ -50,17 +48,38 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn migrate(&self) -> Result<()> {
-        sqlx::migrate!("migrations/sqlite")
-            .run(&self.writer)
-            .await?;
+        let status = self.migration_status().await?;
+        if !status.unknown.is_empty() {
+            return Err(StoreError::SchemaTooNew(status.unknown));
+        }
+        MIGRATOR.run(&self.writer).await?;
         Ok(())
     }
 
+    async fn migration_status(&self) -> Result<MigrationStatus> {
+        let exists: Option<String> =
+            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'")
+                .fetch_optional(&self.writer)
+                .await?;
+        let applied: Vec<i64> = match exists {
+            Some(_) => {
+                sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+                    .fetch_all(&self.writer)
+                    .await?
+            }
+            None => Vec::new(),
+        };
+        Ok(super::migration_status(&MIGRATOR, &applied))
+    }
+
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        // Touch a real table, so a missing or unreadable database file is noticed.
+        sqlx::query("SELECT 1 FROM tenants LIMIT 1").execute(&self.reader).await?;
         Ok(())
     }
 }
+
+static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
 /// Unix milliseconds, the stored time format.
 pub(super) fn ms(at: OffsetDateTime) -> i64 {
@@ -69,8 +88,7 @@ pub(super) fn ms(at: OffsetDateTime) -> i64 {
 
 /// Reads a stored time.
 pub(super) fn from_ms(value: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(value) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(value) * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 pub(super) fn corrupt(what: impl Into<String>) -> StoreError {

@@ -12,11 +12,7 @@ use crate::store::{Result, Tenant, TenantStore, UpsertOutcome};
 
 #[async_trait]
 impl TenantStore for SqliteStore {
-    async fn upsert_tenant(
-        &self,
-        file: &TenantFile,
-        now: OffsetDateTime,
-    ) -> Result<(TenantId, UpsertOutcome)> {
+    async fn upsert_tenant(&self, file: &TenantFile, now: OffsetDateTime) -> Result<(TenantId, UpsertOutcome)> {
         let settings = serde_json::to_string(file).map_err(|e| corrupt(e.to_string()))?;
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let existing = sqlx::query("SELECT id, name, settings FROM tenants WHERE slug = $1")
@@ -67,9 +63,8 @@ impl TenantStore for SqliteStore {
     }
 
     async fn list_tenants(&self) -> Result<Vec<Tenant>> {
-        let rows = sqlx::query("SELECT id, slug, name, settings FROM tenants ORDER BY slug")
-            .fetch_all(&self.reader)
-            .await?;
+        let rows =
+            sqlx::query("SELECT id, slug, name, settings FROM tenants ORDER BY slug").fetch_all(&self.reader).await?;
         rows.iter().map(tenant_from_row).collect()
     }
 }
@@ -78,12 +73,6 @@ impl TenantStore for SqliteStore {
 pub(super) fn tenant_from_row(row: &SqliteRow) -> Result<Tenant> {
     let settings: String = row.get("settings");
     let slug: String = row.get("slug");
-    let settings =
-        serde_json::from_str(&settings).map_err(|e| corrupt(format!("tenant {slug}: {e}")))?;
-    Ok(Tenant {
-        id: TenantId(row.get("id")),
-        slug,
-        name: row.get("name"),
-        settings,
-    })
+    let settings = serde_json::from_str(&settings).map_err(|e| corrupt(format!("tenant {slug}: {e}")))?;
+    Ok(Tenant { id: TenantId(row.get("id")), slug, name: row.get("name"), settings })
 }

@@ -9,9 +9,9 @@ use serde_json::json;
 use tracing::{info, warn};
 
 use crate::config::BrainConfig;
-use crate::config::tenant::{DEFAULT_FALLBACK_TEXT, ProviderChoice, ResolvedLlm, ResolvedTenant};
+use crate::config::tenant::{ProviderChoice, ResolvedLlm, ResolvedTenant};
 use crate::domain::{ConversationState, ErrorClass};
-use crate::llm::{ChainError, LlmChain, ProviderConfig, ProviderKind};
+use crate::llm::{BreakerState, ChainError, LlmChain, ProviderConfig, ProviderKind};
 use crate::store::ReplyContext;
 
 pub use prompt::build_prompt;
@@ -82,10 +82,14 @@ impl Brain {
                 self.fallback(ctx, "no_answer", reason)
             }
             Err(err) if err.class() == ErrorClass::Retryable => {
-                let retry_after = match &err {
+                // Retrying before a tripped breaker cools down would only spend an attempt.
+                let cooling =
+                    providers.iter().any(|p| self.chain.breaker_state(&ctx.tenant.slug, p) != BreakerState::Closed);
+                let asked = match &err {
                     ChainError::Failed { last } => last.retry_after(),
                     _ => None,
                 };
+                let retry_after = if cooling { Some(self.chain.breaker_cooldown()).max(asked) } else { asked };
                 return Err(LlmUnavailable { reason: err.to_string(), retry_after });
             }
             Err(err) => {
@@ -98,7 +102,7 @@ impl Brain {
 
     /// The tenant's fallback text, recorded with why it was used.
     pub fn fallback(&self, ctx: &ReplyContext, kind: &str, reason: String) -> Decision {
-        let text = ctx.tenant.settings.persona.fallback_text.as_deref().unwrap_or(DEFAULT_FALLBACK_TEXT);
+        let text = ctx.tenant.settings.persona.fallback_text();
         Decision::Answer { text: text.to_string(), meta: json!({ "fallback": kind, "reason": reason }) }
     }
 }

@@ -9,6 +9,7 @@
 //! keys and cannot tell an alias such as `ATENDE_DATABASE_URL` from a nested key.
 
 mod load;
+pub mod persona;
 pub mod tenant;
 
 use std::net::SocketAddr;
@@ -27,10 +28,32 @@ pub fn describe_toml_error(text: &str, err: &toml::de::Error) -> String {
             let before = &text[..span.start.min(text.len())];
             let line = before.matches('\n').count() + 1;
             let column = before.rsplit('\n').next().unwrap_or_default().chars().count() + 1;
-            format!("line {line}, column {column}: {}", err.message())
+            format!("line {line}, column {column}: {}", scrub_values(err.message()))
         }
-        None => err.message().to_string(),
+        None => scrub_values(err.message()),
     }
+}
+
+/// Drops the values serde quotes in "invalid type/value" messages (`string "…"`,
+/// `integer `…``): a mistyped secret must not reach the terminal. Key names stay.
+fn scrub_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find(['"', '`']) {
+        let quote = rest[start..].chars().next().unwrap_or('"');
+        let Some(len) = rest[start + 1..].find(quote) else { break };
+        let before = &rest[..start];
+        let is_value = ["string ", "integer ", "float ", "char ", "value "].iter().any(|p| before.ends_with(p));
+        out.push_str(before);
+        if is_value {
+            out.push_str("(value hidden)");
+        } else {
+            out.push_str(&rest[start..start + len + 2]);
+        }
+        rest = &rest[start + len + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Everything a process needs; per-tenant settings live in the store, not here.

@@ -9,11 +9,10 @@ use std::path::{Path, PathBuf};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use super::persona::PersonaTable;
+
 /// Default Gemini API root.
 pub const GEMINI_DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com";
-/// Reply used when the LLM gives no usable answer and the persona sets none.
-pub const DEFAULT_FALLBACK_TEXT: &str =
-    "Desculpe, não consegui responder agora. Um atendente vai continuar o seu atendimento em breve.";
 
 /// A secret value from a tenant file; `Debug` never shows it.
 #[derive(Clone)]
@@ -158,18 +157,6 @@ pub struct LlmTable {
     pub fallback: Option<Box<LlmTable>>,
 }
 
-/// `[persona]` (grows with the brain).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PersonaTable {
-    /// Extra instructions appended to the system prompt.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub instructions: Option<String>,
-    /// Sent when the LLM gives no usable answer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fallback_text: Option<String>,
-}
-
 /// A tenant file that is malformed or names secrets that cannot be read.
 #[derive(Debug, thiserror::Error)]
 #[error("{origin}: {message}")]
@@ -217,7 +204,8 @@ impl TenantFile {
             self.webhook.inbound_token_file.is_some(),
             false,
         )?;
-        validate_llm("llm", &self.llm)
+        validate_llm("llm", &self.llm)?;
+        self.persona.validate()
     }
 
     /// Reads every secret (files included), so a tenant that resolves can run.
@@ -427,6 +415,15 @@ model = "gemini-2.0-flash"
         let err = TenantFile::read(&path).unwrap_err().to_string();
         assert!(err.contains("api_kye") && err.contains("line 13"), "{err}");
         assert!(!err.contains("sk-live-very-secret"), "{err}");
+    }
+
+    #[test]
+    fn a_secret_of_the_wrong_type_is_not_echoed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "t.toml", &MINIMAL.replace("secrets = [\"s3cr3t\"]", "secrets = \"s3cr3t-VALUE\""));
+        let err = TenantFile::read(&path).unwrap_err().to_string();
+        assert!(err.contains("line 5") && err.contains("expected a sequence"), "{err}");
+        assert!(!err.contains("s3cr3t-VALUE"), "{err}");
     }
 
     #[test]

@@ -6,10 +6,12 @@ mod contact;
 mod conversation;
 mod ids;
 mod job;
+mod language;
 mod message;
 
 pub use contact::{ContactNumber, ContactNumberError};
 pub use conversation::ConversationState;
 pub use ids::{ConversationId, CorrelationId, JobId, MessageId, TenantId};
 pub use job::{ErrorClass, JobKind, JobSpec, JobState};
+pub use language::Language;
 pub use message::{Direction, InboundMessage};

@@ -44,30 +44,29 @@ pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, 
 }
 
 /// Records the outcome. After a successful send a store failure must not become a job
-/// retry (that would send the text again), so the write is retried here a few times; if it
-/// still fails the job is left to its lease, and only a takeover sends again.
+/// retry (that would send the text again), so the write is retried here, with growing
+/// pauses, for as long as the lease can be held; only if the store stays down that long is
+/// the job abandoned to its lease (a takeover then sends again: at-least-once).
 async fn record(
     d: &Dispatcher,
     job: &ClaimedJob,
     message: MessageId,
     outcome: DeliveryOutcome,
 ) -> Result<JobOutcome, JobError> {
-    const PAUSES: [Duration; 3] = [Duration::from_millis(100), Duration::from_millis(500), Duration::from_secs(2)];
-    let mut last = None;
-    for pause in std::iter::once(Duration::ZERO).chain(PAUSES) {
-        tokio::time::sleep(pause).await;
+    let give_up = std::time::Instant::now() + d.queue.lease * 2 / 3;
+    let mut pause = Duration::from_millis(100);
+    loop {
         match d.store.record_delivered(job.id, &job.owner, message, outcome, job.claimed_at).await {
             Ok(Finish::Recorded { .. }) => return Ok(JobOutcome::Recorded),
             Ok(Finish::LeaseLost) => return Ok(JobOutcome::LeaseLost),
-            Err(err) => {
-                warn!(error = %err, "cannot record the delivery yet");
-                last = Some(err);
+            Err(err) if outcome == DeliveryOutcome::Cancelled => return Err(store_error(err)),
+            Err(err) if std::time::Instant::now() + pause > give_up => {
+                error!(error = %err, "delivered, but the store keeps refusing the record; abandoning the job to its lease");
+                return Ok(JobOutcome::Abandoned);
             }
+            Err(err) => warn!(error = %err, "cannot record the delivery yet; retrying"),
         }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(5));
     }
-    if outcome == DeliveryOutcome::Cancelled {
-        return Err(store_error(last.expect("the loop ran")));
-    }
-    error!(error = %last.expect("the loop ran"), "delivered, but the store refuses the record; the lease will expire");
-    Ok(JobOutcome::LeaseLost)
 }

@@ -2,6 +2,7 @@
 //! guarded by a per-tenant breaker, falling back to the next provider.
 
 use std::sync::Arc;
+use std::time::Duration;
 use std::time::Instant;
 
 use reqwest::Client;
@@ -83,6 +84,11 @@ impl LlmChain {
             Some(last) => Err(ChainError::Failed { last }),
             None => Err(ChainError::AllBreakersOpen),
         }
+    }
+
+    /// How long an open breaker rejects calls: the soonest a retry can reach a tripped provider.
+    pub fn breaker_cooldown(&self) -> Duration {
+        self.inner.settings.breaker_open_for
     }
 
     /// Current breaker state of a tenant's provider (closed if never used).

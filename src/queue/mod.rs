@@ -28,6 +28,9 @@ pub enum JobOutcome {
     Recorded,
     /// Another worker took the job over (our lease expired); nothing was written.
     LeaseLost,
+    /// The handler gave up on recording its result (store down); the job keeps its lease
+    /// until it expires and another worker takes it over.
+    Abandoned,
 }
 
 /// Why a job attempt failed.

@@ -73,8 +73,16 @@ impl Worker {
         shutdown.cancelled().await;
         let grace = this.config.shutdown_grace;
         if tokio::time::timeout(grace, async { while slots.join_next().await.is_some() {} }).await.is_err() {
-            warn!(?grace, "jobs still running after the grace period; their leases will expire and be retaken");
             slots.abort_all();
+            // Hand the interrupted jobs back at once, without charging the attempt a deploy cut off.
+            match this.store.release_jobs(&format!("{}/", this.id), OffsetDateTime::now_utc()).await {
+                Ok(n) => {
+                    warn!(?grace, jobs = n, "jobs still running after the grace period were put back in the queue")
+                }
+                Err(err) => {
+                    warn!(error = %err, "cannot release interrupted jobs; their leases will expire and be retaken")
+                }
+            }
         }
         info!(worker = %this.id, "queue worker stopped");
     }
@@ -143,6 +151,7 @@ async fn process(
         }
         Ok(JobOutcome::Recorded) => "done",
         Ok(JobOutcome::LeaseLost) => "lease_lost",
+        Ok(JobOutcome::Abandoned) => "abandoned",
         Err(err) => record_failure(store, &job, err, policy, now).await?,
     };
     let kind = job.kind.as_str();

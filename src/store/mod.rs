@@ -155,6 +155,9 @@ pub trait JobStore {
     async fn retry_job(&self, job: JobId, owner: &str, run_at: OffsetDateTime, failure: &JobFailure) -> Result<bool>;
     /// Moves a job to the dead-letter queue; false when the lease was lost.
     async fn dead_letter(&self, job: JobId, owner: &str, failure: &JobFailure, now: OffsetDateTime) -> Result<bool>;
+    /// Puts jobs leased by owners starting with `owner_prefix` back in the queue without
+    /// counting the interrupted attempt (used when a shutdown cuts jobs off); returns how many.
+    async fn release_jobs(&self, owner_prefix: &str, now: OffsetDateTime) -> Result<u64>;
     /// Earliest moment the head job of some key becomes claimable (due time or lease expiry).
     async fn next_due(&self) -> Result<Option<OffsetDateTime>>;
     /// Live and dead job counts by kind and state.

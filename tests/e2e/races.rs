@@ -76,6 +76,10 @@ async fn an_agent_who_takes_over_while_the_bot_thinks_is_not_talked_over() {
     app.post_generic(&agent).await;
 
     finish_reply(&app, &reply, covered, "Resposta do bot").await;
+    let tenant = app.store.find_tenant("acme").await.unwrap().unwrap();
+    let conversation = app.store.find_conversation(tenant.id, "5511999999999").await.unwrap().unwrap();
+    let messages = app.store.list_messages(conversation.id).await.unwrap();
+    assert!(messages.iter().all(|m| m.body != "Resposta do bot"), "an answer was stored after the takeover");
     app.drain().await;
     assert!(app.sent().await.is_empty(), "the bot spoke after the agent took over");
 }
@@ -91,8 +95,8 @@ async fn an_answer_waiting_for_delivery_is_cancelled_when_an_agent_takes_over() 
         .mount(&app.whaticket)
         .await;
     mount_whaticket_ok(&app.whaticket).await;
-    let start = OffsetDateTime::now_utc();
     app.post_generic(&generic("c1", "5511999999999", "Oi")).await;
+    let start = OffsetDateTime::now_utc();
     // Reply runs; the first delivery attempt fails and waits for its retry.
     app.drain_from(start + Duration::from_secs(3), Duration::from_millis(100)).await;
     assert_eq!(app.sent().await.len(), 1);
@@ -122,13 +126,14 @@ async fn an_llm_that_stays_down_is_retried_by_the_queue_then_answered_with_the_f
         .mount(&app.llm)
         .await;
     mount_whaticket_ok(&app.whaticket).await;
-    let start = OffsetDateTime::now_utc();
     app.post_generic(&generic("down-1", "5511999999999", "Oi")).await;
+    let start = OffsetDateTime::now_utc();
 
     // First attempt: three LLM calls, then the job waits for its retry; nothing is sent yet.
     app.drain_from(start + Duration::from_secs(3), Duration::from_millis(100)).await;
     assert_eq!(app.llm_requests().await.len(), 3);
     assert!(app.sent().await.is_empty(), "a retryable outage must not send the fallback at once");
+    assert!(app.store.list_dead_letters(&DeadLetterFilter::default()).await.unwrap().is_empty());
 
     app.drain().await;
     assert_eq!(app.llm_requests().await.len(), 6, "the last attempt tries the LLM again");
@@ -166,4 +171,24 @@ async fn rejected_webhooks_do_not_use_up_the_tenant_rate_limit() {
         assert_eq!(app.post_signed("/webhook/acme/generic", "wrong", now, forged).await.status(), 401);
     }
     assert_eq!(app.post_generic(&generic("ok-1", "5511999999999", "Oi")).await.status(), 202);
+}
+
+#[tokio::test]
+async fn when_every_breaker_is_open_the_reply_waits_for_the_cooldown_instead_of_burning_attempts() {
+    let app = spawn_app_with(|c| {
+        c.llm.breaker_failure_threshold = 1;
+        c.llm.breaker_open_for = Duration::from_secs(120);
+        c.llm.max_attempts = 1;
+    })
+    .await;
+    Mock::given(method("POST"))
+        .and(path(GEMINI_PATH))
+        .respond_with(gemini_error(503, "UNAVAILABLE"))
+        .mount(&app.llm)
+        .await;
+    app.post_generic(&generic("br-1", "5511999999999", "Oi")).await;
+    let start = OffsetDateTime::now_utc();
+    app.drain_from(start + Duration::from_secs(3), Duration::from_millis(500)).await;
+    let due = app.store.next_due().await.unwrap().unwrap();
+    assert!(due >= start + Duration::from_secs(120), "retry at {due} comes before the breaker cools down");
 }

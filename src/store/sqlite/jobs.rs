@@ -111,6 +111,19 @@ impl JobStore for SqliteStore {
         self.fail(job, owner, "dead", now, failure, now).await
     }
 
+    async fn release_jobs(&self, owner_prefix: &str, now: OffsetDateTime) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0), lease_owner = NULL, lease_until = NULL,
+                    run_at = $2, updated_at = $2
+             WHERE state = 'running' AND substr(lease_owner, 1, length($1)) = $1",
+        )
+        .bind(owner_prefix)
+        .bind(ms(now))
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn next_due(&self) -> Result<Option<OffsetDateTime>> {
         let at: Option<i64> = sqlx::query_scalar(AssertSqlSafe(NEXT_DUE_SQL.as_str())).fetch_one(&self.writer).await?;
         Ok(at.map(from_ms))

@@ -32,17 +32,18 @@ impl MessageStore for SqliteStore {
             return Ok(RecordOutcome::Duplicate); // dropping `tx` rolls the conversation upsert back
         };
         let key = JobSpec::conversation_key(conversation);
-        let pending: Option<(i64, Option<i64>)> = sqlx::query_as(
-            "SELECT id, not_after FROM jobs WHERE key = $1 AND kind = 'reply' AND state = 'queued' AND attempts = 0 ORDER BY id DESC LIMIT 1",
+        let pending: Option<(i64, Option<i64>, i64)> = sqlx::query_as(
+            "SELECT id, not_after, run_at FROM jobs WHERE key = $1 AND kind = 'reply' AND state = 'queued' ORDER BY id DESC LIMIT 1",
         )
         .bind(&key)
         .fetch_optional(&mut *tx)
         .await?;
         let quiet_until = ms(now + debounce.window);
         match pending {
-            // The burst goes on: push the reply back, but never past the burst's cap.
-            Some((job, not_after)) => {
-                let run_at = not_after.map_or(quiet_until, |cap| quiet_until.min(cap));
+            // The burst goes on: push the reply back, but never past the burst's cap, and
+            // never earlier than it was (a reply backing off after a failure keeps its delay).
+            Some((job, not_after, current)) => {
+                let run_at = not_after.map_or(quiet_until, |cap| quiet_until.min(cap)).max(current);
                 sqlx::query("UPDATE jobs SET run_at = $1, updated_at = $2 WHERE id = $3")
                     .bind(run_at)
                     .bind(ms(now))
@@ -86,16 +87,7 @@ impl MessageStore for SqliteStore {
         else {
             return Ok(RecordOutcome::Duplicate);
         };
-        // Everything the customer wrote so far is the agent's to answer now.
-        sqlx::query(
-            "UPDATE conversations SET state = 'human', updated_at = $1,
-                    replied_upto = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = $2)
-             WHERE id = $2",
-        )
-        .bind(ms(now))
-        .bind(conversation.0)
-        .execute(&mut *tx)
-        .await?;
+        hand_to_human(&mut tx, conversation, now).await?;
         tx.commit().await?;
         Ok(RecordOutcome::Recorded { message_id, conversation_id: conversation })
     }
@@ -120,13 +112,27 @@ impl MessageStore for SqliteStore {
     }
 
     async fn mark_conversation_state(&self, tenant: TenantId, contact: &str, state: ConversationState) -> Result<bool> {
-        let done = sqlx::query("UPDATE conversations SET state = $1 WHERE tenant_id = $2 AND contact = $3")
-            .bind(state.as_str())
+        let now = OffsetDateTime::now_utc();
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM conversations WHERE tenant_id = $1 AND contact = $2")
             .bind(tenant.0)
             .bind(contact)
-            .execute(&self.writer)
+            .fetch_optional(&mut *tx)
             .await?;
-        Ok(done.rows_affected() == 1)
+        let Some(id) = id else { return Ok(false) };
+        match state {
+            ConversationState::Human => hand_to_human(&mut tx, ConversationId(id), now).await?,
+            _ => {
+                sqlx::query("UPDATE conversations SET state = $1, updated_at = $2 WHERE id = $3")
+                    .bind(state.as_str())
+                    .bind(ms(now))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn find_conversation(&self, tenant: TenantId, contact: &str) -> Result<Option<Conversation>> {
@@ -290,6 +296,31 @@ impl MessageStore for SqliteStore {
         tx.commit().await?;
         Ok(Finish::Recorded { message_id: Some(message) })
     }
+}
+
+/// Gives a conversation to a person: everything the customer wrote so far is theirs to
+/// answer, and bot answers not yet sent are cancelled (their `deliver` jobs then skip them).
+async fn hand_to_human(
+    tx: &mut Transaction<'_, Sqlite>,
+    conversation: ConversationId,
+    now: OffsetDateTime,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE conversations SET state = 'human', updated_at = $1,
+                replied_upto = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = $2)
+         WHERE id = $2",
+    )
+    .bind(ms(now))
+    .bind(conversation.0)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "UPDATE messages SET status = 'cancelled' WHERE conversation_id = $1 AND direction = 'outbound' AND status = 'pending'",
+    )
+    .bind(conversation.0)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Marks a leased job done inside `tx`; false when `owner` no longer holds it.

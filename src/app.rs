@@ -79,7 +79,7 @@ impl App {
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
         let wake = Arc::new(Notify::new());
-        let brain = Brain::new(LlmChain::new(llm_settings(&config.llm)), config.brain.clone());
+        let brain = Brain::new(LlmChain::new(llm_settings(&config.llm)), config.brain.clone(), store.clone());
         let whaticket = WhaticketClient::new(config.whaticket.timeout);
         let handler: Arc<dyn JobHandler> =
             Arc::new(Dispatcher::new(store.clone(), brain, whaticket, config.queue.clone()));
@@ -191,7 +191,8 @@ pub fn shutdown_on_signal() -> CancellationToken {
     token
 }
 
-fn llm_settings(config: &LlmConfig) -> LlmSettings {
+/// LLM client settings from the configuration.
+pub fn llm_settings(config: &LlmConfig) -> LlmSettings {
     LlmSettings {
         timeout: config.timeout,
         max_attempts: config.max_attempts,

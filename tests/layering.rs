@@ -13,10 +13,11 @@ const RULES: &[(&str, &[&str])] = &[
     ("limits", &["domain", "config", "telemetry"]),
     ("channel", &["domain", "telemetry"]),
     ("llm", &["domain", "telemetry"]),
+    ("knowledge", &["domain"]),
     ("queue", &["domain", "config", "telemetry", "store"]),
-    ("brain", &["domain", "config", "telemetry", "store", "limits", "llm"]),
-    ("jobs", &["domain", "config", "telemetry", "store", "limits", "channel", "llm", "queue", "brain"]),
-    ("http", &["domain", "config", "telemetry", "store", "limits", "channel", "llm", "queue", "brain"]),
+    ("brain", &["domain", "config", "telemetry", "store", "limits", "llm", "knowledge"]),
+    ("jobs", &["domain", "config", "telemetry", "store", "limits", "channel", "llm", "knowledge", "queue", "brain"]),
+    ("http", &["domain", "config", "telemetry", "store", "limits", "channel", "llm", "knowledge", "queue", "brain"]),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {

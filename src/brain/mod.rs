@@ -1,33 +1,58 @@
-//! Decides what to answer: state gates, the prompt, the LLM chain, the output check.
+//! Decides what to answer: state gates, mood, guards, handoff rules, knowledge, the
+//! persona's prompt, the LLM chain and the output check.
 //!
-//! Layer 4: may import layers 0–3 except `channel`, `notify` and `queue`. It decides; it
-//! never sends and never enqueues.
+//! Layer 4: may import layers 0–3 except `channel`, `notify` and `queue`. It decides (and
+//! reads the knowledge base); it never sends and never enqueues.
 
+mod context;
+pub mod guard;
+mod handoff;
 mod prompt;
+pub mod sentiment;
 
-use serde_json::json;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use time::OffsetDateTime;
 use tracing::{info, warn};
 
 use crate::config::BrainConfig;
+use crate::config::persona::PersonaTable;
 use crate::config::tenant::{ProviderChoice, ResolvedLlm, ResolvedTenant};
-use crate::domain::{ConversationState, ErrorClass};
+use crate::domain::{ConversationState, ErrorClass, Language};
 use crate::llm::{BreakerState, ChainError, LlmChain, ProviderConfig, ProviderKind};
-use crate::store::ReplyContext;
+use crate::store::{ConversationUpdate, ReplyContext, Store, StoreError};
+use crate::telemetry::metrics as m;
 
-pub use prompt::build_prompt;
+pub use context::{Knowledge, KnowledgeCache};
+pub use handoff::{HandoffReason, out_of_hours};
+pub use prompt::{PromptInputs, build_prompt, burst_text, render_system, validate_template};
 
 /// WhatsApp's limit for one text message.
 pub const MAX_REPLY_CHARS: usize = 4096;
+/// Knowledge snippets given to the LLM.
+const KNOWLEDGE_IN_PROMPT: usize = 3;
+/// Share of the question's terms an entry must cover to be sent as-is (knowledge-only mode).
+const KNOWLEDGE_ONLY_COVERAGE: f32 = 0.6;
 
 /// What to do with a burst of customer messages.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
-    /// Send this text.
+    /// Send these messages.
     Answer {
-        /// The reply.
-        text: String,
-        /// Provider, model, or why a fallback text was used; stored with the message.
-        meta: serde_json::Value,
+        /// One or more WhatsApp messages, in order.
+        parts: Vec<String>,
+        /// Provider, model, knowledge used, prompt version; stored with the messages.
+        meta: Value,
+    },
+    /// Send these messages, then hand the conversation to a person.
+    Handoff {
+        /// Why.
+        reason: HandoffReason,
+        /// The handoff (or out-of-hours) text.
+        parts: Vec<String>,
+        /// Stored with the messages.
+        meta: Value,
     },
     /// Send nothing.
     Silent {
@@ -36,17 +61,71 @@ pub enum Decision {
     },
 }
 
+/// A decision with the bookkeeping it implies for the conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// What to send.
+    pub decision: Decision,
+    /// New counters and state.
+    pub update: ConversationUpdate,
+    /// Mood of the burst.
+    pub mood: sentiment::Sentiment,
+}
+
+impl Outcome {
+    /// The messages to send (empty when silent).
+    pub fn parts(&self) -> &[String] {
+        match &self.decision {
+            Decision::Answer { parts, .. } | Decision::Handoff { parts, .. } => parts,
+            Decision::Silent { .. } => &[],
+        }
+    }
+
+    /// Stored with the messages.
+    pub fn meta(&self) -> Value {
+        match &self.decision {
+            Decision::Answer { meta, .. } | Decision::Handoff { meta, .. } => meta.clone(),
+            Decision::Silent { reason } => json!({ "silent": reason }),
+        }
+    }
+}
+
+/// Every LLM provider failed in a way that may pass later, and the knowledge base had no
+/// confident answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlmUnavailable {
+    /// The last failure (never a secret).
+    pub reason: String,
+    /// When a retry can help (a provider's delay or a breaker's cooldown).
+    pub retry_after: Option<std::time::Duration>,
+    /// What to send if no retry is left: the polite fallback.
+    pub fallback: Outcome,
+}
+
 /// The decision maker; one per process.
 #[derive(Clone)]
 pub struct Brain {
     chain: LlmChain,
     config: BrainConfig,
+    store: Arc<dyn Store>,
+    knowledge: KnowledgeCache,
+}
+
+/// What `decide` works from, besides the conversation.
+struct Facts<'a> {
+    ctx: &'a ReplyContext,
+    persona: &'a PersonaTable,
+    language: Language,
+    burst: String,
+    mood: sentiment::Sentiment,
+    update: ConversationUpdate,
+    now: OffsetDateTime,
 }
 
 impl Brain {
-    /// A brain asking `chain` for answers.
-    pub fn new(chain: LlmChain, config: BrainConfig) -> Self {
-        Self { chain, config }
+    /// A brain asking `chain` for answers and reading knowledge from `store`.
+    pub fn new(chain: LlmChain, config: BrainConfig, store: Arc<dyn Store>) -> Self {
+        Self { chain, config, store, knowledge: KnowledgeCache::default() }
     }
 
     /// Settings used to load context.
@@ -54,81 +133,278 @@ impl Brain {
         &self.config
     }
 
-    /// Decides the answer to `ctx.pending`. `Err` means every provider is unavailable for
-    /// now (retryable failures or open breakers): the caller may try again later, or use
-    /// [`Brain::fallback`] when it will not.
-    pub async fn decide(&self, ctx: &ReplyContext, tenant: &ResolvedTenant) -> Result<Decision, LlmUnavailable> {
+    /// Decides the answer to `ctx.pending`. Lifecycle:
+    /// 1. gates: a person owns the conversation, or the AI is off → silent;
+    /// 2. mood of the burst; input guard (an attack gets a safe answer, twice a handoff);
+    /// 3. handoff rules: the customer asks, anger persists, the AI message limit;
+    /// 4. knowledge search; no LLM configured → knowledge-only answer or handoff;
+    /// 5. persona prompt → LLM chain → output guard (leaks, links, grounding, length);
+    /// 6. LLM unavailable → a confident knowledge answer, else `Err` so the job retries.
+    pub async fn decide(
+        &self,
+        ctx: &ReplyContext,
+        tenant: &ResolvedTenant,
+        now: OffsetDateTime,
+    ) -> Result<Result<Outcome, LlmUnavailable>, StoreError> {
+        let persona = &ctx.tenant.settings.persona;
+        let language = persona.language();
+        let burst = burst_text(ctx);
+        let mood = sentiment::analyze(&burst, language);
+        let negative = mood.compound <= handoff::STRONGLY_NEGATIVE;
+        let update = ConversationUpdate {
+            guard_strikes: ctx.conversation.guard_strikes,
+            negative_streak: if negative { ctx.conversation.negative_streak + 1 } else { 0 },
+            handoff: false,
+        };
+        let facts = Facts { ctx, persona, language, burst, mood, update, now };
         if ctx.conversation.state != ConversationState::Bot {
-            return Ok(Decision::Silent { reason: "human" });
+            return Ok(Ok(facts.silent("human")));
         }
+        if !persona.ai_enabled() {
+            return Ok(Ok(facts.silent("ai_off")));
+        }
+        if negative {
+            metrics::counter!(m::INTENTS_TOTAL, "intent" => "negative").increment(1);
+        }
+        if let Some(outcome) = facts.gates() {
+            return Ok(Ok(outcome));
+        }
+        let knowledge = self.knowledge.load(&*self.store, ctx.tenant.id, language).await?;
+        let hits = knowledge.index.search(&facts.burst, KNOWLEDGE_IN_PROMPT);
+        let confident =
+            hits.first().filter(|h| h.coverage >= KNOWLEDGE_ONLY_COVERAGE).and_then(|h| knowledge.row(h.id));
         if tenant.llm.is_empty() {
-            return Ok(Decision::Silent { reason: "ai_off" });
+            return Ok(Ok(match confident {
+                Some(row) => facts.knowledge_answer(row, "no_llm"),
+                None => facts.handoff(HandoffReason::NoAnswer, json!({})),
+            }));
         }
-        let prompt = build_prompt(ctx);
-        let providers: Vec<ProviderConfig> = tenant.llm.iter().map(provider_config).collect();
-        let decision = match self.chain.complete(&ctx.tenant.slug, &providers, &prompt).await {
-            Ok(completion) => match clean_output(&completion.text) {
-                Some(text) => {
-                    info!(provider = completion.provider, model = %completion.model, "answer generated");
-                    Decision::Answer {
-                        text,
-                        meta: json!({ "provider": completion.provider, "model": completion.model }),
-                    }
-                }
-                None => self.fallback(ctx, "empty", "the model returned only whitespace".into()),
-            },
-            Err(ChainError::NoAnswer { provider, reason }) => {
-                warn!(provider, %reason, "the model gave no usable answer; sending the fallback text");
-                self.fallback(ctx, "no_answer", reason)
-            }
-            Err(err) if err.class() == ErrorClass::Retryable => {
-                // Retrying before a tripped breaker cools down would only spend an attempt.
-                let cooling =
-                    providers.iter().any(|p| self.chain.breaker_state(&ctx.tenant.slug, p) != BreakerState::Closed);
-                let asked = match &err {
-                    ChainError::Failed { last } => last.retry_after(),
-                    _ => None,
-                };
-                let retry_after = if cooling { Some(self.chain.breaker_cooldown()).max(asked) } else { asked };
-                return Err(LlmUnavailable { reason: err.to_string(), retry_after });
-            }
+        let snippets: Vec<_> = hits.iter().filter_map(|h| knowledge.row(h.id)).collect();
+        let mut inputs = PromptInputs::from_persona(&ctx.tenant.name, persona);
+        inputs.mood = mood.mood().as_str();
+        inputs.out_of_hours = out_of_hours(persona, now);
+        let instructions = inputs.instructions.take();
+        // The rules alone (no knowledge, summary or business facts, which answers may quote)
+        // are what an answer must never echo.
+        let rules = render_system(persona, &inputs).unwrap_or_default();
+        inputs.knowledge = snippets.clone();
+        inputs.summary = context::summary(ctx, language);
+        inputs.instructions = instructions;
+        let system = match render_system(persona, &inputs) {
+            Ok(system) => system,
             Err(err) => {
-                warn!(error = %err, "the LLM refused the request; sending the fallback text");
-                self.fallback(ctx, "llm_failed", err.to_string())
+                warn!(error = %err, "the persona's prompt template failed; using the fallback text");
+                return Ok(Ok(facts.fallback("template", err)));
             }
         };
-        Ok(decision)
+        let providers: Vec<ProviderConfig> = tenant.llm.iter().map(|llm| provider_config(llm, persona)).collect();
+        let prompt = build_prompt(ctx, system.clone());
+        let used: Vec<i64> = snippets.iter().map(|r| r.id).collect();
+        let result = self.chain.complete(&ctx.tenant.slug, &providers, &prompt).await;
+        Ok(match result {
+            Ok(completion) => {
+                let meta = json!({ "provider": completion.provider, "model": completion.model, "knowledge": used });
+                Ok(facts.check_answer(&completion.text, &rules, tenant, meta))
+            }
+            Err(ChainError::NoAnswer { provider, reason }) => {
+                warn!(provider, %reason, "the model gave no usable answer");
+                Ok(match confident {
+                    Some(row) => facts.knowledge_answer(row, "llm_no_answer"),
+                    None => facts.fallback("no_answer", reason),
+                })
+            }
+            Err(err) => match confident {
+                Some(row) => Ok(facts.knowledge_answer(row, "llm_unavailable")),
+                None if err.class() == ErrorClass::Retryable => Err(self.unavailable(&facts, &providers, err)),
+                None => {
+                    warn!(error = %err, "the LLM refused the request; sending the fallback text");
+                    Ok(facts.fallback("llm_failed", err.to_string()))
+                }
+            },
+        })
     }
 
-    /// The tenant's fallback text, recorded with why it was used.
-    pub fn fallback(&self, ctx: &ReplyContext, kind: &str, reason: String) -> Decision {
-        let text = ctx.tenant.settings.persona.fallback_text();
-        Decision::Answer { text: text.to_string(), meta: json!({ "fallback": kind, "reason": reason }) }
+    fn unavailable(&self, facts: &Facts<'_>, providers: &[ProviderConfig], err: ChainError) -> LlmUnavailable {
+        // Retrying before a tripped breaker cools down would only spend an attempt.
+        let slug = &facts.ctx.tenant.slug;
+        let cooling = providers.iter().any(|p| self.chain.breaker_state(slug, p) != BreakerState::Closed);
+        let asked = match &err {
+            ChainError::Failed { last } => last.retry_after(),
+            _ => None,
+        };
+        let retry_after = if cooling { Some(self.chain.breaker_cooldown()).max(asked) } else { asked };
+        LlmUnavailable {
+            reason: err.to_string(),
+            retry_after,
+            fallback: facts.fallback("llm_unavailable", err.to_string()),
+        }
     }
 }
 
-/// Every LLM provider failed in a way that may pass later.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LlmUnavailable {
-    /// The last failure (never a secret).
-    pub reason: String,
-    /// A delay the provider asked for, if any.
-    pub retry_after: Option<std::time::Duration>,
-}
-
-/// Trims the model's text and cuts it to one WhatsApp message; `None` when nothing is left.
-fn clean_output(text: &str) -> Option<String> {
-    let text = text.trim();
-    if text.is_empty() {
-        return None;
+impl Facts<'_> {
+    /// Input guard and handoff rules that need no knowledge and no LLM.
+    fn gates(&self) -> Option<Outcome> {
+        if let guard::InputVerdict::Attack { kind, evidence } = guard::check_input(&self.burst) {
+            metrics::counter!(m::INTENTS_TOTAL, "intent" => "injection").increment(1);
+            metrics::counter!(m::GUARD_BLOCKS_TOTAL, "direction" => "input", "reason" => kind.as_str()).increment(1);
+            warn!(reason = kind.as_str(), %evidence, "prompt-injection attempt blocked");
+            let strikes = self.update.guard_strikes + 1;
+            let meta = json!({ "guard": kind.as_str() });
+            let mut outcome = if strikes >= 2 {
+                self.handoff(HandoffReason::GuardRepeated, meta)
+            } else {
+                self.answer(vec![self.safe_refusal().to_string()], meta, "guard")
+            };
+            outcome.update.guard_strikes = strikes;
+            return Some(outcome);
+        }
+        if guard::wants_human(&self.burst) {
+            metrics::counter!(m::INTENTS_TOTAL, "intent" => "human").increment(1);
+            return Some(self.handoff(HandoffReason::CustomerAsked, json!({})));
+        }
+        if self.update.negative_streak >= handoff::NEGATIVE_STREAK_LIMIT {
+            return Some(self.handoff(HandoffReason::NegativeMood, json!({ "mood": self.mood.compound })));
+        }
+        if let Some(limit) = self.persona.max_ai_messages
+            && context::ai_messages(self.ctx) >= limit
+        {
+            return Some(self.handoff(HandoffReason::AiLimit, json!({ "limit": limit })));
+        }
+        None
     }
-    Some(match text.char_indices().nth(MAX_REPLY_CHARS) {
-        Some((cut, _)) => text[..cut].to_string(),
-        None => text.to_string(),
-    })
+
+    /// Output guard, grounding, "cannot help", greeting and splitting of an LLM answer.
+    fn check_answer(&self, text: &str, system: &str, tenant: &ResolvedTenant, mut meta: Value) -> Outcome {
+        let (clean, cited) = strip_citations(text);
+        meta["cited"] = json!(cited);
+        let policy = guard::OutputPolicy {
+            max_chars: MAX_REPLY_CHARS,
+            url_allowlist: self.persona.url_allowlist.clone(),
+            forbidden: forbidden_texts(system, tenant),
+        };
+        let parts = match guard::check_output(&clean, &policy) {
+            Ok(parts) => parts,
+            Err(block) => {
+                metrics::counter!(m::GUARD_BLOCKS_TOTAL, "direction" => "output", "reason" => block.as_str())
+                    .increment(1);
+                warn!(reason = block.as_str(), "the model's answer was blocked");
+                return self.fallback("output_guard", block.as_str().to_string());
+            }
+        };
+        if self.persona.grounded_only.unwrap_or(false) && cited.is_empty() && states_facts(&clean) {
+            metrics::counter!(m::GUARD_BLOCKS_TOTAL, "direction" => "output", "reason" => "ungrounded").increment(1);
+            return self.fallback("ungrounded", "facts without a knowledge citation".into());
+        }
+        if guard::says_cannot_help(&clean) {
+            return self.handoff(HandoffReason::CannotHelp, meta);
+        }
+        info!(parts = parts.len(), "answer generated");
+        self.answer(parts, meta, "llm")
+    }
+
+    fn answer(&self, mut parts: Vec<String>, mut meta: Value, source: &'static str) -> Outcome {
+        if context::is_first_contact(self.ctx)
+            && let Some(greeting) = self.persona.greetings.first().filter(|g| !g.trim().is_empty())
+        {
+            parts.insert(0, greeting.trim().to_string());
+            meta["greeting"] = json!(true);
+        }
+        metrics::counter!(m::REPLIES_TOTAL, "decision" => "answer", "source" => source).increment(1);
+        Outcome {
+            decision: Decision::Answer { parts, meta: self.stamp(meta, source) },
+            update: self.update,
+            mood: self.mood,
+        }
+    }
+
+    fn knowledge_answer(&self, row: &crate::store::KnowledgeRow, why: &str) -> Outcome {
+        let parts = guard::split_message(&row.answer, MAX_REPLY_CHARS);
+        self.answer(parts, json!({ "knowledge": [row.id], "knowledge_only": why }), "knowledge")
+    }
+
+    fn handoff(&self, reason: HandoffReason, meta: Value) -> Outcome {
+        metrics::counter!(m::HANDOFFS_TOTAL, "reason" => reason.as_str()).increment(1);
+        metrics::counter!(m::REPLIES_TOTAL, "decision" => "handoff", "source" => "rules").increment(1);
+        info!(reason = reason.as_str(), "handing the conversation to a person");
+        let text = match (&self.persona.out_of_hours_text, out_of_hours(self.persona, self.now)) {
+            (Some(text), true) => text.as_str(),
+            _ => self.persona.handoff_text(),
+        };
+        let mut meta = self.stamp(meta, "handoff");
+        meta["handoff"] = json!(reason.as_str());
+        let update = ConversationUpdate { handoff: true, ..self.update };
+        Outcome { decision: Decision::Handoff { reason, parts: vec![text.to_string()], meta }, update, mood: self.mood }
+    }
+
+    fn fallback(&self, kind: &str, reason: String) -> Outcome {
+        let parts = vec![self.persona.fallback_text().to_string()];
+        self.answer(parts, json!({ "fallback": kind, "reason": reason }), "fallback")
+    }
+
+    fn silent(&self, reason: &'static str) -> Outcome {
+        metrics::counter!(m::REPLIES_TOTAL, "decision" => "silent", "source" => "none").increment(1);
+        Outcome { decision: Decision::Silent { reason }, update: self.update, mood: self.mood }
+    }
+
+    fn safe_refusal(&self) -> &'static str {
+        match self.language {
+            Language::PtBr => {
+                "Desculpe, não posso ajudar com esse pedido. Posso ajudar com alguma dúvida sobre nossos produtos ou serviços?"
+            }
+            Language::En => {
+                "Sorry, I can't help with that request. Can I help you with something about our products or services?"
+            }
+        }
+    }
+
+    /// Prompt version, mood and source, recorded with every answer.
+    fn stamp(&self, mut meta: Value, source: &str) -> Value {
+        meta["prompt_version"] = json!(self.ctx.tenant.persona_version);
+        meta["mood"] = json!(self.mood.compound);
+        meta["source"] = json!(source);
+        meta
+    }
 }
 
-fn provider_config(llm: &ResolvedLlm) -> ProviderConfig {
+/// Texts an answer must never contain: the system prompt and the tenant's secrets.
+fn forbidden_texts(system: &str, tenant: &ResolvedTenant) -> Vec<String> {
+    let mut texts = vec![system.to_string()];
+    texts.extend(tenant.llm.iter().filter_map(|l| l.api_key.as_ref()).map(|k| k.expose().to_string()));
+    texts.extend(tenant.whaticket.iter().map(|w| w.token.expose().to_string()));
+    texts.extend(tenant.webhook_secrets.iter().map(|s| s.expose().to_string()));
+    texts.extend(tenant.inbound_token.iter().map(|s| s.expose().to_string()));
+    texts
+}
+
+/// Removes `[kb:12]` citations; returns the clean text and the cited ids.
+fn strip_citations(text: &str) -> (String, Vec<i64>) {
+    let mut clean = String::with_capacity(text.len());
+    let mut cited = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("[kb:") {
+        let after = &rest[start + 4..];
+        let digits: String = after.chars().take_while(|c| c.is_ascii_digit() || *c == ',' || *c == ' ').collect();
+        if after[digits.len()..].starts_with(']') && !digits.trim().is_empty() {
+            clean.push_str(rest[..start].trim_end_matches(' '));
+            cited.extend(digits.split(',').filter_map(|d| d.trim().parse::<i64>().ok()));
+            rest = &after[digits.len() + 1..];
+        } else {
+            clean.push_str(&rest[..start + 4]);
+            rest = after;
+        }
+    }
+    clean.push_str(rest);
+    cited.sort_unstable();
+    cited.dedup();
+    (clean.trim().to_string(), cited)
+}
+
+/// Prices, percentages, dates and other figures count as facts for `grounded_only`.
+fn states_facts(text: &str) -> bool {
+    text.contains("R$") || text.contains('%') || text.chars().any(|c| c.is_ascii_digit())
+}
+
+fn provider_config(llm: &ResolvedLlm, persona: &PersonaTable) -> ProviderConfig {
     ProviderConfig {
         kind: match llm.provider {
             ProviderChoice::Openai => ProviderKind::OpenAi,
@@ -136,8 +412,8 @@ fn provider_config(llm: &ResolvedLlm) -> ProviderConfig {
         },
         base_url: llm.base_url.clone(),
         api_key: llm.api_key.as_ref().map(|k| k.to_secret_string()),
-        model: llm.model.clone(),
-        temperature: llm.temperature,
+        model: persona.model.clone().unwrap_or_else(|| llm.model.clone()),
+        temperature: persona.temperature.or(llm.temperature),
         max_output_tokens: llm.max_output_tokens,
     }
 }
@@ -147,10 +423,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn output_is_trimmed_and_capped_at_one_whatsapp_message() {
-        assert_eq!(clean_output("  oi  ").as_deref(), Some("oi"));
-        assert_eq!(clean_output(" \n "), None);
-        let long = "é".repeat(MAX_REPLY_CHARS + 10);
-        assert_eq!(clean_output(&long).unwrap().chars().count(), MAX_REPLY_CHARS);
+    fn citations_are_removed_from_the_text_and_collected() {
+        let (clean, cited) = strip_citations("Entregamos em 3 dias úteis [kb:12]. O frete é grátis [kb: 4, 12].");
+        assert_eq!(clean, "Entregamos em 3 dias úteis. O frete é grátis.");
+        assert_eq!(cited, vec![4, 12]);
+        assert_eq!(strip_citations("[kb:x] nada").0, "[kb:x] nada");
+    }
+
+    #[test]
+    fn figures_and_prices_count_as_facts() {
+        assert!(states_facts("Custa R$ 30"));
+        assert!(states_facts("Chega em 5 dias"));
+        assert!(!states_facts("Posso ajudar com mais alguma coisa?"));
     }
 }

@@ -35,7 +35,12 @@ pub async fn run(config: &Config, files: &[PathBuf], lang: Lang) -> anyhow::Resu
             match store.list_tenants().await {
                 Ok(tenants) => {
                     for tenant in tenants {
-                        match tenant.settings.validate().and_then(|()| tenant.settings.resolve().map(|_| ())) {
+                        match tenant
+                            .settings
+                            .validate()
+                            .and_then(|()| tenant.settings.resolve().map(|_| ()))
+                            .and_then(|()| crate::brain::validate_template(&tenant.settings.persona))
+                        {
                             Ok(()) => println!("{} {}: ok", lang.pick("cliente", "tenant"), tenant.slug),
                             Err(err) => {
                                 problems.push(format!("{} {}: {err}", lang.pick("cliente", "tenant"), tenant.slug))
@@ -53,8 +58,13 @@ pub async fn run(config: &Config, files: &[PathBuf], lang: Lang) -> anyhow::Resu
         )),
     }
     for file in files {
-        match TenantFile::read(file) {
-            Ok(_) => println!("{}: ok", file.display()),
+        match TenantFile::read(file).and_then(|t| {
+            crate::brain::validate_template(&t.persona).map_err(|message| crate::config::tenant::TenantFileError {
+                origin: file.display().to_string(),
+                message,
+            })
+        }) {
+            Ok(()) => println!("{}: ok", file.display()),
             Err(err) => problems.push(err.to_string()),
         }
     }

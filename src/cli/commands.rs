@@ -38,6 +38,10 @@ pub async fn execute(cli: Cli, lang: Lang) -> anyhow::Result<()> {
         Command::Dlq(command) => dlq(&config, command, lang).await,
         Command::Conversation(command) => conversation(&config, command, lang).await,
         Command::Check { files } => super::check::run(&config, &files, lang).await,
+        Command::Kb(command) => super::kb::run(&config, command, lang).await,
+        Command::Persona(command) => super::kb::persona(&config, command, lang).await,
+        Command::Chat { tenant } => super::chat::run(&config, &tenant, lang).await,
+        Command::Eval { detector, file } => super::eval::run(detector, &file, lang),
     }
 }
 
@@ -67,6 +71,7 @@ async fn tenant(config: &Config, command: TenantCommand, lang: Lang) -> anyhow::
     match command {
         TenantCommand::Apply { file } => {
             let tenant = TenantFile::read(&file)?;
+            crate::brain::validate_template(&tenant.persona).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             let (id, outcome) = store.upsert_tenant(&tenant, OffsetDateTime::now_utc()).await?;
             let what = match outcome {
                 UpsertOutcome::Created => lang.pick("criado", "created"),
@@ -133,6 +138,7 @@ async fn conversation(config: &Config, command: ConversationCommand, lang: Lang)
     let (slug, contact, state) = match command {
         ConversationCommand::Resume { tenant, contact } => (tenant, contact, ConversationState::Bot),
         ConversationCommand::Pause { tenant, contact } => (tenant, contact, ConversationState::Human),
+        ConversationCommand::Close { tenant, contact } => (tenant, contact, ConversationState::Closed),
     };
     let tenant = store.find_tenant(&slug).await?.with_context(|| not_found_tenant(&slug, lang))?;
     let contact = ContactNumber::parse(&contact)?;
@@ -145,7 +151,8 @@ async fn conversation(config: &Config, command: ConversationCommand, lang: Lang)
     }
     let done = match state {
         ConversationState::Bot => lang.pick("o bot voltou a responder", "the bot answers again"),
-        _ => lang.pick("o bot está pausado", "the bot is paused"),
+        ConversationState::Human => lang.pick("o bot está pausado", "the bot is paused"),
+        ConversationState::Closed => lang.pick("atendimento encerrado", "conversation closed"),
     };
     println!("{slug}/{contact}: {done}");
     Ok(())
@@ -178,7 +185,7 @@ fn print_jobs(jobs: &[JobRecord], lang: Lang) {
     }
 }
 
-fn not_found_tenant(slug: &str, lang: Lang) -> String {
+pub(super) fn not_found_tenant(slug: &str, lang: Lang) -> String {
     format!(
         "{} {slug:?} {}",
         lang.pick("cliente", "tenant"),

@@ -56,6 +56,22 @@ const EN: &[(&str, &str, &str)] = &[
     ("conversation", "", "Control the bot in one conversation."),
     ("conversation resume", "", "Hand the conversation back to the bot (after a human agent took over)."),
     ("conversation pause", "", "Pause the bot in this conversation (a human answers)."),
+    ("kb", "", "A tenant's knowledge base: import and search."),
+    ("kb import", "", "Import a CSV (header with question,answer), JSONL or Markdown (one entry per ## section) file."),
+    ("kb import", "file", "A .csv, .jsonl or .md file."),
+    ("kb import", "format", "Format, when the extension does not tell: csv, jsonl or markdown."),
+    ("kb search", "", "Search the knowledge base as the bot does and show entries with their score."),
+    ("kb search", "text", "Question text."),
+    ("kb search", "json", "JSON output: [{\"id\",\"question\",\"answer\",\"score\"}], best first."),
+    ("persona", "", "A tenant's persona: version history and rollback."),
+    ("persona history", "", "List persona versions, newest first."),
+    ("persona rollback", "", "Go back to an earlier persona version (default: the previous one)."),
+    ("persona rollback", "to", "Version to restore."),
+    ("chat", "", "Talk to the tenant's real brain in the terminal (configured LLM, or knowledge base only)."),
+    ("eval", "", "Measure the detectors on a labelled JSONL file ({\"text\": \"...\", \"label\": \"...\"} per line)."),
+    ("eval", "detector", "injection (attack/benign), sentiment (positive/negative/neutral) or handoff (human/other)."),
+    ("eval", "file", "JSONL file."),
+    ("conversation close", "", "Close the ticket: the next message starts a new context (with greeting)."),
     ("check", "", "Validate configuration, database and every tenant, and print the effective configuration."),
     ("check", "files", "Tenant files to validate too (without applying)."),
 ];
@@ -66,6 +82,7 @@ const EN_FILTER: &[(&str, &str)] = &[
     ("limit", "At most this many."),
     ("json", "JSON output."),
     ("contact", "Contact number, digits with country code (e.g. 5511999999999)."),
+    ("limit", "At most this many."),
 ];
 
 /// Rewrites help texts for `lang` (pt-BR needs nothing).

@@ -3,8 +3,11 @@
 //!
 //! Layer 5.
 
+mod chat;
 mod check;
 mod commands;
+mod eval;
+mod kb;
 mod lang;
 
 use std::path::PathBuf;
@@ -48,6 +51,26 @@ pub enum Command {
     /// Controla o bot em uma conversa.
     #[command(subcommand)]
     Conversation(ConversationCommand),
+    /// Base de conhecimento de um cliente: importar e pesquisar.
+    #[command(subcommand)]
+    Kb(KbCommand),
+    /// Persona de um cliente: histórico de versões e rollback.
+    #[command(subcommand)]
+    Persona(PersonaCommand),
+    /// Conversa pelo terminal com o cérebro real do cliente (LLM configurado, ou só base de conhecimento).
+    Chat {
+        /// Cliente (slug).
+        tenant: String,
+    },
+    /// Mede os detectores num arquivo JSONL rotulado ({"text": "...", "label": "..."} por linha).
+    Eval {
+        /// injection (attack/benign), sentiment (positive/negative/neutral) ou handoff (human/other).
+        #[arg(value_enum)]
+        detector: EvalDetector,
+        /// Arquivo JSONL.
+        #[arg(value_name = "ARQUIVO")]
+        file: PathBuf,
+    },
     /// Valida a configuração, o banco e todos os clientes, e mostra a configuração efetiva.
     Check {
         /// Arquivos de cliente a validar também (sem aplicar).
@@ -61,6 +84,64 @@ pub enum Command {
 pub enum MigrateAction {
     /// Mostra as migrações aplicadas, pendentes e desconhecidas (sem alterar nada).
     Status,
+}
+
+/// `atende kb …`
+#[derive(Debug, Subcommand)]
+pub enum KbCommand {
+    /// Importa um arquivo CSV (cabeçalho com question,answer), JSONL ou Markdown (uma entrada por seção ##).
+    Import {
+        /// Cliente (slug).
+        tenant: String,
+        /// Arquivo .csv, .jsonl ou .md.
+        #[arg(value_name = "ARQUIVO")]
+        file: PathBuf,
+        /// Formato, quando a extensão não diz: csv, jsonl ou markdown.
+        #[arg(long)]
+        format: Option<String>,
+    },
+    /// Pesquisa a base como o bot faz e mostra as entradas com a pontuação.
+    Search {
+        /// Cliente (slug).
+        tenant: String,
+        /// Texto da pergunta.
+        text: String,
+        /// Saída em JSON: [{"id","question","answer","score"}], da melhor para a pior.
+        #[arg(long)]
+        json: bool,
+        /// No máximo este número.
+        #[arg(long, default_value_t = 5)]
+        limit: usize,
+    },
+}
+
+/// `atende persona …`
+#[derive(Debug, Subcommand)]
+pub enum PersonaCommand {
+    /// Lista as versões da persona, da mais nova à mais antiga.
+    History {
+        /// Cliente (slug).
+        tenant: String,
+    },
+    /// Volta a uma versão anterior da persona (por padrão, a penúltima).
+    Rollback {
+        /// Cliente (slug).
+        tenant: String,
+        /// Versão a restaurar.
+        #[arg(long)]
+        to: Option<i64>,
+    },
+}
+
+/// Detectors `atende eval` measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EvalDetector {
+    /// Prompt-injection guard: labels attack / benign.
+    Injection,
+    /// Sentiment: labels positive / negative / neutral.
+    Sentiment,
+    /// Request for a person: labels human / other.
+    Handoff,
 }
 
 /// `atende tenant …`
@@ -135,6 +216,13 @@ pub enum ConversationCommand {
         /// Cliente (slug).
         tenant: String,
         /// Número do contato, só dígitos com DDI (ex.: 5511999999999).
+        contact: String,
+    },
+    /// Encerra o atendimento: a próxima mensagem começa um novo contexto (com saudação).
+    Close {
+        /// Cliente (slug).
+        tenant: String,
+        /// Número do contato, só dígitos com DDI.
         contact: String,
     },
     /// Pausa o bot nesta conversa (um humano responde).

@@ -158,10 +158,11 @@ async fn record(
         info!(contact = %message.contact, "a human agent wrote; the bot is paused for this conversation");
         return Ok(ignored("human_agent"));
     }
+    let mood = crate::brain::sentiment::analyze(&message.text, tenant.settings.persona.language()).compound;
     let queue = &state.config.queue;
     let debounce = Debounce { window: queue.debounce, max: queue.debounce_max, max_attempts: queue.reply_max_attempts };
     let outcome = store
-        .record_inbound(NewInbound { tenant: tenant.id, message, correlation_id, now, debounce })
+        .record_inbound(NewInbound { tenant: tenant.id, message, correlation_id, now, debounce, sentiment: Some(mood) })
         .await
         .map_err(unavailable)?;
     match outcome {

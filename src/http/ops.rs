@@ -41,6 +41,11 @@ async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
             }
         }
     }
+    if let Ok(moods) = state.store.mean_mood(time::OffsetDateTime::now_utc() - time::Duration::DAY).await {
+        for (tenant, mood) in moods {
+            metrics::gauge!(m::MOOD_MEAN, "tenant" => tenant).set(mood);
+        }
+    }
     state.metrics.run_upkeep();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
 }

@@ -6,7 +6,7 @@ use tracing::{error, info, warn};
 
 use super::{Dispatcher, payload_id, store_error};
 use crate::channel::WhaticketCredentials;
-use crate::domain::{ConversationState, MessageId};
+use crate::domain::MessageId;
 use crate::queue::{JobError, JobOutcome};
 use crate::store::{ClaimedJob, DeliveryOutcome, Finish};
 
@@ -18,12 +18,10 @@ pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, 
         .await
         .map_err(store_error)?
         .ok_or_else(|| JobError::permanent(format!("outbound message {message} not found")))?;
+    // `cancelled` when a person took the conversation over first; `sent` on a replay.
     if delivery.status != "pending" {
+        info!(message_id = %message, status = %delivery.status, "nothing to send");
         return Ok(JobOutcome::Completed);
-    }
-    if delivery.conversation_state != ConversationState::Bot {
-        info!(message_id = %message, "not sent: a human agent took the conversation over");
-        return record(d, job, message, DeliveryOutcome::Cancelled).await;
     }
     let tenant = delivery
         .tenant
@@ -59,7 +57,6 @@ async fn record(
         match d.store.record_delivered(job.id, &job.owner, message, outcome, job.claimed_at).await {
             Ok(Finish::Recorded { .. }) => return Ok(JobOutcome::Recorded),
             Ok(Finish::LeaseLost) => return Ok(JobOutcome::LeaseLost),
-            Err(err) if outcome == DeliveryOutcome::Cancelled => return Err(store_error(err)),
             Err(err) if std::time::Instant::now() + pause > give_up => {
                 error!(error = %err, "delivered, but the store keeps refusing the record; abandoning the job to its lease");
                 return Ok(JobOutcome::Abandoned);

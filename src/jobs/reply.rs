@@ -4,7 +4,6 @@ use time::Duration;
 use tracing::{info, warn};
 
 use super::{Dispatcher, payload_id, store_error};
-use crate::brain::Decision;
 use crate::domain::{ConversationId, ErrorClass};
 use crate::queue::{JobError, JobOutcome};
 use crate::store::{ClaimedJob, Finish, NewReply};
@@ -23,13 +22,18 @@ pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, 
         // An earlier reply already covered these messages (bursts merge into one job).
         return Ok(JobOutcome::Completed);
     };
+    let others: Vec<&str> =
+        ctx.pending.iter().map(|m| m.correlation_id.as_str()).filter(|c| *c != job.correlation_id.as_str()).collect();
+    if !others.is_empty() {
+        info!(merged_correlation_ids = ?others, "answering a burst of {} messages", ctx.pending.len());
+    }
     let tenant = ctx
         .tenant
         .settings
         .resolve()
         .map_err(|err| JobError::permanent(format!("tenant {}: {err}", ctx.tenant.slug)))?;
-    let decision = match d.brain.decide(&ctx, &tenant).await {
-        Ok(decision) => decision,
+    let outcome = match d.brain.decide(&ctx, &tenant, job.claimed_at).await.map_err(store_error)? {
+        Ok(outcome) => outcome,
         // Try again later while attempts remain; on the last one, answer politely instead.
         Err(unavailable) if job.attempts < job.max_attempts => {
             return Err(JobError {
@@ -40,30 +44,20 @@ pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, 
         }
         Err(unavailable) => {
             warn!(reason = %unavailable.reason, "LLM still unavailable on the last attempt; sending the fallback text");
-            d.brain.fallback(&ctx, "llm_unavailable", unavailable.reason)
+            unavailable.fallback
         }
     };
-    let others: Vec<&str> =
-        ctx.pending.iter().map(|m| m.correlation_id.as_str()).filter(|c| *c != job.correlation_id.as_str()).collect();
-    if !others.is_empty() {
-        info!(merged_correlation_ids = ?others, "answering a burst of {} messages", ctx.pending.len());
-    }
-    let (text, meta) = match decision {
-        Decision::Answer { text, meta } => (Some(text), meta),
-        Decision::Silent { reason } => {
-            info!(reason, messages = ctx.pending.len(), "staying silent");
-            (None, serde_json::json!({ "silent": reason }))
-        }
-    };
+    info!(mood = outcome.mood.compound, parts = outcome.parts().len(), meta = %outcome.meta(), "reply decided");
     let finish = d
         .store
         .record_reply(NewReply {
             job,
             conversation,
             covered_upto: last.id,
-            text,
-            meta,
+            parts: outcome.parts().to_vec(),
+            meta: outcome.meta(),
             deliver_max_attempts: d.queue.deliver_max_attempts,
+            update: outcome.update,
         })
         .await
         .map_err(store_error)?;

@@ -74,7 +74,7 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
 
 /// Everything Atende persists.
 #[async_trait]
-pub trait Store: TenantStore + MessageStore + JobStore + Send + Sync + 'static {
+pub trait Store: TenantStore + MessageStore + JobStore + KnowledgeStore + Send + Sync + 'static {
     /// Applies pending migrations; fails when the database has migrations this binary lacks.
     async fn migrate(&self) -> Result<()>;
     /// Applied, pending and unknown (newer than this binary) migrations.
@@ -92,6 +92,10 @@ pub trait TenantStore {
     async fn find_tenant(&self, slug: &str) -> Result<Option<Tenant>>;
     /// Every tenant, by slug.
     async fn list_tenants(&self) -> Result<Vec<Tenant>>;
+    /// A tenant's personas, newest first.
+    async fn list_persona_versions(&self, tenant: TenantId) -> Result<Vec<PersonaVersion>>;
+    /// Makes persona `version` current again (as a new version); `None` when it does not exist.
+    async fn rollback_persona(&self, tenant: TenantId, version: i64, now: OffsetDateTime) -> Result<Option<i64>>;
 }
 
 /// Conversations and messages, including the transactions that end `reply` and `deliver` jobs.
@@ -115,6 +119,8 @@ pub trait MessageStore {
     async fn mark_conversation_state(&self, tenant: TenantId, contact: &str, state: ConversationState) -> Result<bool>;
     /// One conversation of a tenant.
     async fn find_conversation(&self, tenant: TenantId, contact: &str) -> Result<Option<Conversation>>;
+    /// Mean polarity of each tenant's inbound messages since `since`: (slug, mean).
+    async fn mean_mood(&self, since: OffsetDateTime) -> Result<Vec<(String, f64)>>;
     /// Messages of a conversation, oldest first.
     async fn list_messages(&self, conversation: ConversationId) -> Result<Vec<StoredMessage>>;
     /// What a `reply` job needs: tenant, conversation, the unanswered burst and recent history.
@@ -139,6 +145,22 @@ pub trait MessageStore {
         outcome: DeliveryOutcome,
         now: OffsetDateTime,
     ) -> Result<Finish>;
+}
+
+/// Each tenant's knowledge base (search ranking is done by `knowledge`, portably).
+#[async_trait]
+pub trait KnowledgeStore {
+    /// Adds or updates one entry by its `question_key`.
+    async fn upsert_knowledge(
+        &self,
+        tenant: TenantId,
+        entry: &NewKnowledge,
+        now: OffsetDateTime,
+    ) -> Result<KnowledgeUpsert>;
+    /// Every entry of a tenant (enabled or not), by id.
+    async fn list_knowledge(&self, tenant: TenantId) -> Result<Vec<KnowledgeRow>>;
+    /// (entry count, latest change in ms): changes whenever the knowledge base does.
+    async fn knowledge_stamp(&self, tenant: TenantId) -> Result<(i64, i64)>;
 }
 
 /// The job queue and its dead-letter queue.

@@ -22,6 +22,19 @@ pub struct Tenant {
     pub name: String,
     /// The tenant file as applied.
     pub settings: TenantFile,
+    /// Current persona version (recorded on every answer as the prompt version).
+    pub persona_version: i64,
+}
+
+/// One stored persona.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonaVersion {
+    /// 1, 2, 3… per tenant.
+    pub version: i64,
+    /// The persona as applied.
+    pub persona: crate::config::persona::PersonaTable,
+    /// When it became current.
+    pub created_at: OffsetDateTime,
 }
 
 /// What `upsert_tenant` did.
@@ -59,6 +72,8 @@ pub struct NewInbound<'a> {
     pub now: OffsetDateTime,
     /// Reply scheduling.
     pub debounce: Debounce,
+    /// Polarity in [-1, 1], stored with the message.
+    pub sentiment: Option<f32>,
 }
 
 /// What happened to an inbound message.
@@ -99,10 +114,16 @@ pub struct Conversation {
     pub state: ConversationState,
     /// Last inbound message id already answered.
     pub replied_upto: MessageId,
+    /// Messages up to this id belong to an earlier, closed ticket.
+    pub context_from: MessageId,
+    /// Injection attempts seen in this ticket.
+    pub guard_strikes: u32,
+    /// Consecutive strongly negative bursts.
+    pub negative_streak: u32,
 }
 
 /// A stored message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoredMessage {
     /// Row id.
     pub id: MessageId,
@@ -114,6 +135,10 @@ pub struct StoredMessage {
     pub status: String,
     /// The correlation id of the webhook that brought it (or of the job that wrote it).
     pub correlation_id: String,
+    /// Polarity in [-1, 1] of an inbound message.
+    pub sentiment: Option<f32>,
+    /// For answers: provider, model, knowledge used, prompt version, decision.
+    pub meta: Option<serde_json::Value>,
     /// Storage time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -220,8 +245,10 @@ pub struct ReplyContext {
     pub conversation: Conversation,
     /// Unanswered inbound messages (the burst), oldest first.
     pub pending: Vec<StoredMessage>,
-    /// Earlier messages within the TTL, oldest first.
+    /// The last turns within the TTL and the current ticket, oldest first.
     pub history: Vec<StoredMessage>,
+    /// Turns before `history` (same ticket, within the TTL), oldest first, for the summary.
+    pub older: Vec<StoredMessage>,
 }
 
 /// Arguments of `record_reply`.
@@ -233,12 +260,25 @@ pub struct NewReply<'a> {
     pub conversation: ConversationId,
     /// The last inbound message this reply answers.
     pub covered_upto: MessageId,
-    /// The text to send, if any (silence stores none).
-    pub text: Option<String>,
-    /// Why this text (provider, model, fallback reason), stored with the message.
+    /// The messages to send, in order (empty: stay silent).
+    pub parts: Vec<String>,
+    /// Why this text (provider, model, knowledge used, prompt version), stored with it.
     pub meta: serde_json::Value,
-    /// Attempts of the `deliver` job.
+    /// Attempts of each `deliver` job.
     pub deliver_max_attempts: u32,
+    /// The brain's bookkeeping for the conversation.
+    pub update: ConversationUpdate,
+}
+
+/// Counters and state the brain changes with an answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConversationUpdate {
+    /// New value of `guard_strikes`.
+    pub guard_strikes: u32,
+    /// New value of `negative_streak`.
+    pub negative_streak: u32,
+    /// Hand the conversation to a person after these messages.
+    pub handoff: bool,
 }
 
 /// Whether a handler's final write went through.
@@ -266,8 +306,6 @@ pub struct Delivery {
     pub text: String,
     /// `pending`, `sent` or `cancelled`.
     pub status: String,
-    /// Who answers the conversation now (a human may have taken over since the reply).
-    pub conversation_state: ConversationState,
 }
 
 /// How a `deliver` job ended.
@@ -298,4 +336,52 @@ pub struct MigrationStatus {
     pub pending: Vec<(i64, String)>,
     /// Applied migrations this binary does not know (a newer schema).
     pub unknown: Vec<i64>,
+}
+
+/// A knowledge entry to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewKnowledge {
+    /// Normalised question: the natural key an import updates by.
+    pub question_key: String,
+    /// Optional title.
+    pub title: Option<String>,
+    /// The question as written.
+    pub question: String,
+    /// The answer.
+    pub answer: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Used in answers.
+    pub enabled: bool,
+}
+
+/// What `upsert_knowledge` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KnowledgeUpsert {
+    /// A new entry.
+    Added,
+    /// An entry with the same question changed.
+    Updated,
+    /// Identical to what was stored.
+    Unchanged,
+}
+
+/// A stored knowledge entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KnowledgeRow {
+    /// Row id (cited in prompts as `kb:<id>`).
+    pub id: i64,
+    /// Optional title.
+    pub title: Option<String>,
+    /// Question.
+    pub question: String,
+    /// Answer.
+    pub answer: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Used in answers.
+    pub enabled: bool,
+    /// Last change.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
 }

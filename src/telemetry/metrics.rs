@@ -29,3 +29,14 @@ pub const DELIVERY_DURATION_SECONDS: &str = "atende_delivery_duration_seconds";
 pub const DELIVERY_ERRORS_TOTAL: &str = "atende_delivery_errors_total";
 /// Counter: messages delivered, label `channel`.
 pub const DELIVERIES_TOTAL: &str = "atende_deliveries_total";
+/// Counter: brain decisions, label `decision` (answer, handoff, silent) and `source`
+/// (llm, knowledge, fallback, guard, none).
+pub const REPLIES_TOTAL: &str = "atende_replies_total";
+/// Counter: handoffs decided, label `reason`.
+pub const HANDOFFS_TOTAL: &str = "atende_handoffs_total";
+/// Counter: guard interventions, labels `direction` (input, output) and `reason`.
+pub const GUARD_BLOCKS_TOTAL: &str = "atende_guard_blocks_total";
+/// Counter: intents detected in customer messages, label `intent` (human, injection, negative).
+pub const INTENTS_TOTAL: &str = "atende_intents_total";
+/// Gauge: mean polarity in [-1, 1] of a tenant's inbound messages over the last 24 h, label `tenant`.
+pub const MOOD_MEAN: &str = "atende_mood_mean";

@@ -224,3 +224,95 @@ unsafe extern "C" {
 unsafe fn libc_kill(pid: i32) {
     unsafe { libc_kill_raw(pid, 15) };
 }
+
+fn atende_stdin(db_url: &str, args: &[&str], input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_atende"))
+        .args(args)
+        .env("ATENDE_DATABASE_URL", db_url)
+        .env_remove("ATENDE_LANG")
+        .env_remove("ATENDE_CONFIG")
+        .current_dir(std::env::temp_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn repo(path: &str) -> String {
+    format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn the_sample_shop_works_from_the_command_line_with_no_api_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("shop.db").display());
+    assert!(atende(&db, &["tenant", "apply", &repo("examples/loja-exemplo/tenant.toml")]).status.success());
+
+    let import = atende(&db, &["kb", "import", "loja-exemplo", &repo("tests/fixtures/knowledge/loja_exemplo.csv")]);
+    assert!(import.status.success(), "{}", text(&import));
+    assert!(text(&import).contains("16 adicionadas"), "{}", text(&import));
+    let again = atende(&db, &["kb", "import", "loja-exemplo", &repo("tests/fixtures/knowledge/loja_exemplo.csv")]);
+    assert!(text(&again).contains("0 adicionadas, 0 atualizadas, 16 sem mudança"), "{}", text(&again));
+
+    let search = atende(&db, &["kb", "search", "loja-exemplo", "qual o prazo de entrega para o nordeste?", "--json"]);
+    let hits: Vec<Value> = serde_json::from_slice(&search.stdout).unwrap_or_else(|_| panic!("{}", text(&search)));
+    assert!(hits[0]["question"].as_str().unwrap().to_lowercase().contains("prazo"), "{hits:?}");
+    assert!(hits.windows(2).all(|w| w[0]["score"].as_f64() >= w[1]["score"].as_f64()), "best first");
+    for key in ["id", "question", "answer", "score"] {
+        assert!(hits[0].get(key).is_some(), "missing {key}");
+    }
+
+    let chat =
+        atende_stdin(&db, &["chat", "loja-exemplo"], "qual o prazo de entrega?\nquero falar com um atendente\n/sair\n");
+    let out = text(&chat);
+    assert!(chat.status.success(), "{out}");
+    assert!(out.contains("dias úteis") && out.contains("kb:"), "{out}");
+    assert!(out.contains("handoff (customer_asked)"), "{out}");
+}
+
+#[test]
+fn persona_history_and_rollback_restore_an_earlier_voice() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("p.db").display());
+    let base = tenant_toml("http://127.0.0.1:9002", "http://127.0.0.1:9001", "");
+    let first = write_tenant(dir.path(), "a.toml", &base.replace("[persona]", "[persona]\ntone = \"acolhedor\""));
+    let second = write_tenant(dir.path(), "b.toml", &base.replace("[persona]", "[persona]\ntone = \"sarcástico\""));
+    assert!(atende(&db, &["tenant", "apply", &first]).status.success());
+    assert!(atende(&db, &["tenant", "apply", &second]).status.success());
+    let history = text(&atende(&db, &["persona", "history", "acme"]));
+    assert!(history.contains("v2 (atual)") && history.contains("sarcástico") && history.contains("v1"), "{history}");
+
+    let rollback = atende(&db, &["persona", "rollback", "acme"]);
+    assert!(rollback.status.success(), "{}", text(&rollback));
+    let shown = text(&atende(&db, &["tenant", "show", "acme"]));
+    assert!(shown.contains("acolhedor") && !shown.contains("sarcástico"), "{shown}");
+    assert!(text(&atende(&db, &["persona", "history", "acme"])).contains("v3 (atual)"));
+    let bad = atende(&db, &["persona", "rollback", "acme", "--to", "9"]);
+    assert!(!bad.status.success() && text(&bad).contains("persona history"), "{}", text(&bad));
+}
+
+#[test]
+fn eval_prints_metrics_per_label_and_ends_with_the_accuracy() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("e.db").display());
+    for (detector, file) in [
+        ("sentiment", "tests/eval/sentiment.jsonl"),
+        ("injection", "tests/eval/injection.jsonl"),
+        ("handoff", "tests/eval/handoff.jsonl"),
+    ] {
+        let output = atende(&db, &["eval", detector, &repo(file)]);
+        let out = String::from_utf8_lossy(&output.stdout).to_string();
+        assert!(output.status.success(), "{detector}: {}", text(&output));
+        let last = out.trim_end().lines().last().unwrap();
+        let accuracy: f64 = last.strip_prefix("accuracy=").unwrap_or_else(|| panic!("{out}")).parse().unwrap();
+        assert!((0.0..=1.0).contains(&accuracy));
+        assert!(out.contains("precision=") && out.contains("recall="), "{out}");
+    }
+    let bad = write_tenant(dir.path(), "bad.jsonl", "{\"text\": \"oi\"}\n");
+    let output = atende(&db, &["eval", "sentiment", &bad]);
+    assert!(!output.status.success() && text(&output).contains("line 1"), "{}", text(&output));
+}

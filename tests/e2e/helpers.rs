@@ -228,14 +228,22 @@ pub async fn mount_whaticket_ok(server: &MockServer) {
         .await;
 }
 
-/// The text of the last user turn Gemini received.
+/// The text of the last user turn Gemini received, without the `<customer_message>` fences.
 pub fn last_user_text(request: &Value) -> String {
     let contents = request["contents"].as_array().cloned().unwrap_or_default();
-    contents
+    let text = contents
         .iter()
         .rev()
         .find(|c| c["role"] == "user")
         .and_then(|c| c["parts"][0]["text"].as_str())
-        .unwrap_or_default()
-        .to_string()
+        .unwrap_or_default();
+    unfence(text)
+}
+
+/// Removes the fences Atende puts around customer text.
+pub fn unfence(text: &str) -> String {
+    text.replace("<customer_message>\n", "")
+        .replace("\n</customer_message>", "")
+        .replace("<customer_message>", "")
+        .replace("</customer_message>", "")
 }

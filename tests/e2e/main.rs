@@ -2,6 +2,7 @@
 //! Gemini/OpenAI and Whaticket, and the queue drained deterministically (virtual clock).
 
 mod binary;
+mod brain;
 mod deliver;
 mod helpers;
 mod ingress;

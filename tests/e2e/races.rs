@@ -26,9 +26,10 @@ async fn finish_reply(app: &TestApp, job: &atende::store::ClaimedJob, covered: a
             job,
             conversation,
             covered_upto: covered,
-            text: Some(text.into()),
+            parts: vec![text.into()],
             meta: json!({}),
             deliver_max_attempts: 3,
+            update: Default::default(),
         })
         .await
         .unwrap();
@@ -54,13 +55,16 @@ async fn a_message_sent_while_the_bot_thinks_gets_a_prompt_with_the_first_answer
 
     app.drain().await;
     let prompt = &app.llm_requests().await[0];
-    let turns: Vec<(&str, &str)> = prompt["contents"]
+    let turns: Vec<(&str, String)> = prompt["contents"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (c["role"].as_str().unwrap(), c["parts"][0]["text"].as_str().unwrap()))
+        .map(|c| (c["role"].as_str().unwrap(), unfence(c["parts"][0]["text"].as_str().unwrap())))
         .collect();
-    assert_eq!(turns, vec![("user", "Pergunta 1"), ("model", "Resposta 1"), ("user", "Pergunta 2")]);
+    assert_eq!(
+        turns,
+        vec![("user", "Pergunta 1".into()), ("model", "Resposta 1".into()), ("user", "Pergunta 2".into())]
+    );
     let bodies: Vec<Value> = app.sent().await.iter().map(|b| b["body"].clone()).collect();
     assert_eq!(bodies, vec![json!("Resposta 1"), json!("Resposta 2")]);
 }

@@ -134,7 +134,7 @@ async fn when_gemini_is_down_the_fallback_openai_compatible_provider_answers() {
     assert_eq!(app.sent().await[0]["body"], "Resposta local");
     let local: Vec<Value> =
         ollama.received_requests().await.unwrap().iter().map(|r| serde_json::from_slice(&r.body).unwrap()).collect();
-    assert_eq!(local[0]["messages"].as_array().unwrap().last().unwrap()["content"], "Oi");
+    assert_eq!(unfence(local[0]["messages"].as_array().unwrap().last().unwrap()["content"].as_str().unwrap()), "Oi");
 }
 
 #[tokio::test]
@@ -148,9 +148,16 @@ async fn the_next_prompt_carries_the_earlier_turns_of_the_conversation() {
     app.drain().await;
     let second = &app.llm_requests().await[1];
     let contents = second["contents"].as_array().unwrap();
-    let texts: Vec<(&str, &str)> =
-        contents.iter().map(|c| (c["role"].as_str().unwrap(), c["parts"][0]["text"].as_str().unwrap())).collect();
-    assert_eq!(texts, vec![("user", "Que horas vocês abrem?"), ("model", "Abrimos às 8h."), ("user", "E no sábado?")]);
+    let texts: Vec<(&str, String)> = contents
+        .iter()
+        .map(|c| (c["role"].as_str().unwrap(), unfence(c["parts"][0]["text"].as_str().unwrap())))
+        .collect();
+    let expected = [("user", "Que horas vocês abrem?"), ("model", "Abrimos às 8h."), ("user", "E no sábado?")];
+    assert_eq!(texts, expected.map(|(r, t)| (r, t.to_string())));
+    assert!(
+        second["contents"][0]["parts"][0]["text"].as_str().unwrap().starts_with("<customer_message>"),
+        "customer text is fenced"
+    );
 }
 
 #[tokio::test]
@@ -158,7 +165,7 @@ async fn a_tenant_with_the_ai_off_stores_messages_and_stays_silent() {
     let app = spawn_app().await;
     mount_whaticket_ok(&app.whaticket).await;
     let toml =
-        tenant_toml(&app.llm.uri(), &app.whaticket.uri(), "").replace("provider = \"gemini\"", "provider = \"none\"");
+        tenant_toml(&app.llm.uri(), &app.whaticket.uri(), "").replace("[persona]", "[persona]\nai_enabled = false");
     app.apply_tenant(&toml).await;
     assert_eq!(app.post_generic(&generic("off-1", "5511999999999", "Oi")).await.status(), 202);
     app.drain().await;

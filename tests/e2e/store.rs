@@ -43,7 +43,14 @@ async fn inbound(f: &Fixture, id: &str, contact: &str, now: OffsetDateTime, debo
     let m = message(id, contact);
     let correlation_id = CorrelationId::new();
     f.store
-        .record_inbound(NewInbound { tenant: f.tenant, message: &m, correlation_id: &correlation_id, now, debounce })
+        .record_inbound(NewInbound {
+            tenant: f.tenant,
+            message: &m,
+            correlation_id: &correlation_id,
+            now,
+            debounce,
+            sentiment: None,
+        })
         .await
         .unwrap()
 }

@@ -5,29 +5,37 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
 use time::OffsetDateTime;
 
-use super::tenants::tenant_from_row;
+use super::tenants::{TENANT_COLUMNS, tenant_from_row};
 use super::{SqliteStore, corrupt, from_ms, ms};
 use crate::domain::{
-    ContactNumber, ConversationId, ConversationState, CorrelationId, Direction, InboundMessage, JobKind, JobSpec,
-    MessageId, TenantId,
+    ContactNumber, ConversationId, ConversationState, CorrelationId, Direction, InboundMessage, JobSpec, MessageId,
+    TenantId,
 };
 use crate::store::{
     Conversation, Delivery, DeliveryOutcome, Finish, MessageStore, NewInbound, NewReply, RecordOutcome, ReplyContext,
     Result, StoredMessage,
 };
 
+/// Turns older than the recent window that are loaded for the running summary.
+const SUMMARY_TURNS: i64 = 20;
+
 // Dynamic SQL in this file is built only from these constant column lists (AssertSqlSafe).
-const MESSAGE_COLUMNS: &str = "id, direction, body, status, correlation_id, created_at";
-const CONVERSATION_COLUMNS: &str = "id, tenant_id, contact, contact_name, ticket_id, state, replied_upto";
+const MESSAGE_COLUMNS: &str = "id, direction, body, status, correlation_id, sentiment, meta, created_at";
+const CONVERSATION_COLUMNS: &str = "id, tenant_id, contact, contact_name, ticket_id, state, replied_upto, context_from, guard_strikes, negative_streak";
 
 #[async_trait]
 impl MessageStore for SqliteStore {
     async fn record_inbound(&self, inbound: NewInbound<'_>) -> Result<RecordOutcome> {
-        let NewInbound { tenant, message, correlation_id, now, debounce } = inbound;
+        let NewInbound { tenant, message, correlation_id, now, debounce, sentiment } = inbound;
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let conversation = upsert_conversation(&mut tx, tenant, message, now).await?;
-        let Some(message_id) =
-            insert_message(&mut tx, tenant, conversation, message, Direction::Inbound, correlation_id, now).await?
+        let Some(message_id) = insert_message(
+            &mut tx,
+            conversation,
+            MessageRow { tenant, message, direction: Direction::Inbound, correlation_id, sentiment },
+            now,
+        )
+        .await?
         else {
             return Ok(RecordOutcome::Duplicate); // dropping `tx` rolls the conversation upsert back
         };
@@ -82,8 +90,13 @@ impl MessageStore for SqliteStore {
     ) -> Result<RecordOutcome> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let conversation = upsert_conversation(&mut tx, tenant, message, now).await?;
-        let Some(message_id) =
-            insert_message(&mut tx, tenant, conversation, message, Direction::Agent, correlation_id, now).await?
+        let Some(message_id) = insert_message(
+            &mut tx,
+            conversation,
+            MessageRow { tenant, message, direction: Direction::Agent, correlation_id, sentiment: None },
+            now,
+        )
+        .await?
         else {
             return Ok(RecordOutcome::Duplicate);
         };
@@ -122,7 +135,20 @@ impl MessageStore for SqliteStore {
         let Some(id) = id else { return Ok(false) };
         match state {
             ConversationState::Human => hand_to_human(&mut tx, ConversationId(id), now).await?,
-            _ => {
+            // A closed ticket's messages stay out of the next ticket's prompts.
+            ConversationState::Closed => {
+                sqlx::query(
+                    "UPDATE conversations SET state = 'closed', updated_at = $1, guard_strikes = 0, negative_streak = 0,
+                            context_from = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = $2),
+                            replied_upto = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = $2)
+                     WHERE id = $2",
+                )
+                .bind(ms(now))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            ConversationState::Bot => {
                 sqlx::query("UPDATE conversations SET state = $1, updated_at = $2 WHERE id = $3")
                     .bind(state.as_str())
                     .bind(ms(now))
@@ -139,6 +165,17 @@ impl MessageStore for SqliteStore {
         let sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE tenant_id = $1 AND contact = $2");
         let row = sqlx::query(AssertSqlSafe(sql)).bind(tenant.0).bind(contact).fetch_optional(&self.reader).await?;
         Ok(row.as_ref().map(conversation_from_row))
+    }
+
+    async fn mean_mood(&self, since: OffsetDateTime) -> Result<Vec<(String, f64)>> {
+        let rows = sqlx::query_as(
+            "SELECT t.slug, AVG(m.sentiment) FROM messages m JOIN tenants t ON t.id = m.tenant_id
+             WHERE m.direction = 'inbound' AND m.sentiment IS NOT NULL AND m.created_at >= $1 GROUP BY t.slug",
+        )
+        .bind(ms(since))
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows)
     }
 
     async fn list_messages(&self, conversation: ConversationId) -> Result<Vec<StoredMessage>> {
@@ -160,7 +197,7 @@ impl MessageStore for SqliteStore {
             return Ok(None);
         };
         let conversation = conversation_from_row(&row);
-        let tenant = sqlx::query("SELECT id, slug, name, settings FROM tenants WHERE id = $1")
+        let tenant = sqlx::query(AssertSqlSafe(format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1")))
             .bind(conversation.tenant_id.0)
             .fetch_one(&mut *conn)
             .await?;
@@ -181,21 +218,25 @@ impl MessageStore for SqliteStore {
         let sql = format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages
              WHERE conversation_id = $1 AND NOT (direction = 'inbound' AND id > $2) AND created_at >= $3
-               AND status <> 'cancelled'
+               AND status <> 'cancelled' AND id > $5
              ORDER BY id DESC LIMIT $4"
         );
+        // The recent turns, plus up to SUMMARY_TURNS older ones the brain folds into a summary.
         let mut history: Vec<StoredMessage> = sqlx::query(AssertSqlSafe(sql))
             .bind(conversation.id.0)
             .bind(conversation.replied_upto.0)
             .bind(ms(history_since))
-            .bind(i64::from(history_turns))
+            .bind(i64::from(history_turns) + SUMMARY_TURNS)
+            .bind(conversation.context_from.0)
             .fetch_all(&mut *conn)
             .await?
             .iter()
             .map(message_from_row)
             .collect();
         history.reverse();
-        Ok(Some(ReplyContext { tenant, conversation, pending, history }))
+        let split = history.len().saturating_sub(history_turns as usize);
+        let older = history.drain(..split).collect();
+        Ok(Some(ReplyContext { tenant, conversation, pending, history, older }))
     }
 
     async fn record_reply(&self, reply: NewReply<'_>) -> Result<Finish> {
@@ -205,61 +246,46 @@ impl MessageStore for SqliteStore {
         if !finish_job(&mut tx, job.id.0, &job.owner, now).await? {
             return Ok(Finish::LeaseLost);
         }
-        sqlx::query("UPDATE conversations SET replied_upto = MAX(replied_upto, $1), updated_at = $2 WHERE id = $3")
-            .bind(reply.covered_upto.0)
-            .bind(ms(now))
-            .bind(reply.conversation.0)
-            .execute(&mut *tx)
-            .await?;
         let state: String = sqlx::query_scalar("SELECT state FROM conversations WHERE id = $1")
             .bind(reply.conversation.0)
             .fetch_one(&mut *tx)
             .await?;
         // A human agent may have taken over while the LLM was thinking: then stay silent.
-        let text = reply.text.as_ref().filter(|_| ConversationState::from_stored(&state) == ConversationState::Bot);
-        let mut message_id = None;
-        if let Some(text) = text {
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO messages (tenant_id, conversation_id, direction, body, status, correlation_id, meta, created_at)
-                 VALUES ($1, $2, 'outbound', $3, 'pending', $4, $5, $6) RETURNING id",
-            )
-            .bind(job.tenant_id.0)
-            .bind(reply.conversation.0)
-            .bind(text)
-            .bind(job.correlation_id.as_str())
-            .bind(reply.meta.to_string())
-            .bind(ms(now))
-            .fetch_one(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO jobs (tenant_id, kind, key, payload, max_attempts, run_at, correlation_id, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $6, $6)",
-            )
-            .bind(job.tenant_id.0)
-            .bind(JobKind::Deliver.as_str())
-            .bind(&job.key)
-            .bind(serde_json::json!({ "message_id": id }).to_string())
-            .bind(i64::from(reply.deliver_max_attempts))
-            .bind(ms(now))
-            .bind(job.correlation_id.as_str())
-            .execute(&mut *tx)
-            .await?;
-            message_id = Some(MessageId(id));
+        let bot = ConversationState::from_stored(&state) == ConversationState::Bot;
+        let update = reply.update;
+        let handoff = bot && update.handoff;
+        sqlx::query(
+            "UPDATE conversations SET replied_upto = MAX(replied_upto, $1), updated_at = $2, guard_strikes = $3,
+                    negative_streak = $4, state = CASE WHEN $5 THEN 'human' ELSE state END
+             WHERE id = $6",
+        )
+        .bind(reply.covered_upto.0)
+        .bind(ms(now))
+        .bind(i64::from(update.guard_strikes))
+        .bind(i64::from(update.negative_streak))
+        .bind(handoff)
+        .bind(reply.conversation.0)
+        .execute(&mut *tx)
+        .await?;
+        let mut first = None;
+        for text in reply.parts.iter().filter(|_| bot) {
+            let id = insert_outbound(&mut tx, &reply, text).await?;
+            first.get_or_insert(MessageId(id));
         }
         tx.commit().await?;
-        Ok(Finish::Recorded { message_id })
+        Ok(Finish::Recorded { message_id: first })
     }
 
     async fn find_delivery(&self, message: MessageId) -> Result<Option<Delivery>> {
         let row = sqlx::query(
-            "SELECT m.body, m.status, c.contact, c.tenant_id, c.state FROM messages m
+            "SELECT m.body, m.status, c.contact, c.tenant_id FROM messages m
              JOIN conversations c ON c.id = m.conversation_id WHERE m.id = $1 AND m.direction = 'outbound'",
         )
         .bind(message.0)
         .fetch_optional(&self.writer)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let tenant = sqlx::query("SELECT id, slug, name, settings FROM tenants WHERE id = $1")
+        let tenant = sqlx::query(AssertSqlSafe(format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1")))
             .bind(row.get::<i64, _>("tenant_id"))
             .fetch_one(&self.reader)
             .await?;
@@ -270,7 +296,6 @@ impl MessageStore for SqliteStore {
             contact: ContactNumber::parse(&contact).map_err(|e| corrupt(e.to_string()))?,
             text: row.get("body"),
             status: row.get("status"),
-            conversation_state: ConversationState::from_stored(row.get("state")),
         }))
     }
 
@@ -296,6 +321,37 @@ impl MessageStore for SqliteStore {
         tx.commit().await?;
         Ok(Finish::Recorded { message_id: Some(message) })
     }
+}
+
+/// Stores one outbound part of a reply and its `deliver` job (same key, so parts go in order).
+async fn insert_outbound(tx: &mut Transaction<'_, Sqlite>, reply: &NewReply<'_>, text: &str) -> Result<i64> {
+    let job = reply.job;
+    let now = ms(job.claimed_at);
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO messages (tenant_id, conversation_id, direction, body, status, correlation_id, meta, created_at)
+         VALUES ($1, $2, 'outbound', $3, 'pending', $4, $5, $6) RETURNING id",
+    )
+    .bind(job.tenant_id.0)
+    .bind(reply.conversation.0)
+    .bind(text)
+    .bind(job.correlation_id.as_str())
+    .bind(reply.meta.to_string())
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO jobs (tenant_id, kind, key, payload, max_attempts, run_at, correlation_id, created_at, updated_at)
+         VALUES ($1, 'deliver', $2, $3, $4, $5, $6, $5, $5)",
+    )
+    .bind(job.tenant_id.0)
+    .bind(&job.key)
+    .bind(serde_json::json!({ "message_id": id }).to_string())
+    .bind(i64::from(reply.deliver_max_attempts))
+    .bind(now)
+    .bind(job.correlation_id.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
 }
 
 /// Gives a conversation to a person: everything the customer wrote so far is theirs to
@@ -363,19 +419,26 @@ async fn upsert_conversation(
     Ok(ConversationId(id))
 }
 
+/// An inbound or agent message to insert.
+struct MessageRow<'a> {
+    tenant: TenantId,
+    message: &'a InboundMessage,
+    direction: Direction,
+    correlation_id: &'a CorrelationId,
+    sentiment: Option<f32>,
+}
+
 /// Inserts a message unless its provider id was seen; `None` means duplicate.
 async fn insert_message(
     tx: &mut Transaction<'_, Sqlite>,
-    tenant: TenantId,
     conversation: ConversationId,
-    message: &InboundMessage,
-    direction: Direction,
-    correlation_id: &CorrelationId,
+    row: MessageRow<'_>,
     now: OffsetDateTime,
 ) -> Result<Option<MessageId>> {
+    let MessageRow { tenant, message, direction, correlation_id, sentiment } = row;
     let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO messages (tenant_id, conversation_id, provider_id, direction, body, status, correlation_id, sent_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, 'received', $6, $7, $8)
+        "INSERT INTO messages (tenant_id, conversation_id, provider_id, direction, body, status, correlation_id, sent_at, created_at, sentiment)
+         VALUES ($1, $2, $3, $4, $5, 'received', $6, $7, $8, $9)
          ON CONFLICT (tenant_id, provider_id) DO NOTHING RETURNING id",
     )
     .bind(tenant.0)
@@ -386,6 +449,7 @@ async fn insert_message(
     .bind(correlation_id.as_str())
     .bind(ms(message.sent_at))
     .bind(ms(now))
+    .bind(sentiment.map(f64::from))
     .fetch_optional(&mut **tx)
     .await?;
     Ok(id.map(MessageId))
@@ -400,6 +464,9 @@ fn conversation_from_row(row: &SqliteRow) -> Conversation {
         ticket_id: row.get("ticket_id"),
         state: ConversationState::from_stored(row.get("state")),
         replied_upto: MessageId(row.get("replied_upto")),
+        context_from: MessageId(row.get("context_from")),
+        guard_strikes: row.get::<i64, _>("guard_strikes") as u32,
+        negative_streak: row.get::<i64, _>("negative_streak") as u32,
     }
 }
 
@@ -410,6 +477,8 @@ fn message_from_row(row: &SqliteRow) -> StoredMessage {
         body: row.get("body"),
         status: row.get("status"),
         correlation_id: row.get("correlation_id"),
+        sentiment: row.get::<Option<f64>, _>("sentiment").map(|v| v as f32),
+        meta: row.get::<Option<String>, _>("meta").and_then(|m| serde_json::from_str(&m).ok()),
         created_at: from_ms(row.get("created_at")),
     }
 }

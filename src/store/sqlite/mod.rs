@@ -2,6 +2,7 @@
 //! lock), a small pool of readers.
 
 mod jobs;
+mod knowledge;
 mod messages;
 mod tenants;
 

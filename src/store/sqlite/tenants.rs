@@ -1,41 +1,43 @@
-//! Tenants on SQLite.
+//! Tenants and their persona history on SQLite.
 
 use async_trait::async_trait;
-use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
+use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
 use time::OffsetDateTime;
 
-use super::{SqliteStore, corrupt, ms};
+use super::{SqliteStore, corrupt, from_ms, ms};
+use crate::config::persona::PersonaTable;
 use crate::config::tenant::TenantFile;
 use crate::domain::TenantId;
-use crate::store::{Result, Tenant, TenantStore, UpsertOutcome};
+use crate::store::{PersonaVersion, Result, Tenant, TenantStore, UpsertOutcome};
+
+// Dynamic SQL here is built only from this constant column list (AssertSqlSafe).
+/// Columns `tenant_from_row` reads, from `tenants` (unaliased).
+pub(super) const TENANT_COLUMNS: &str = "id, slug, name, settings,
+    (SELECT COALESCE(MAX(p.version), 0) FROM persona_versions p WHERE p.tenant_id = tenants.id) AS persona_version";
 
 #[async_trait]
 impl TenantStore for SqliteStore {
     async fn upsert_tenant(&self, file: &TenantFile, now: OffsetDateTime) -> Result<(TenantId, UpsertOutcome)> {
         let settings = serde_json::to_string(file).map_err(|e| corrupt(e.to_string()))?;
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let existing = sqlx::query("SELECT id, name, settings FROM tenants WHERE slug = $1")
+        let existing: Option<(i64, String)> = sqlx::query_as("SELECT id, settings FROM tenants WHERE slug = $1")
             .bind(&file.slug)
             .fetch_optional(&mut *tx)
             .await?;
-        let outcome = match existing {
-            Some(row) => {
-                let id: i64 = row.get("id");
-                let old: String = row.get("settings");
-                let same = serde_json::from_str::<TenantFile>(&old).is_ok_and(|old| &old == file);
-                if same {
-                    (TenantId(id), UpsertOutcome::Unchanged)
-                } else {
-                    sqlx::query("UPDATE tenants SET name = $1, settings = $2, updated_at = $3 WHERE id = $4")
-                        .bind(&file.name)
-                        .bind(&settings)
-                        .bind(ms(now))
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
-                    (TenantId(id), UpsertOutcome::Updated)
-                }
+        let (id, outcome) = match existing {
+            Some((id, old)) if serde_json::from_str::<TenantFile>(&old).is_ok_and(|old| &old == file) => {
+                (id, UpsertOutcome::Unchanged)
+            }
+            Some((id, _)) => {
+                sqlx::query("UPDATE tenants SET name = $1, settings = $2, updated_at = $3 WHERE id = $4")
+                    .bind(&file.name)
+                    .bind(&settings)
+                    .bind(ms(now))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                (id, UpsertOutcome::Updated)
             }
             None => {
                 let id: i64 = sqlx::query_scalar(
@@ -47,32 +49,107 @@ impl TenantStore for SqliteStore {
                 .bind(ms(now))
                 .fetch_one(&mut *tx)
                 .await?;
-                (TenantId(id), UpsertOutcome::Created)
+                (id, UpsertOutcome::Created)
             }
         };
+        record_persona_version(&mut tx, id, &file.persona, now).await?;
         tx.commit().await?;
-        Ok(outcome)
+        Ok((TenantId(id), outcome))
     }
 
     async fn find_tenant(&self, slug: &str) -> Result<Option<Tenant>> {
-        let row = sqlx::query("SELECT id, slug, name, settings FROM tenants WHERE slug = $1")
-            .bind(slug)
-            .fetch_optional(&self.reader)
-            .await?;
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE slug = $1");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(slug).fetch_optional(&self.reader).await?;
         row.as_ref().map(tenant_from_row).transpose()
     }
 
     async fn list_tenants(&self) -> Result<Vec<Tenant>> {
-        let rows =
-            sqlx::query("SELECT id, slug, name, settings FROM tenants ORDER BY slug").fetch_all(&self.reader).await?;
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY slug");
+        let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(&self.reader).await?;
         rows.iter().map(tenant_from_row).collect()
+    }
+
+    async fn list_persona_versions(&self, tenant: TenantId) -> Result<Vec<PersonaVersion>> {
+        let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+            "SELECT version, persona, created_at FROM persona_versions WHERE tenant_id = $1 ORDER BY version DESC",
+        )
+        .bind(tenant.0)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter()
+            .map(|(version, persona, at)| {
+                let persona =
+                    serde_json::from_str(&persona).map_err(|e| corrupt(format!("persona v{version}: {e}")))?;
+                Ok(PersonaVersion { version, persona, created_at: from_ms(at) })
+            })
+            .collect()
+    }
+
+    async fn rollback_persona(&self, tenant: TenantId, version: i64, now: OffsetDateTime) -> Result<Option<i64>> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let old: Option<String> =
+            sqlx::query_scalar("SELECT persona FROM persona_versions WHERE tenant_id = $1 AND version = $2")
+                .bind(tenant.0)
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(old) = old else { return Ok(None) };
+        let persona: PersonaTable = serde_json::from_str(&old).map_err(|e| corrupt(e.to_string()))?;
+        let settings: String =
+            sqlx::query_scalar("SELECT settings FROM tenants WHERE id = $1").bind(tenant.0).fetch_one(&mut *tx).await?;
+        let mut file: TenantFile = serde_json::from_str(&settings).map_err(|e| corrupt(e.to_string()))?;
+        file.persona = persona;
+        sqlx::query("UPDATE tenants SET settings = $1, updated_at = $2 WHERE id = $3")
+            .bind(serde_json::to_string(&file).map_err(|e| corrupt(e.to_string()))?)
+            .bind(ms(now))
+            .bind(tenant.0)
+            .execute(&mut *tx)
+            .await?;
+        let new = record_persona_version(&mut tx, tenant.0, &file.persona, now).await?;
+        tx.commit().await?;
+        Ok(Some(new))
     }
 }
 
-/// Decodes `id, slug, name, settings` (also used by message queries that join tenants).
+/// Appends `persona` as a new version unless it equals the latest; returns the current version.
+async fn record_persona_version(
+    tx: &mut Transaction<'_, Sqlite>,
+    tenant: i64,
+    persona: &PersonaTable,
+    now: OffsetDateTime,
+) -> Result<i64> {
+    let latest: Option<(i64, String)> = sqlx::query_as(
+        "SELECT version, persona FROM persona_versions WHERE tenant_id = $1 ORDER BY version DESC LIMIT 1",
+    )
+    .bind(tenant)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some((version, old)) = &latest
+        && serde_json::from_str::<PersonaTable>(old).is_ok_and(|old| &old == persona)
+    {
+        return Ok(*version);
+    }
+    let version = latest.map_or(1, |(v, _)| v + 1);
+    sqlx::query("INSERT INTO persona_versions (tenant_id, version, persona, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(tenant)
+        .bind(version)
+        .bind(serde_json::to_string(persona).map_err(|e| corrupt(e.to_string()))?)
+        .bind(ms(now))
+        .execute(&mut **tx)
+        .await?;
+    Ok(version)
+}
+
+/// Decodes [`TENANT_COLUMNS`].
 pub(super) fn tenant_from_row(row: &SqliteRow) -> Result<Tenant> {
     let settings: String = row.get("settings");
     let slug: String = row.get("slug");
     let settings = serde_json::from_str(&settings).map_err(|e| corrupt(format!("tenant {slug}: {e}")))?;
-    Ok(Tenant { id: TenantId(row.get("id")), slug, name: row.get("name"), settings })
+    Ok(Tenant {
+        id: TenantId(row.get("id")),
+        slug,
+        name: row.get("name"),
+        settings,
+        persona_version: row.get("persona_version"),
+    })
 }

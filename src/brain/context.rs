@@ -1,0 +1,105 @@
+//! What the brain reads from a conversation: first contact, the AI message count, the
+//! extractive running summary of older turns, and the knowledge cache.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::domain::{Direction, Language, TenantId};
+use crate::knowledge::{Entry, Index};
+use crate::store::{KnowledgeRow, ReplyContext, Store, StoreError};
+
+/// Characters kept of each older turn in the summary.
+const SUMMARY_TURN_CHARS: usize = 140;
+/// Older turns folded into the summary.
+const SUMMARY_TURNS: usize = 6;
+
+/// No earlier message in this ticket: the greeting applies.
+pub fn is_first_contact(ctx: &ReplyContext) -> bool {
+    ctx.history.is_empty() && ctx.older.is_empty()
+}
+
+/// AI messages already sent in this ticket (within the loaded window).
+pub fn ai_messages(ctx: &ReplyContext) -> u32 {
+    ctx.history.iter().chain(&ctx.older).filter(|m| m.direction == Direction::Outbound).count() as u32
+}
+
+/// An extractive summary of the turns older than the prompt window: who said what, cut
+/// short. (An LLM summary would cost a call per reply; this one is free and never invents.)
+pub fn summary(ctx: &ReplyContext, language: Language) -> Option<String> {
+    if ctx.older.is_empty() {
+        return None;
+    }
+    let (customer, us) = match language {
+        Language::PtBr => ("Cliente", "Atendente"),
+        Language::En => ("Customer", "Agent"),
+    };
+    let skip = ctx.older.len().saturating_sub(SUMMARY_TURNS);
+    let lines: Vec<String> = ctx.older[skip..]
+        .iter()
+        .map(|m| {
+            let who = if m.direction == Direction::Inbound { customer } else { us };
+            format!("{who}: {}", crate::knowledge::excerpt(&m.body, SUMMARY_TURN_CHARS))
+        })
+        .collect();
+    Some(lines.join(" | "))
+}
+
+/// Per-tenant search indexes, rebuilt when the knowledge base changes.
+#[derive(Clone, Default)]
+pub struct KnowledgeCache {
+    indexes: Arc<Mutex<HashMap<TenantId, Cached>>>,
+}
+
+struct Cached {
+    stamp: (i64, i64),
+    language: Language,
+    index: Arc<Index>,
+    rows: Arc<Vec<KnowledgeRow>>,
+}
+
+/// A tenant's enabled entries and their index.
+pub struct Knowledge {
+    /// The search index over `rows`.
+    pub index: Arc<Index>,
+    /// Enabled entries, by id.
+    pub rows: Arc<Vec<KnowledgeRow>>,
+}
+
+impl Knowledge {
+    /// The stored row of a hit.
+    pub fn row(&self, id: i64) -> Option<&KnowledgeRow> {
+        self.rows.binary_search_by_key(&id, |r| r.id).ok().map(|i| &self.rows[i])
+    }
+}
+
+impl KnowledgeCache {
+    /// The tenant's knowledge, from cache unless the store says it changed.
+    pub async fn load(&self, store: &dyn Store, tenant: TenantId, language: Language) -> Result<Knowledge, StoreError> {
+        let stamp = store.knowledge_stamp(tenant).await?;
+        if let Some(hit) = self.get(tenant, stamp, language) {
+            return Ok(hit);
+        }
+        let rows: Vec<KnowledgeRow> = store.list_knowledge(tenant).await?.into_iter().filter(|r| r.enabled).collect();
+        let entries: Vec<Entry> = rows
+            .iter()
+            .map(|r| Entry {
+                id: r.id,
+                title: r.title.clone(),
+                question: r.question.clone(),
+                answer: r.answer.clone(),
+                tags: r.tags.clone(),
+            })
+            .collect();
+        let cached =
+            Cached { stamp, language, index: Arc::new(Index::build(&entries, language)), rows: Arc::new(rows) };
+        let knowledge = Knowledge { index: cached.index.clone(), rows: cached.rows.clone() };
+        self.indexes.lock().unwrap_or_else(PoisonError::into_inner).insert(tenant, cached);
+        Ok(knowledge)
+    }
+
+    fn get(&self, tenant: TenantId, stamp: (i64, i64), language: Language) -> Option<Knowledge> {
+        let map = self.indexes.lock().unwrap_or_else(PoisonError::into_inner);
+        let cached = map.get(&tenant).filter(|c| c.stamp == stamp && c.language == language)?;
+        Some(Knowledge { index: cached.index.clone(), rows: cached.rows.clone() })
+    }
+}

@@ -1,0 +1,168 @@
+//! `atende kb …` and `atende persona …`.
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use super::commands::{not_found_tenant, open};
+use super::{KbCommand, Lang, PersonaCommand};
+use crate::config::Config;
+use crate::knowledge::{self, Entry, ImportFormat, Index};
+use crate::store::{KnowledgeUpsert, NewKnowledge, Store, Tenant};
+
+/// Runs `kb import` / `kb search`.
+pub async fn run(config: &Config, command: KbCommand, lang: Lang) -> anyhow::Result<()> {
+    let store = open(config, lang).await?;
+    match command {
+        KbCommand::Import { tenant, file, format } => {
+            let tenant = find(&*store, &tenant, lang).await?;
+            let format = match format.as_deref() {
+                Some(name) => ImportFormat::parse(name)
+                    .with_context(|| format!("--format {name:?}: use csv, jsonl or markdown"))?,
+                None => ImportFormat::from_path(&file).with_context(|| {
+                    format!(
+                        "{}: {}",
+                        file.display(),
+                        lang.pick(
+                            "extensão desconhecida; use .csv, .jsonl ou .md, ou --format",
+                            "unknown extension; use .csv, .jsonl or .md, or --format"
+                        )
+                    )
+                })?,
+            };
+            let text = std::fs::read_to_string(&file).with_context(|| format!("{}", file.display()))?;
+            let parsed = knowledge::parse_import(format, &text).with_context(|| format!("{}", file.display()))?;
+            import(&*store, &tenant, parsed, lang).await
+        }
+        KbCommand::Search { tenant, text, json, limit } => {
+            let tenant = find(&*store, &tenant, lang).await?;
+            let rows: Vec<_> = store.list_knowledge(tenant.id).await?.into_iter().filter(|r| r.enabled).collect();
+            let entries: Vec<Entry> = rows
+                .iter()
+                .map(|r| Entry {
+                    id: r.id,
+                    title: r.title.clone(),
+                    question: r.question.clone(),
+                    answer: r.answer.clone(),
+                    tags: r.tags.clone(),
+                })
+                .collect();
+            let index = Index::build(&entries, tenant.settings.persona.language());
+            let hits = index.search(&text, limit);
+            let found = hits.iter().filter_map(|h| rows.iter().find(|r| r.id == h.id).map(|r| (h, r)));
+            if json {
+                let out: Vec<_> = found
+                    .map(|(h, r)| json!({ "id": r.id, "question": r.question, "answer": r.answer, "score": h.score }))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                let mut any = false;
+                for (hit, row) in found {
+                    any = true;
+                    println!(
+                        "{:>7.3}  kb:{:<5} {}\n         {}",
+                        hit.score,
+                        row.id,
+                        row.question,
+                        knowledge::excerpt(&row.answer, 100)
+                    );
+                }
+                if !any {
+                    println!("{}", lang.pick("nenhuma entrada encontrada", "no entries found"));
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn import(store: &dyn Store, tenant: &Tenant, parsed: knowledge::ParsedImport, lang: Lang) -> anyhow::Result<()> {
+    let bar = ProgressBar::new(parsed.entries.len() as u64);
+    bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("static template"));
+    let (mut added, mut updated, mut unchanged) = (0, 0, 0);
+    let now = OffsetDateTime::now_utc();
+    for entry in &parsed.entries {
+        let new = NewKnowledge {
+            question_key: knowledge::question_key(&entry.question),
+            title: entry.title.clone(),
+            question: entry.question.clone(),
+            answer: entry.answer.clone(),
+            tags: entry.tags.clone(),
+            enabled: entry.enabled,
+        };
+        match store.upsert_knowledge(tenant.id, &new, now).await? {
+            KnowledgeUpsert::Added => added += 1,
+            KnowledgeUpsert::Updated => updated += 1,
+            KnowledgeUpsert::Unchanged => unchanged += 1,
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    println!(
+        "{}: {added} {}, {updated} {}, {unchanged} {}, {} {}",
+        tenant.slug,
+        lang.pick("adicionadas", "added"),
+        lang.pick("atualizadas", "updated"),
+        lang.pick("sem mudança", "unchanged"),
+        parsed.skipped.len(),
+        lang.pick("ignoradas", "skipped"),
+    );
+    for skipped in &parsed.skipped {
+        println!("  {} {}: {}", lang.pick("linha", "line"), skipped.line, skipped.reason);
+    }
+    Ok(())
+}
+
+/// Runs `persona history` / `persona rollback`.
+pub async fn persona(config: &Config, command: PersonaCommand, lang: Lang) -> anyhow::Result<()> {
+    let store = open(config, lang).await?;
+    match command {
+        PersonaCommand::History { tenant } => {
+            let tenant = find(&*store, &tenant, lang).await?;
+            for v in store.list_persona_versions(tenant.id).await? {
+                let at = v.created_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+                let current =
+                    if v.version == tenant.persona_version { lang.pick(" (atual)", " (current)") } else { "" };
+                let tone = v.persona.tone.as_deref().unwrap_or("-");
+                println!(
+                    "v{}{current}\t{at}\t{}: {tone}\t{}",
+                    v.version,
+                    lang.pick("tom", "tone"),
+                    v.persona.language().as_str()
+                );
+            }
+        }
+        PersonaCommand::Rollback { tenant, to } => {
+            let tenant = find(&*store, &tenant, lang).await?;
+            let target = match to {
+                Some(v) => v,
+                None if tenant.persona_version > 1 => tenant.persona_version - 1,
+                None => {
+                    bail!("{}", lang.pick("não há versão anterior da persona", "there is no earlier persona version"))
+                }
+            };
+            match store.rollback_persona(tenant.id, target, OffsetDateTime::now_utc()).await? {
+                Some(new) => println!(
+                    "{}: {} v{target} ({} v{new})",
+                    tenant.slug,
+                    lang.pick("persona restaurada da", "persona restored from"),
+                    lang.pick("agora", "now"),
+                ),
+                None => bail!(
+                    "{} v{target} {}",
+                    lang.pick("a versão", "version"),
+                    lang.pick(
+                        "não existe (veja `atende persona history`)",
+                        "does not exist (see `atende persona history`)"
+                    )
+                ),
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn find(store: &dyn Store, slug: &str, lang: Lang) -> anyhow::Result<Tenant> {
+    store.find_tenant(slug).await?.with_context(|| not_found_tenant(slug, lang))
+}

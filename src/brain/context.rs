@@ -13,14 +13,14 @@ const SUMMARY_TURN_CHARS: usize = 140;
 /// Older turns folded into the summary.
 const SUMMARY_TURNS: usize = 6;
 
-/// No earlier message in this ticket: the greeting applies.
+/// No earlier message in this ticket, however old: the greeting applies.
 pub fn is_first_contact(ctx: &ReplyContext) -> bool {
-    ctx.history.is_empty() && ctx.older.is_empty()
+    ctx.earlier_messages == 0
 }
 
-/// AI messages already sent in this ticket (within the loaded window).
-pub fn ai_messages(ctx: &ReplyContext) -> u32 {
-    ctx.history.iter().chain(&ctx.older).filter(|m| m.direction == Direction::Outbound).count() as u32
+/// Bot replies already sent in this ticket since the bot last took over.
+pub fn ai_replies(ctx: &ReplyContext) -> u32 {
+    ctx.ai_replies
 }
 
 /// An extractive summary of the turns older than the prompt window: who said what, cut
@@ -37,8 +37,12 @@ pub fn summary(ctx: &ReplyContext, language: Language) -> Option<String> {
     let lines: Vec<String> = ctx.older[skip..]
         .iter()
         .map(|m| {
-            let who = if m.direction == Direction::Inbound { customer } else { us };
-            format!("{who}: {}", crate::knowledge::excerpt(&m.body, SUMMARY_TURN_CHARS))
+            let text = crate::knowledge::excerpt(&m.body, SUMMARY_TURN_CHARS);
+            // Customer words stay fenced as data even inside the system instruction.
+            match m.direction {
+                Direction::Inbound => format!("{customer}: {}", super::guard::fence(&text)),
+                _ => format!("{us}: {text}"),
+            }
         })
         .collect();
     Some(lines.join(" | "))

@@ -24,6 +24,15 @@ use crate::llm::{BreakerState, ChainError, LlmChain, ProviderConfig, ProviderKin
 use crate::store::{ConversationUpdate, ReplyContext, Store, StoreError};
 use crate::telemetry::metrics as m;
 
+/// Labels of a decision, for the replies and handoffs counters (counted once recorded).
+pub fn decision_labels(outcome: &Outcome) -> (&'static str, String) {
+    match &outcome.decision {
+        Decision::Answer { meta, .. } => ("answer", meta["source"].as_str().unwrap_or("llm").to_string()),
+        Decision::Handoff { reason, .. } => ("handoff", reason.as_str().to_string()),
+        Decision::Silent { reason } => ("silent", reason.to_string()),
+    }
+}
+
 pub use context::{Knowledge, KnowledgeCache};
 pub use handoff::{HandoffReason, out_of_hours};
 pub use prompt::{PromptInputs, build_prompt, burst_text, render_system, validate_template};
@@ -149,7 +158,7 @@ impl Brain {
         let persona = &ctx.tenant.settings.persona;
         let language = persona.language();
         let burst = burst_text(ctx);
-        let mood = sentiment::analyze(&burst, language);
+        let mood = sentiment::analyze(&burst, sentiment::detect_language(&burst));
         let negative = mood.compound <= handoff::STRONGLY_NEGATIVE;
         let update = ConversationUpdate {
             guard_strikes: ctx.conversation.guard_strikes,
@@ -176,20 +185,18 @@ impl Brain {
         if tenant.llm.is_empty() {
             return Ok(Ok(match confident {
                 Some(row) => facts.knowledge_answer(row, "no_llm"),
-                None => facts.handoff(HandoffReason::NoAnswer, json!({})),
+                // Nothing matched: ask again politely; the customer can still ask for a person.
+                None => facts.fallback("no_match", "no knowledge entry matched".into()),
             }));
         }
         let snippets: Vec<_> = hits.iter().filter_map(|h| knowledge.row(h.id)).collect();
         let mut inputs = PromptInputs::from_persona(&ctx.tenant.name, persona);
         inputs.mood = mood.mood().as_str();
         inputs.out_of_hours = out_of_hours(persona, now);
-        let instructions = inputs.instructions.take();
-        // The rules alone (no knowledge, summary or business facts, which answers may quote)
-        // are what an answer must never echo.
-        let rules = render_system(persona, &inputs).unwrap_or_default();
+
+        let rules = rules_text(persona);
         inputs.knowledge = snippets.clone();
         inputs.summary = context::summary(ctx, language);
-        inputs.instructions = instructions;
         let system = match render_system(persona, &inputs) {
             Ok(system) => system,
             Err(err) => {
@@ -204,7 +211,7 @@ impl Brain {
         Ok(match result {
             Ok(completion) => {
                 let meta = json!({ "provider": completion.provider, "model": completion.model, "knowledge": used });
-                Ok(facts.check_answer(&completion.text, &rules, tenant, meta))
+                Ok(facts.check_answer(&completion.text, &rules, tenant, meta, &used))
             }
             Err(ChainError::NoAnswer { provider, reason }) => {
                 warn!(provider, %reason, "the model gave no usable answer");
@@ -266,7 +273,7 @@ impl Facts<'_> {
             return Some(self.handoff(HandoffReason::NegativeMood, json!({ "mood": self.mood.compound })));
         }
         if let Some(limit) = self.persona.max_ai_messages
-            && context::ai_messages(self.ctx) >= limit
+            && context::ai_replies(self.ctx) >= limit
         {
             return Some(self.handoff(HandoffReason::AiLimit, json!({ "limit": limit })));
         }
@@ -274,13 +281,22 @@ impl Facts<'_> {
     }
 
     /// Output guard, grounding, "cannot help", greeting and splitting of an LLM answer.
-    fn check_answer(&self, text: &str, system: &str, tenant: &ResolvedTenant, mut meta: Value) -> Outcome {
-        let (clean, cited) = strip_citations(text);
+    fn check_answer(
+        &self,
+        text: &str,
+        rules: &str,
+        tenant: &ResolvedTenant,
+        mut meta: Value,
+        supplied: &[i64],
+    ) -> Outcome {
+        let (clean, mut cited) = strip_citations(text);
+        // Only entries actually given to the model count as support.
+        cited.retain(|id| supplied.contains(id));
         meta["cited"] = json!(cited);
         let policy = guard::OutputPolicy {
             max_chars: MAX_REPLY_CHARS,
             url_allowlist: self.persona.url_allowlist.clone(),
-            forbidden: forbidden_texts(system, tenant),
+            forbidden: forbidden_texts(rules, tenant),
         };
         let parts = match guard::check_output(&clean, &policy) {
             Ok(parts) => parts,
@@ -309,7 +325,6 @@ impl Facts<'_> {
             parts.insert(0, greeting.trim().to_string());
             meta["greeting"] = json!(true);
         }
-        metrics::counter!(m::REPLIES_TOTAL, "decision" => "answer", "source" => source).increment(1);
         Outcome {
             decision: Decision::Answer { parts, meta: self.stamp(meta, source) },
             update: self.update,
@@ -323,8 +338,6 @@ impl Facts<'_> {
     }
 
     fn handoff(&self, reason: HandoffReason, meta: Value) -> Outcome {
-        metrics::counter!(m::HANDOFFS_TOTAL, "reason" => reason.as_str()).increment(1);
-        metrics::counter!(m::REPLIES_TOTAL, "decision" => "handoff", "source" => "rules").increment(1);
         info!(reason = reason.as_str(), "handing the conversation to a person");
         let text = match (&self.persona.out_of_hours_text, out_of_hours(self.persona, self.now)) {
             (Some(text), true) => text.as_str(),
@@ -342,7 +355,6 @@ impl Facts<'_> {
     }
 
     fn silent(&self, reason: &'static str) -> Outcome {
-        metrics::counter!(m::REPLIES_TOTAL, "decision" => "silent", "source" => "none").increment(1);
         Outcome { decision: Decision::Silent { reason }, update: self.update, mood: self.mood }
     }
 
@@ -366,7 +378,18 @@ impl Facts<'_> {
     }
 }
 
-/// Texts an answer must never contain: the system prompt and the tenant's secrets.
+/// The fixed rules of the built-in prompt, without anything an answer may legitimately
+/// repeat (company name, closing phrase, hours, business facts, knowledge): what an answer
+/// must never echo.
+fn rules_text(persona: &PersonaTable) -> String {
+    let bare = PersonaTable { closing: None, instructions: None, ..persona.clone() };
+    let inputs = PromptInputs::from_persona("", &bare);
+    let text = render_system(&bare, &inputs).unwrap_or_default();
+    // The first line names the company ("…virtual da X no WhatsApp"); answers may say that.
+    text.lines().skip(1).collect::<Vec<_>>().join("\n")
+}
+
+/// Texts an answer must never contain: the prompt's rules and the tenant's secrets.
 fn forbidden_texts(system: &str, tenant: &ResolvedTenant) -> Vec<String> {
     let mut texts = vec![system.to_string()];
     texts.extend(tenant.llm.iter().filter_map(|l| l.api_key.as_ref()).map(|k| k.expose().to_string()));

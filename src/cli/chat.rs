@@ -68,6 +68,8 @@ struct Chat<'a> {
     conversation: Conversation,
     transcript: Vec<StoredMessage>,
     window: usize,
+    /// Bot replies so far (for the AI message limit).
+    replies: u32,
 }
 
 impl<'a> Chat<'a> {
@@ -83,8 +85,9 @@ impl<'a> Chat<'a> {
             context_from: MessageId(0),
             guard_strikes: 0,
             negative_streak: 0,
+            ai_count_from: MessageId(0),
         };
-        Self { tenant, conversation, transcript: Vec::new(), window }
+        Self { tenant, conversation, transcript: Vec::new(), window, replies: 0 }
     }
 
     fn message(&self, direction: Direction, body: &str) -> StoredMessage {
@@ -108,11 +111,16 @@ impl<'a> Chat<'a> {
             pending: vec![self.message(Direction::Inbound, line)],
             history: self.transcript[split..].to_vec(),
             older: self.transcript[..split].to_vec(),
+            earlier_messages: self.transcript.len() as u32,
+            ai_replies: self.replies,
         }
     }
 
     fn record(&mut self, ctx: ReplyContext, outcome: &Outcome) {
         self.transcript.extend(ctx.pending);
+        if !outcome.parts().is_empty() {
+            self.replies += 1;
+        }
         for part in outcome.parts() {
             let message = self.message(Direction::Outbound, part);
             self.transcript.push(message);

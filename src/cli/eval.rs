@@ -11,11 +11,29 @@ use crate::brain::{guard, sentiment};
 pub fn run(detector: EvalDetector, file: &Path, _lang: Lang) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(file).with_context(|| file.display().to_string())?;
     let lines = sentiment::read_labelled(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let allowed = labels(detector);
+    if let Some((n, line)) = lines.iter().enumerate().find(|(_, l)| !allowed.contains(&l.label.as_str())) {
+        anyhow::bail!(
+            "{}: entry {}: label {:?} is not one of {}",
+            file.display(),
+            n + 1,
+            line.label,
+            allowed.join(", ")
+        );
+    }
     let pairs: Vec<(String, String)> =
         lines.iter().map(|l| (l.label.clone(), predict(detector, &l.text).to_string())).collect();
-    print!("{}", sentiment::evaluate(&pairs));
-    println!();
+    println!("{}", sentiment::evaluate(&pairs));
     Ok(())
+}
+
+/// The labels a detector can give.
+fn labels(detector: EvalDetector) -> &'static [&'static str] {
+    match detector {
+        EvalDetector::Injection => &["attack", "benign"],
+        EvalDetector::Sentiment => &["positive", "negative", "neutral"],
+        EvalDetector::Handoff => &["human", "other"],
+    }
 }
 
 /// The label a detector gives a text.

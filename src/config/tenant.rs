@@ -173,10 +173,26 @@ impl TenantFile {
         let origin = path.display().to_string();
         let text = std::fs::read_to_string(path)
             .map_err(|err| TenantFileError { origin: origin.clone(), message: format!("cannot read file: {err}") })?;
-        let file: TenantFile = toml::from_str(&text).map_err(|err| TenantFileError {
+        let mut file: TenantFile = toml::from_str(&text).map_err(|err| TenantFileError {
             origin: origin.clone(),
             message: super::describe_toml_error(&text, &err),
         })?;
+        // A template file is read now, relative to the tenant file, and stored as text: the
+        // persona history then holds the template itself, and workers need no shared disk.
+        if let Some(template) = file.persona.prompt_template_file.take() {
+            let path = path.parent().unwrap_or(Path::new(".")).join(&template);
+            let text = std::fs::read_to_string(&path).map_err(|err| TenantFileError {
+                origin: origin.clone(),
+                message: format!("persona.prompt_template_file: cannot read {}: {err}", path.display()),
+            })?;
+            if file.persona.prompt_template.is_some() {
+                return Err(TenantFileError {
+                    origin,
+                    message: "persona: give either `prompt_template` or `prompt_template_file`, not both".into(),
+                });
+            }
+            file.persona.prompt_template = Some(text);
+        }
         file.validate().map_err(|message| TenantFileError { origin: origin.clone(), message })?;
         file.resolve().map_err(|message| TenantFileError { origin, message })?;
         Ok(file)
@@ -424,6 +440,16 @@ model = "gemini-2.0-flash"
         let err = TenantFile::read(&path).unwrap_err().to_string();
         assert!(err.contains("line 5") && err.contains("expected a sequence"), "{err}");
         assert!(!err.contains("s3cr3t-VALUE"), "{err}");
+    }
+
+    #[test]
+    fn a_prompt_template_file_is_read_relative_to_the_tenant_file_and_stored_as_text() {
+        let dir = tempfile::tempdir().unwrap();
+        write(&dir, "prompt.j2", "Você fala pela {{ tenant }}.");
+        let path = write(&dir, "t.toml", &format!("{MINIMAL}[persona]\nprompt_template_file = \"prompt.j2\"\n"));
+        let file = TenantFile::read(&path).unwrap();
+        assert_eq!(file.persona.prompt_template.as_deref(), Some("Você fala pela {{ tenant }}."));
+        assert!(file.persona.prompt_template_file.is_none());
     }
 
     #[test]

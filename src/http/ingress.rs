@@ -158,7 +158,8 @@ async fn record(
         info!(contact = %message.contact, "a human agent wrote; the bot is paused for this conversation");
         return Ok(ignored("human_agent"));
     }
-    let mood = crate::brain::sentiment::analyze(&message.text, tenant.settings.persona.language()).compound;
+    let sentiment = &crate::brain::sentiment::analyze;
+    let mood = sentiment(&message.text, crate::brain::sentiment::detect_language(&message.text)).compound;
     let queue = &state.config.queue;
     let debounce = Debounce { window: queue.debounce, max: queue.debounce_max, max_attempts: queue.reply_max_attempts };
     let outcome = store

@@ -7,6 +7,7 @@ use super::{Dispatcher, payload_id, store_error};
 use crate::domain::{ConversationId, ErrorClass};
 use crate::queue::{JobError, JobOutcome};
 use crate::store::{ClaimedJob, Finish, NewReply};
+use crate::telemetry::metrics as m;
 
 pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, JobError> {
     let conversation = ConversationId(payload_id(job, "conversation_id")?);
@@ -58,9 +59,17 @@ pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, 
             meta: outcome.meta(),
             deliver_max_attempts: d.queue.deliver_max_attempts,
             update: outcome.update,
+            ticket: ctx.conversation.context_from,
         })
         .await
         .map_err(store_error)?;
+    if matches!(finish, Finish::Recorded { .. }) {
+        let (decision, detail) = crate::brain::decision_labels(&outcome);
+        metrics::counter!(m::REPLIES_TOTAL, "decision" => decision, "detail" => detail.clone()).increment(1);
+        if decision == "handoff" {
+            metrics::counter!(m::HANDOFFS_TOTAL, "reason" => detail).increment(1);
+        }
+    }
     Ok(match finish {
         Finish::Recorded { .. } => JobOutcome::Recorded,
         Finish::LeaseLost => JobOutcome::LeaseLost,

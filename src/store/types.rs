@@ -120,6 +120,8 @@ pub struct Conversation {
     pub guard_strikes: u32,
     /// Consecutive strongly negative bursts.
     pub negative_streak: u32,
+    /// AI replies are counted after this message id.
+    pub ai_count_from: MessageId,
 }
 
 /// A stored message.
@@ -249,6 +251,10 @@ pub struct ReplyContext {
     pub history: Vec<StoredMessage>,
     /// Turns before `history` (same ticket, within the TTL), oldest first, for the summary.
     pub older: Vec<StoredMessage>,
+    /// Messages of this ticket before the burst (any age): zero means first contact.
+    pub earlier_messages: u32,
+    /// Bot replies in this ticket since the bot last took over (one per reply, not per part).
+    pub ai_replies: u32,
 }
 
 /// Arguments of `record_reply`.
@@ -268,6 +274,9 @@ pub struct NewReply<'a> {
     pub deliver_max_attempts: u32,
     /// The brain's bookkeeping for the conversation.
     pub update: ConversationUpdate,
+    /// The ticket the context was read from (`context_from`); counters are only written back
+    /// to the same ticket.
+    pub ticket: MessageId,
 }
 
 /// Counters and state the brain changes with an answer.

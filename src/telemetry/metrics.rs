@@ -29,8 +29,8 @@ pub const DELIVERY_DURATION_SECONDS: &str = "atende_delivery_duration_seconds";
 pub const DELIVERY_ERRORS_TOTAL: &str = "atende_delivery_errors_total";
 /// Counter: messages delivered, label `channel`.
 pub const DELIVERIES_TOTAL: &str = "atende_deliveries_total";
-/// Counter: brain decisions, label `decision` (answer, handoff, silent) and `source`
-/// (llm, knowledge, fallback, guard, none).
+/// Counter: recorded brain decisions, labels `decision` (answer, handoff, silent) and
+/// `detail` (answer source: llm, knowledge, fallback, guard; handoff reason; silence reason).
 pub const REPLIES_TOTAL: &str = "atende_replies_total";
 /// Counter: handoffs decided, label `reason`.
 pub const HANDOFFS_TOTAL: &str = "atende_handoffs_total";

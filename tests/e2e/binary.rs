@@ -266,12 +266,17 @@ fn the_sample_shop_works_from_the_command_line_with_no_api_key() {
         assert!(hits[0].get(key).is_some(), "missing {key}");
     }
 
-    let chat =
-        atende_stdin(&db, &["chat", "loja-exemplo"], "qual o prazo de entrega?\nquero falar com um atendente\n/sair\n");
+    let md = atende(&db, &["kb", "import", "loja-exemplo", &repo("examples/loja-exemplo/conhecimento.md")]);
+    assert!(md.status.success() && text(&md).contains("ignoradas"), "{}", text(&md));
+
+    let input = "oi\nqual o prazo de entrega?\nquero falar com um atendente\n/sair\n";
+    let chat = atende_stdin(&db, &["chat", "loja-exemplo"], input);
     let out = text(&chat);
     assert!(chat.status.success(), "{out}");
+    assert!(out.contains("Loja Exemplo 😊"), "greeting on the first message: {out}");
     assert!(out.contains("dias úteis") && out.contains("kb:"), "{out}");
     assert!(out.contains("handoff (customer_asked)"), "{out}");
+    assert_eq!(out.matches("handoff").count(), 1, "a greeting must not hand off: {out}");
 }
 
 #[test]

@@ -92,9 +92,9 @@ async fn the_greeting_goes_only_with_the_first_answer_and_again_after_the_ticket
 #[tokio::test]
 async fn knowledge_snippets_with_their_ids_reach_the_prompt_and_are_recorded_on_the_answer() {
     let app = spawn_app().await;
-    mount_gemini(&app.llm, "Entregamos em até 4 dias úteis [kb:1].").await;
     mount_whaticket_ok(&app.whaticket).await;
     let id = add_knowledge(&app, "Qual o prazo de entrega?", "Capitais: de 2 a 4 dias úteis.").await;
+    mount_gemini(&app.llm, &format!("Entregamos em até 4 dias úteis [kb:{id}].")).await;
     add_knowledge(&app, "Como faço uma devolução?", "Você tem 7 dias para desistir da compra.").await;
     app.post_generic(&generic("k1", CONTACT, "Oi")).await;
     ask(&app, "k2", "qual é o prazo de entrega pra SP?").await;
@@ -106,7 +106,7 @@ async fn knowledge_snippets_with_their_ids_reach_the_prompt_and_are_recorded_on_
     assert_eq!(app.sent().await[0]["body"], "Entregamos em até 4 dias úteis.", "citations are stripped");
     let meta = &outbound_meta(&app).await[0];
     assert_eq!(meta["knowledge"][0], id);
-    assert_eq!(meta["cited"], json!([1]));
+    assert_eq!(meta["cited"], json!([id]));
 }
 
 #[tokio::test]
@@ -170,7 +170,7 @@ async fn reaching_the_ai_message_limit_hands_off() {
 }
 
 #[tokio::test]
-async fn without_an_llm_the_knowledge_base_answers_and_an_unknown_question_goes_to_a_person() {
+async fn without_an_llm_the_knowledge_base_answers_and_a_person_comes_when_asked() {
     let app = spawn_app().await;
     mount_whaticket_ok(&app.whaticket).await;
     let toml =
@@ -179,9 +179,12 @@ async fn without_an_llm_the_knowledge_base_answers_and_an_unknown_question_goes_
     add_knowledge(&app, "Vocês aceitam Pix?", "Sim! Aceitamos Pix, boleto e cartão em até 10x.").await;
     ask(&app, "n1", "vcs aceitam pix?").await;
     ask(&app, "n2", "meu cachorro comeu o controle remoto").await;
+    ask(&app, "n3", "quero falar com uma pessoa").await;
     let sent = bodies(&app.sent().await);
     assert_eq!(sent[0], "Sim! Aceitamos Pix, boleto e cartão em até 10x.");
-    assert_eq!(sent[1], atende::config::persona::DEFAULT_HANDOFF_TEXT);
+    assert_eq!(sent[1], FALLBACK_TEXT, "an unknown question gets the fallback, not a handoff");
+    assert_eq!(sent[2], atende::config::persona::DEFAULT_HANDOFF_TEXT);
+    assert_eq!(conversation(&app).await.state, ConversationState::Human);
 }
 
 #[tokio::test]
@@ -242,4 +245,98 @@ async fn quoting_a_knowledge_entry_verbatim_is_not_mistaken_for_a_prompt_leak() 
     add_knowledge(&app, "Quanto custa o frete?", answer).await;
     ask(&app, "q1", "quanto custa o frete?").await;
     assert_eq!(bodies(&app.sent().await), vec![answer]);
+}
+
+fn with_persona(app: &TestApp, persona: &str) -> String {
+    tenant_toml(&app.llm.uri(), &app.whaticket.uri(), "").replace("[persona]", &format!("[persona]\n{persona}"))
+}
+
+#[tokio::test]
+async fn grounded_only_rejects_facts_without_a_citation_of_a_supplied_entry() {
+    let app = spawn_app().await;
+    mount_whaticket_ok(&app.whaticket).await;
+    app.apply_tenant(&with_persona(&app, "grounded_only = true")).await;
+    let id = add_knowledge(&app, "Quanto custa o frete?", "Grátis acima de R$ 199.").await;
+    Mock::given(method("POST"))
+        .and(path(GEMINI_PATH))
+        .respond_with(gemini_text("O frete custa R$ 50 [kb:999]."))
+        .up_to_n_times(1)
+        .mount(&app.llm)
+        .await;
+    mount_gemini(&app.llm, &format!("É grátis acima de R$ 199 [kb:{id}].")).await;
+    ask(&app, "gr1", "quanto custa o frete?").await;
+    ask(&app, "gr2", "e o frete pra acima de 199?").await;
+    assert_eq!(bodies(&app.sent().await), vec![FALLBACK_TEXT.to_string(), "É grátis acima de R$ 199.".to_string()]);
+}
+
+#[tokio::test]
+async fn repeated_strong_anger_hands_off() {
+    let app = spawn_app().await;
+    mount_gemini(&app.llm, "Sinto muito, vou verificar.").await;
+    mount_whaticket_ok(&app.whaticket).await;
+    ask(&app, "a1", "Que absurdo! Péssimo serviço, estou furiosa, ninguém resolve nada!!!").await;
+    assert_eq!(conversation(&app).await.state, ConversationState::Bot);
+    ask(&app, "a2", "Horrível, vocês são uma vergonha, pior empresa que já vi!!!").await;
+    assert_eq!(conversation(&app).await.state, ConversationState::Human);
+    assert_eq!(outbound_meta(&app).await.last().unwrap()["handoff"], "negative_mood");
+}
+
+#[tokio::test]
+async fn a_model_that_cannot_help_hands_off() {
+    let app = spawn_app().await;
+    mount_gemini(&app.llm, "Desculpe, não tenho essa informação. Vou encaminhar você para um atendente humano.").await;
+    mount_whaticket_ok(&app.whaticket).await;
+    ask(&app, "c1", "Vocês consertam geladeira?").await;
+    assert_eq!(conversation(&app).await.state, ConversationState::Human);
+    assert_eq!(bodies(&app.sent().await), vec![atende::config::persona::DEFAULT_HANDOFF_TEXT]);
+}
+
+#[tokio::test]
+async fn links_outside_the_allowlist_are_not_sent() {
+    let app = spawn_app().await;
+    mount_whaticket_ok(&app.whaticket).await;
+    app.apply_tenant(&with_persona(&app, "url_allowlist = [\"acme.com.br\"]")).await;
+    Mock::given(method("POST"))
+        .and(path(GEMINI_PATH))
+        .respond_with(gemini_text("Acesse https://golpe.example.io/pix para pagar."))
+        .up_to_n_times(1)
+        .mount(&app.llm)
+        .await;
+    mount_gemini(&app.llm, "Acesse https://www.acme.com.br/pedidos para acompanhar.").await;
+    ask(&app, "u1", "onde pago?").await;
+    ask(&app, "u2", "onde acompanho?").await;
+    assert_eq!(
+        bodies(&app.sent().await),
+        vec![FALLBACK_TEXT.to_string(), "Acesse https://www.acme.com.br/pedidos para acompanhar.".to_string()]
+    );
+}
+
+#[tokio::test]
+async fn outside_business_hours_a_handoff_says_when_people_are_back() {
+    let app = spawn_app().await;
+    mount_whaticket_ok(&app.whaticket).await;
+    // Open one minute a week: practically always closed.
+    let persona = "out_of_hours_text = \"Voltamos segunda às 8h.\"\nbusiness_hours = { timezone = \"America/Sao_Paulo\", sunday = \"03:00-03:01\" }";
+    app.apply_tenant(&with_persona(&app, persona)).await;
+    ask(&app, "oh1", "quero falar com um atendente").await;
+    assert_eq!(bodies(&app.sent().await), vec!["Voltamos segunda às 8h."]);
+}
+
+#[tokio::test]
+async fn the_ai_limit_counts_the_whole_ticket_and_restarts_when_the_bot_is_handed_back() {
+    // A one-second TTL keeps earlier turns out of the prompt; the limit must still see them.
+    let app = spawn_app_with(|c| c.brain.history_ttl = std::time::Duration::from_secs(1)).await;
+    mount_gemini(&app.llm, "Resposta").await;
+    mount_whaticket_ok(&app.whaticket).await;
+    app.apply_tenant(&with_persona(&app, "max_ai_messages = 2")).await;
+    ask(&app, "t1", "primeira").await;
+    ask(&app, "t2", "segunda").await;
+    ask(&app, "t3", "terceira").await;
+    assert_eq!(conversation(&app).await.state, ConversationState::Human);
+
+    let tenant = app.store.find_tenant("acme").await.unwrap().unwrap();
+    app.store.mark_conversation_state(tenant.id, CONTACT, ConversationState::Bot).await.unwrap();
+    ask(&app, "t4", "quarta").await;
+    assert_eq!(conversation(&app).await.state, ConversationState::Bot, "resuming must not hand off at once");
+    assert_eq!(app.llm_requests().await.len(), 3);
 }

@@ -30,6 +30,7 @@ async fn finish_reply(app: &TestApp, job: &atende::store::ClaimedJob, covered: a
             meta: json!({}),
             deliver_max_attempts: 3,
             update: Default::default(),
+            ticket: atende::domain::MessageId(0),
         })
         .await
         .unwrap();

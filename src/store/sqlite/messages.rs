@@ -21,7 +21,8 @@ const SUMMARY_TURNS: i64 = 20;
 
 // Dynamic SQL in this file is built only from these constant column lists (AssertSqlSafe).
 const MESSAGE_COLUMNS: &str = "id, direction, body, status, correlation_id, sentiment, meta, created_at";
-const CONVERSATION_COLUMNS: &str = "id, tenant_id, contact, contact_name, ticket_id, state, replied_upto, context_from, guard_strikes, negative_streak";
+const CONVERSATION_COLUMNS: &str = "id, tenant_id, contact, contact_name, ticket_id, state, replied_upto, context_from,
+    guard_strikes, negative_streak, ai_count_from";
 
 #[async_trait]
 impl MessageStore for SqliteStore {
@@ -148,7 +149,15 @@ impl MessageStore for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
             }
+            // Handing back to the bot restarts the AI reply count.
             ConversationState::Bot => {
+                sqlx::query(
+                    "UPDATE conversations SET ai_count_from = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = $1)
+                     WHERE id = $1",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
                 sqlx::query("UPDATE conversations SET state = $1, updated_at = $2 WHERE id = $3")
                     .bind(state.as_str())
                     .bind(ms(now))
@@ -236,7 +245,27 @@ impl MessageStore for SqliteStore {
         history.reverse();
         let split = history.len().saturating_sub(history_turns as usize);
         let older = history.drain(..split).collect();
-        Ok(Some(ReplyContext { tenant, conversation, pending, history, older }))
+        let first_pending = pending.first().map_or(i64::MAX, |m| m.id.0);
+        let (earlier, ai_replies): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*) FILTER (WHERE id < $3),
+                    COUNT(DISTINCT correlation_id) FILTER (WHERE direction = 'outbound' AND id > $4 AND status <> 'cancelled')
+             FROM messages WHERE conversation_id = $1 AND id > $2",
+        )
+        .bind(conversation.id.0)
+        .bind(conversation.context_from.0)
+        .bind(first_pending)
+        .bind(conversation.ai_count_from.0)
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok(Some(ReplyContext {
+            tenant,
+            conversation,
+            pending,
+            history,
+            older,
+            earlier_messages: earlier as u32,
+            ai_replies: ai_replies as u32,
+        }))
     }
 
     async fn record_reply(&self, reply: NewReply<'_>) -> Result<Finish> {
@@ -255,16 +284,24 @@ impl MessageStore for SqliteStore {
         let update = reply.update;
         let handoff = bot && update.handoff;
         sqlx::query(
-            "UPDATE conversations SET replied_upto = MAX(replied_upto, $1), updated_at = $2, guard_strikes = $3,
-                    negative_streak = $4, state = CASE WHEN $5 THEN 'human' ELSE state END
-             WHERE id = $6",
+            "UPDATE conversations SET replied_upto = MAX(replied_upto, $1), updated_at = $2,
+                    state = CASE WHEN $3 THEN 'human' ELSE state END
+             WHERE id = $4",
         )
         .bind(reply.covered_upto.0)
         .bind(ms(now))
-        .bind(i64::from(update.guard_strikes))
-        .bind(i64::from(update.negative_streak))
         .bind(handoff)
         .bind(reply.conversation.0)
+        .execute(&mut *tx)
+        .await?;
+        // Counters belong to the ticket they were read from; a close in between reset them.
+        sqlx::query(
+            "UPDATE conversations SET guard_strikes = $1, negative_streak = $2 WHERE id = $3 AND context_from = $4",
+        )
+        .bind(i64::from(update.guard_strikes))
+        .bind(i64::from(update.negative_streak))
+        .bind(reply.conversation.0)
+        .bind(reply.ticket.0)
         .execute(&mut *tx)
         .await?;
         let mut first = None;
@@ -467,6 +504,7 @@ fn conversation_from_row(row: &SqliteRow) -> Conversation {
         context_from: MessageId(row.get("context_from")),
         guard_strikes: row.get::<i64, _>("guard_strikes") as u32,
         negative_streak: row.get::<i64, _>("negative_streak") as u32,
+        ai_count_from: MessageId(row.get("ai_count_from")),
     }
 }
 

@@ -2,3 +2,6 @@
 ALTER TABLE conversations ADD COLUMN ai_count_from INTEGER NOT NULL DEFAULT 0;
 -- The mood gauge reads recent inbound sentiment.
 CREATE INDEX messages_mood ON messages (created_at) WHERE direction = 'inbound' AND sentiment IS NOT NULL;
+-- Running summary of turns that fell out of the prompt window, and the last message it covers.
+ALTER TABLE conversations ADD COLUMN summary TEXT;
+ALTER TABLE conversations ADD COLUMN summary_upto INTEGER NOT NULL DEFAULT 0;

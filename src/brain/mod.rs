@@ -164,8 +164,9 @@ impl Brain {
             guard_strikes: ctx.conversation.guard_strikes,
             negative_streak: if negative { ctx.conversation.negative_streak + 1 } else { 0 },
             handoff: false,
+            summary: None,
         };
-        let facts = Facts { ctx, persona, language, burst, mood, update, now };
+        let mut facts = Facts { ctx, persona, language, burst, mood, update, now };
         if ctx.conversation.state != ConversationState::Bot {
             return Ok(Ok(facts.silent("human")));
         }
@@ -190,13 +191,14 @@ impl Brain {
             }));
         }
         let snippets: Vec<_> = hits.iter().filter_map(|h| knowledge.row(h.id)).collect();
+        let providers: Vec<ProviderConfig> = tenant.llm.iter().map(|llm| provider_config(llm, persona)).collect();
         let mut inputs = PromptInputs::from_persona(&ctx.tenant.name, persona);
         inputs.mood = mood.mood().as_str();
         inputs.out_of_hours = out_of_hours(persona, now);
 
         let rules = rules_text(persona);
         inputs.knowledge = snippets.clone();
-        inputs.summary = context::summary(ctx, language);
+        inputs.summary = self.summary(&mut facts, &providers).await;
         let system = match render_system(persona, &inputs) {
             Ok(system) => system,
             Err(err) => {
@@ -204,7 +206,6 @@ impl Brain {
                 return Ok(Ok(facts.fallback("template", err)));
             }
         };
-        let providers: Vec<ProviderConfig> = tenant.llm.iter().map(|llm| provider_config(llm, persona)).collect();
         let prompt = build_prompt(ctx, system.clone());
         let used: Vec<i64> = snippets.iter().map(|r| r.id).collect();
         let result = self.chain.complete(&ctx.tenant.slug, &providers, &prompt).await;
@@ -229,6 +230,28 @@ impl Brain {
                 }
             },
         })
+    }
+
+    /// The running summary of turns that left the prompt window: the stored one when it is
+    /// recent enough, refreshed by the LLM every few turns (recorded with the answer), and
+    /// extractive when the LLM cannot help.
+    async fn summary(&self, facts: &mut Facts<'_>, providers: &[ProviderConfig]) -> Option<String> {
+        let ctx = facts.ctx;
+        let last_older = ctx.older.last()?.id;
+        let stored = ctx.conversation.summary.clone();
+        let fresh: Vec<_> = ctx.older.iter().filter(|m| m.id > ctx.conversation.summary_upto).collect();
+        if fresh.len() < context::SUMMARY_REFRESH_TURNS && stored.is_some() {
+            return stored;
+        }
+        let prompt = context::summary_prompt(stored.as_deref(), &fresh, facts.language);
+        match self.chain.complete(&ctx.tenant.slug, providers, &prompt).await {
+            Ok(done) if !done.text.trim().is_empty() => {
+                let text = crate::knowledge::excerpt(done.text.trim(), context::SUMMARY_MAX_CHARS);
+                facts.update.summary = Some((text.clone(), last_older));
+                Some(text)
+            }
+            _ => context::summary(ctx, facts.language),
+        }
     }
 
     fn unavailable(&self, facts: &Facts<'_>, providers: &[ProviderConfig], err: ChainError) -> LlmUnavailable {
@@ -320,14 +343,14 @@ impl Facts<'_> {
 
     fn answer(&self, mut parts: Vec<String>, mut meta: Value, source: &'static str) -> Outcome {
         if context::is_first_contact(self.ctx)
-            && let Some(greeting) = self.persona.greetings.first().filter(|g| !g.trim().is_empty())
+            && let Some(greeting) = pick_greeting(&self.persona.greetings)
         {
             parts.insert(0, greeting.trim().to_string());
             meta["greeting"] = json!(true);
         }
         Outcome {
             decision: Decision::Answer { parts, meta: self.stamp(meta, source) },
-            update: self.update,
+            update: self.update.clone(),
             mood: self.mood,
         }
     }
@@ -345,7 +368,7 @@ impl Facts<'_> {
         };
         let mut meta = self.stamp(meta, "handoff");
         meta["handoff"] = json!(reason.as_str());
-        let update = ConversationUpdate { handoff: true, ..self.update };
+        let update = ConversationUpdate { handoff: true, ..self.update.clone() };
         Outcome { decision: Decision::Handoff { reason, parts: vec![text.to_string()], meta }, update, mood: self.mood }
     }
 
@@ -355,7 +378,7 @@ impl Facts<'_> {
     }
 
     fn silent(&self, reason: &'static str) -> Outcome {
-        Outcome { decision: Decision::Silent { reason }, update: self.update, mood: self.mood }
+        Outcome { decision: Decision::Silent { reason }, update: self.update.clone(), mood: self.mood }
     }
 
     fn safe_refusal(&self) -> &'static str {
@@ -397,6 +420,13 @@ fn forbidden_texts(system: &str, tenant: &ResolvedTenant) -> Vec<String> {
     texts.extend(tenant.webhook_secrets.iter().map(|s| s.expose().to_string()));
     texts.extend(tenant.inbound_token.iter().map(|s| s.expose().to_string()));
     texts
+}
+
+/// One of the persona's greetings, at random, so returning customers do not always read the same line.
+fn pick_greeting(greetings: &[String]) -> Option<&String> {
+    use rand::seq::IndexedRandom;
+    let usable: Vec<&String> = greetings.iter().filter(|g| !g.trim().is_empty()).collect();
+    usable.choose(&mut rand::rng()).copied()
 }
 
 /// Removes `[kb:12]` citations; returns the clean text and the cited ids.

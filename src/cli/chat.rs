@@ -86,6 +86,8 @@ impl<'a> Chat<'a> {
             guard_strikes: 0,
             negative_streak: 0,
             ai_count_from: MessageId(0),
+            summary: None,
+            summary_upto: MessageId(0),
         };
         Self { tenant, conversation, transcript: Vec::new(), window, replies: 0 }
     }
@@ -127,6 +129,10 @@ impl<'a> Chat<'a> {
         }
         self.conversation.guard_strikes = outcome.update.guard_strikes;
         self.conversation.negative_streak = outcome.update.negative_streak;
+        if let Some((summary, upto)) = &outcome.update.summary {
+            self.conversation.summary = Some(summary.clone());
+            self.conversation.summary_upto = *upto;
+        }
         if outcome.update.handoff {
             self.conversation.state = ConversationState::Human;
         }

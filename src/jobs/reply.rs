@@ -58,7 +58,7 @@ pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, 
             parts: outcome.parts().to_vec(),
             meta: outcome.meta(),
             deliver_max_attempts: d.queue.deliver_max_attempts,
-            update: outcome.update,
+            update: outcome.update.clone(),
             ticket: ctx.conversation.context_from,
         })
         .await

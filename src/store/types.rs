@@ -122,6 +122,10 @@ pub struct Conversation {
     pub negative_streak: u32,
     /// AI replies are counted after this message id.
     pub ai_count_from: MessageId,
+    /// Running summary of turns that left the prompt window.
+    pub summary: Option<String>,
+    /// Last message id the summary covers.
+    pub summary_upto: MessageId,
 }
 
 /// A stored message.
@@ -280,7 +284,7 @@ pub struct NewReply<'a> {
 }
 
 /// Counters and state the brain changes with an answer.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConversationUpdate {
     /// New value of `guard_strikes`.
     pub guard_strikes: u32,
@@ -288,6 +292,8 @@ pub struct ConversationUpdate {
     pub negative_streak: u32,
     /// Hand the conversation to a person after these messages.
     pub handoff: bool,
+    /// A new running summary and the last message it covers.
+    pub summary: Option<(String, MessageId)>,
 }
 
 /// Whether a handler's final write went through.

@@ -340,3 +340,31 @@ async fn the_ai_limit_counts_the_whole_ticket_and_restarts_when_the_bot_is_hande
     assert_eq!(conversation(&app).await.state, ConversationState::Bot, "resuming must not hand off at once");
     assert_eq!(app.llm_requests().await.len(), 3);
 }
+
+#[tokio::test]
+async fn turns_that_leave_the_window_are_folded_into_a_running_summary_refreshed_sparingly() {
+    let app = spawn_app_with(|c| c.brain.history_turns = 2).await;
+    let summary = "O cliente quer trocar um tênis tamanho 40 pelo 41.";
+    Mock::given(method("POST"))
+        .and(path(GEMINI_PATH))
+        .and(wiremock::matchers::body_string_contains("Resuma a conversa"))
+        .respond_with(gemini_text(summary))
+        .mount(&app.llm)
+        .await;
+    mount_gemini(&app.llm, "Certo!").await;
+    mount_whaticket_ok(&app.whaticket).await;
+    for (i, text) in
+        ["Quero trocar um tênis", "É o 40, quero o 41", "Ainda tem em estoque?", "E a cor preta?"].iter().enumerate()
+    {
+        ask(&app, &format!("sum{i}"), text).await;
+    }
+    let requests = app.llm_requests().await;
+    let summaries = requests.iter().filter(|r| system_text(r).starts_with("Resuma a conversa")).count();
+    assert_eq!(summaries, 1, "the summary is refreshed only every few turns");
+    let last = requests.last().unwrap();
+    assert!(system_text(last).contains(summary), "{}", system_text(last));
+    assert_eq!(last["contents"].as_array().unwrap().len(), 3, "two window turns plus the new one");
+    assert_eq!(conversation(&app).await.summary.as_deref(), Some(summary));
+    let summary_request = requests.iter().find(|r| system_text(r).starts_with("Resuma a conversa")).unwrap();
+    assert!(last_user_text(summary_request).contains("Quero trocar um tênis"), "customer words are summarised");
+}

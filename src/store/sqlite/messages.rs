@@ -22,7 +22,7 @@ const SUMMARY_TURNS: i64 = 20;
 // Dynamic SQL in this file is built only from these constant column lists (AssertSqlSafe).
 const MESSAGE_COLUMNS: &str = "id, direction, body, status, correlation_id, sentiment, meta, created_at";
 const CONVERSATION_COLUMNS: &str = "id, tenant_id, contact, contact_name, ticket_id, state, replied_upto, context_from,
-    guard_strikes, negative_streak, ai_count_from";
+    guard_strikes, negative_streak, ai_count_from, summary, summary_upto";
 
 #[async_trait]
 impl MessageStore for SqliteStore {
@@ -140,6 +140,7 @@ impl MessageStore for SqliteStore {
             ConversationState::Closed => {
                 sqlx::query(
                     "UPDATE conversations SET state = 'closed', updated_at = $1, guard_strikes = 0, negative_streak = 0,
+                            summary = NULL, summary_upto = 0,
                             context_from = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = $2),
                             replied_upto = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = $2)
                      WHERE id = $2",
@@ -281,7 +282,7 @@ impl MessageStore for SqliteStore {
             .await?;
         // A human agent may have taken over while the LLM was thinking: then stay silent.
         let bot = ConversationState::from_stored(&state) == ConversationState::Bot;
-        let update = reply.update;
+        let update = &reply.update;
         let handoff = bot && update.handoff;
         sqlx::query(
             "UPDATE conversations SET replied_upto = MAX(replied_upto, $1), updated_at = $2,
@@ -295,13 +296,21 @@ impl MessageStore for SqliteStore {
         .execute(&mut *tx)
         .await?;
         // Counters belong to the ticket they were read from; a close in between reset them.
+        let (summary, summary_upto) = match &update.summary {
+            Some((text, upto)) => (Some(text.as_str()), Some(upto.0)),
+            None => (None, None),
+        };
         sqlx::query(
-            "UPDATE conversations SET guard_strikes = $1, negative_streak = $2 WHERE id = $3 AND context_from = $4",
+            "UPDATE conversations SET guard_strikes = $1, negative_streak = $2,
+                    summary = COALESCE($5, summary), summary_upto = COALESCE($6, summary_upto)
+             WHERE id = $3 AND context_from = $4",
         )
         .bind(i64::from(update.guard_strikes))
         .bind(i64::from(update.negative_streak))
         .bind(reply.conversation.0)
         .bind(reply.ticket.0)
+        .bind(summary)
+        .bind(summary_upto)
         .execute(&mut *tx)
         .await?;
         let mut first = None;
@@ -505,6 +514,8 @@ fn conversation_from_row(row: &SqliteRow) -> Conversation {
         guard_strikes: row.get::<i64, _>("guard_strikes") as u32,
         negative_streak: row.get::<i64, _>("negative_streak") as u32,
         ai_count_from: MessageId(row.get("ai_count_from")),
+        summary: row.get("summary"),
+        summary_upto: MessageId(row.get("summary_upto")),
     }
 }
 

@@ -85,7 +85,8 @@ impl App {
             Arc::new(Dispatcher::new(store.clone(), brain, whaticket, config.queue.clone()));
         let worker = (role != Role::Api)
             .then(|| Worker::new(store.clone(), handler.clone(), config.queue.clone(), wake.clone()));
-        let limits = Arc::new(Limits::new(&config.limits));
+        let redis = Limits::redis_from(&config.redis).map_err(anyhow::Error::msg)?;
+        let limits = Arc::new(Limits::new(&config.limits, redis));
         let state = AppState {
             store,
             config: Arc::new(config),

@@ -20,7 +20,8 @@ pub enum ConfigError {
 const DEFAULT_FILE: &str = "atende.toml";
 const PREFIX: &str = "ATENDE_";
 /// Flat environment names kept for convenience, and the key each one sets.
-const ALIASES: [(&str, &str); 2] = [("ATENDE_DATABASE_URL", "database.url"), ("ATENDE_BIND", "http.bind")];
+const ALIASES: [(&str, &str); 3] =
+    [("ATENDE_DATABASE_URL", "database.url"), ("ATENDE_BIND", "http.bind"), ("ATENDE_REDIS_URL", "redis.url")];
 
 /// Loads defaults, then the file (`path`, or `./atende.toml` when present), then the environment.
 pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {

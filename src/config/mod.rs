@@ -72,6 +72,8 @@ pub struct Config {
     pub brain: BrainConfig,
     /// Rate limits.
     pub limits: LimitsConfig,
+    /// Redis, shared by several processes (optional).
+    pub redis: RedisConfig,
     /// Helpdesk client settings.
     pub whaticket: WhaticketConfig,
     /// Logging.
@@ -246,6 +248,25 @@ impl Default for LimitsConfig {
             per_contact_per_minute: 60,
             per_contact_burst: 20,
         }
+    }
+}
+
+/// Redis: shared rate limits across processes. Unset `url` = per-process limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisConfig {
+    /// `redis://host:6379/0` (`ATENDE_REDIS_URL`).
+    pub url: Option<String>,
+    /// Prepended to every key Atende writes.
+    pub prefix: String,
+    /// Per command; a slower Redis counts as down and local limits apply.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self { url: None, prefix: "atende:".into(), timeout: Duration::from_millis(250) }
     }
 }
 

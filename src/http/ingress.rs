@@ -73,7 +73,7 @@ async fn receive(
     body: Body,
 ) -> Result<Answer, ApiError> {
     let kind = ChannelKind::parse(channel).ok_or(ApiError::NotFound)?;
-    state.limits.check_ip(client_ip(state, peer, headers)).map_err(limited)?;
+    state.limits.check_ip(client_ip(state, peer, headers)).await.map_err(limited)?;
     let limit = state.config.http.body_limit_bytes;
     let declared = headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
@@ -94,7 +94,7 @@ async fn receive(
     // The tenant bucket is charged only by authenticated senders, so strangers cannot
     // drain it (nor tell a known tenant from an unknown one by a 429).
     authenticate(kind, &tenant, headers, token.as_deref(), &body)?;
-    state.limits.check_tenant(&tenant.slug).map_err(limited)?;
+    state.limits.check_tenant(&tenant.slug).await.map_err(limited)?;
     let items = channel::parse_inbound(kind, &body).map_err(|err| ApiError::InvalidPayload(err.to_string()))?;
 
     let mut answers = Vec::with_capacity(items.len());
@@ -102,7 +102,7 @@ async fn receive(
         answers.push(match item {
             Inbound::Ignored(reason) => ignored(reason.as_str()),
             Inbound::Message(message) => {
-                state.limits.check_contact(&tenant.slug, message.contact.as_str()).map_err(limited)?;
+                state.limits.check_contact(&tenant.slug, message.contact.as_str()).await.map_err(limited)?;
                 let correlation_id = CorrelationId::new();
                 let span = info_span!("webhook", correlation_id = %correlation_id, tenant = %tenant.slug, channel = kind.as_str());
                 record(state, &tenant, &message, &correlation_id).instrument(span).await?

@@ -1,14 +1,15 @@
 //! `/health`, `/ready`, `/metrics`.
 
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
-use super::{ApiError, AppState};
+use super::AppState;
 use crate::domain::{JobKind, JobState};
+use crate::limits::RedisStatus;
 use crate::telemetry::metrics as m;
 
 pub(super) fn router() -> Router<AppState> {
@@ -20,15 +21,26 @@ async fn health() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Readiness: the store answers.
-async fn ready(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    match state.store.ping().await {
-        Ok(()) => Ok(Json(json!({ "status": "ready", "checks": { "store": "ok" } }))),
+/// Readiness: the store answers (else 503); Redis, when configured, is reported too. A
+/// Redis outage does not make the process unready: limits fall back to per-process buckets.
+async fn ready(State(state): State<AppState>) -> axum::response::Response {
+    let store = match state.store.ping().await {
+        Ok(()) => "ok",
         Err(err) => {
             tracing::warn!(error = %err, "readiness check failed");
-            Err(ApiError::Unavailable)
+            "unavailable"
         }
+    };
+    let mut checks = json!({ "store": store });
+    if let Some(redis) = state.limits.redis() {
+        checks["redis"] = json!(match redis.status().await {
+            RedisStatus::Ok => "ok",
+            RedisStatus::Unavailable => "unavailable",
+        });
     }
+    let (status, word) =
+        if store == "ok" { (StatusCode::OK, "ready") } else { (StatusCode::SERVICE_UNAVAILABLE, "unavailable") };
+    (status, Json(json!({ "status": word, "checks": checks }))).into_response()
 }
 
 /// Prometheus text exposition; queue gauges are sampled from the store at scrape time.
@@ -40,6 +52,12 @@ async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
                 metrics::gauge!(m::QUEUE_JOBS, "kind" => kind.as_str(), "state" => job_state.as_str()).set(n as f64);
             }
         }
+    }
+    if let Some(bytes) = match state.limits.redis() {
+        Some(redis) => redis.used_memory().await,
+        None => None,
+    } {
+        metrics::gauge!(m::REDIS_MEMORY_BYTES).set(bytes as f64);
     }
     if let Ok(moods) = state.store.mean_mood(time::OffsetDateTime::now_utc() - time::Duration::DAY).await {
         for (tenant, mood) in moods {

@@ -1,16 +1,20 @@
-//! Ingress rate limits: keyed GCRA buckets per client IP, tenant and contact.
+//! Ingress rate limits (GCRA buckets per client IP, tenant and contact), shared through
+//! Redis when configured so every `atende` process draws from the same buckets.
 //!
-//! Layer 2: may import `domain`, `config`. In-process for now (`governor`); the Redis
-//! implementation for several processes slots in behind the same methods.
+//! Layer 2: may import `domain`, `config`, `telemetry`. When Redis is configured but
+//! unreachable, each process falls back to its own in-memory buckets: logged, counted in
+//! `atende_redis_errors_total`, and the service keeps answering.
+
+mod local;
+mod redis;
 
 use std::net::IpAddr;
-use std::num::NonZeroU32;
 use std::time::Duration;
 
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use crate::config::{LimitsConfig, RedisConfig};
 
-use crate::config::LimitsConfig;
+pub use local::LocalLimits;
+pub use redis::{RedisHandle, RedisStatus};
 
 /// A request over its limit, and how long to wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,76 +25,89 @@ pub struct Limited {
     pub retry_after: Duration,
 }
 
+/// A sustained rate and a burst, as GCRA parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Time between two requests at the sustained rate.
+    pub emission: Duration,
+    /// Requests allowed at once.
+    pub burst: u32,
+}
+
+impl Rate {
+    fn per(period: Duration, count: u32, burst: u32) -> Self {
+        Self { emission: period / count.max(1), burst: burst.max(1) }
+    }
+}
+
 /// The three ingress buckets.
 pub struct Limits {
-    ip: DefaultKeyedRateLimiter<IpAddr>,
-    tenant: DefaultKeyedRateLimiter<String>,
-    contact: DefaultKeyedRateLimiter<String>,
-    clock: DefaultClock,
+    local: LocalLimits,
+    redis: Option<RedisHandle>,
+    ip: Rate,
+    tenant: Rate,
+    contact: Rate,
 }
 
 impl Limits {
-    /// Buckets sized by `config` (zero values are treated as one).
-    pub fn new(config: &LimitsConfig) -> Self {
-        let nz = |n: u32| NonZeroU32::new(n.max(1)).expect("max(1) is non-zero");
+    /// Buckets sized by `config`; shared through Redis when `redis.url` is set.
+    pub fn new(config: &LimitsConfig, redis: Option<RedisHandle>) -> Self {
+        let second = Duration::from_secs(1);
         Self {
-            ip: RateLimiter::keyed(
-                Quota::per_second(nz(config.per_ip_per_second)).allow_burst(nz(config.per_ip_burst)),
-            ),
-            tenant: RateLimiter::keyed(
-                Quota::per_second(nz(config.per_tenant_per_second)).allow_burst(nz(config.per_tenant_burst)),
-            ),
-            contact: RateLimiter::keyed(
-                Quota::per_minute(nz(config.per_contact_per_minute)).allow_burst(nz(config.per_contact_burst)),
-            ),
-            clock: DefaultClock::default(),
+            local: LocalLimits::new(config),
+            redis,
+            ip: Rate::per(second, config.per_ip_per_second, config.per_ip_burst),
+            tenant: Rate::per(second, config.per_tenant_per_second, config.per_tenant_burst),
+            contact: Rate::per(Duration::from_secs(60), config.per_contact_per_minute, config.per_contact_burst),
         }
     }
 
-    /// One request from `ip`.
-    pub fn check_ip(&self, ip: IpAddr) -> Result<(), Limited> {
-        self.ip.check_key(&ip).map_err(|n| self.limited("ip", n.wait_time_from(self.clock.now())))
+    /// Connects the Redis handle named by `config` (lazily: a down Redis is not an error).
+    pub fn redis_from(config: &RedisConfig) -> Result<Option<RedisHandle>, String> {
+        config.url.as_deref().map(|url| RedisHandle::new(url, config)).transpose()
     }
 
-    /// One webhook for tenant `slug` (checked only for known tenants, so keys stay bounded).
-    pub fn check_tenant(&self, slug: &str) -> Result<(), Limited> {
-        self.tenant.check_key(&slug.to_string()).map_err(|n| self.limited("tenant", n.wait_time_from(self.clock.now())))
+    /// One request from `ip`.
+    pub async fn check_ip(&self, ip: IpAddr) -> Result<(), Limited> {
+        match self.shared("ip", &ip.to_string(), self.ip).await {
+            Some(verdict) => verdict,
+            None => self.local.check_ip(ip),
+        }
+    }
+
+    /// One webhook for tenant `slug` (checked only for authenticated senders).
+    pub async fn check_tenant(&self, slug: &str) -> Result<(), Limited> {
+        match self.shared("tenant", slug, self.tenant).await {
+            Some(verdict) => verdict,
+            None => self.local.check_tenant(slug),
+        }
     }
 
     /// One message from `contact` of tenant `slug`.
-    pub fn check_contact(&self, slug: &str, contact: &str) -> Result<(), Limited> {
-        let key = format!("{slug}:{contact}");
-        self.contact.check_key(&key).map_err(|n| self.limited("contact", n.wait_time_from(self.clock.now())))
+    pub async fn check_contact(&self, slug: &str, contact: &str) -> Result<(), Limited> {
+        match self.shared("contact", &format!("{slug}:{contact}"), self.contact).await {
+            Some(verdict) => verdict,
+            None => self.local.check_contact(slug, contact),
+        }
     }
 
-    /// Forgets idle keys; call periodically so phone-number keys do not grow without bound.
+    /// The Redis handle, for readiness and metrics.
+    pub fn redis(&self) -> Option<&RedisHandle> {
+        self.redis.as_ref()
+    }
+
+    /// Forgets idle in-memory keys; call periodically.
     pub fn prune(&self) {
-        self.ip.retain_recent();
-        self.ip.shrink_to_fit();
-        self.contact.retain_recent();
-        self.contact.shrink_to_fit();
-        self.tenant.retain_recent();
+        self.local.prune();
     }
 
-    fn limited(&self, scope: &'static str, wait: Duration) -> Limited {
-        Limited { scope, retry_after: wait.max(Duration::from_secs(1)) }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_burst_beyond_the_limit_is_refused_with_a_retry_delay() {
-        let config = LimitsConfig { per_ip_per_second: 1, per_ip_burst: 2, ..LimitsConfig::default() };
-        let limits = Limits::new(&config);
-        let ip: IpAddr = "127.0.0.9".parse().unwrap();
-        assert!(limits.check_ip(ip).is_ok());
-        assert!(limits.check_ip(ip).is_ok());
-        let refused = limits.check_ip(ip).unwrap_err();
-        assert_eq!(refused.scope, "ip");
-        assert!(refused.retry_after >= Duration::from_secs(1));
-        assert!(limits.check_ip("127.0.0.10".parse().unwrap()).is_ok(), "other IPs have their own bucket");
+    /// The shared verdict, or `None` when Redis is not configured or not answering.
+    async fn shared(&self, scope: &'static str, key: &str, rate: Rate) -> Option<Result<(), Limited>> {
+        let redis = self.redis.as_ref()?;
+        let wait = redis.gcra(&format!("limit:{scope}:{key}"), rate).await?;
+        Some(match wait {
+            None => Ok(()),
+            Some(wait) => Err(Limited { scope, retry_after: wait.max(Duration::from_secs(1)) }),
+        })
     }
 }

@@ -40,3 +40,7 @@ pub const GUARD_BLOCKS_TOTAL: &str = "atende_guard_blocks_total";
 pub const INTENTS_TOTAL: &str = "atende_intents_total";
 /// Gauge: mean polarity in [-1, 1] of a tenant's inbound messages over the last 24 h, label `tenant`.
 pub const MOOD_MEAN: &str = "atende_mood_mean";
+/// Counter: Redis operations that failed and fell back to local state, label `op`.
+pub const REDIS_ERRORS_TOTAL: &str = "atende_redis_errors_total";
+/// Gauge: memory Redis reports as used (`INFO memory` `used_memory`), in bytes.
+pub const REDIS_MEMORY_BYTES: &str = "atende_redis_memory_bytes";

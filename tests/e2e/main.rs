@@ -10,4 +10,5 @@ mod ops;
 mod queue;
 mod races;
 mod reply;
+mod shared_limits;
 mod store;

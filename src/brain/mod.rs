@@ -186,7 +186,11 @@ impl Brain {
         if tenant.llm.is_empty() {
             return Ok(Ok(match confident {
                 Some(row) => facts.knowledge_answer(row, "no_llm"),
-                // Nothing matched: ask again politely; the customer can still ask for a person.
+                // A first "oi" gets just the greeting; otherwise nothing matched: ask again politely
+                // (the customer can still ask for a person).
+                None if context::is_first_contact(ctx) && pick_greeting(&persona.greetings).is_some() => {
+                    facts.answer(Vec::new(), json!({ "knowledge_only": "greeting" }), "greeting")
+                }
                 None => facts.fallback("no_match", "no knowledge entry matched".into()),
             }));
         }

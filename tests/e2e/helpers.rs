@@ -118,14 +118,31 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Runs raw SQL against this database, for tests that fake what no API can do.
+    pub async fn execute(&self, sql: String) {
+        if self.schema.is_some() {
+            let mut conn = PgConnection::connect(&self.url).await.unwrap();
+            sqlx::query(AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+        } else {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+            sqlx::query(AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         let Some((server, schema)) = self.schema.take() else { return };
+        let name = schema.clone();
         // Drop runs inside the test's runtime, which cannot be blocked on: use a thread.
         let dropped = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             runtime.block_on(async {
                 let mut conn = PgConnection::connect(&server).await?;
+                // The test's runtime waits for this thread, so a lock one of its connections
+                // still held would never be released: give up on the schema rather than hang.
+                sqlx::query("SET lock_timeout = '5s'").execute(&mut conn).await?;
                 sqlx::query(AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE")))
                     .execute(&mut conn)
                     .await?;
@@ -134,7 +151,7 @@ impl Drop for TestDb {
         })
         .join();
         if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("could not drop a test schema: {dropped:?}");
+            eprintln!("could not drop the test schema {name}: {dropped:?}");
         }
     }
 }

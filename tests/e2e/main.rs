@@ -8,6 +8,7 @@ mod helpers;
 
 mod binary;
 mod brain;
+mod concurrency;
 mod deliver;
 mod ingress;
 mod ops;

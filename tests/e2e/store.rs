@@ -23,15 +23,15 @@ on_each_backend!(
     a_replayed_dead_letter_does_not_block_the_takeover_of_a_newer_expired_job,
 );
 
-struct Fixture {
-    store: Arc<dyn Store>,
-    tenant: TenantId,
+pub struct Fixture {
+    pub store: Arc<dyn Store>,
+    pub tenant: TenantId,
     /// Dropped last: removes the SQLite file or the PostgreSQL schema.
     _db: Arc<TestDb>,
 }
 
 /// A migrated store on `backend` with one tenant, `acme`.
-async fn fixture(backend: Backend) -> Fixture {
+pub async fn fixture(backend: Backend) -> Fixture {
     let db = TestDb::create(&backend).await;
     let store = atende::store::connect(&db.url).await.unwrap();
     store.migrate().await.unwrap();
@@ -40,7 +40,7 @@ async fn fixture(backend: Backend) -> Fixture {
     Fixture { store, tenant, _db: db }
 }
 
-fn message(id: &str, contact: &str) -> InboundMessage {
+pub fn message(id: &str, contact: &str) -> InboundMessage {
     InboundMessage {
         provider_id: id.into(),
         contact: ContactNumber::parse(contact).unwrap(),
@@ -52,7 +52,7 @@ fn message(id: &str, contact: &str) -> InboundMessage {
     }
 }
 
-const NO_DEBOUNCE: Debounce = Debounce { window: Duration::ZERO, max: Duration::ZERO, max_attempts: 3 };
+pub const NO_DEBOUNCE: Debounce = Debounce { window: Duration::ZERO, max: Duration::ZERO, max_attempts: 3 };
 
 async fn inbound(f: &Fixture, id: &str, contact: &str, now: OffsetDateTime, debounce: Debounce) -> RecordOutcome {
     let m = message(id, contact);
@@ -70,7 +70,7 @@ async fn inbound(f: &Fixture, id: &str, contact: &str, now: OffsetDateTime, debo
         .unwrap()
 }
 
-const LEASE: Duration = Duration::from_secs(30);
+pub const LEASE: Duration = Duration::from_secs(30);
 
 async fn only_one_job_per_conversation_runs_and_the_next_waits_for_it(backend: Backend) {
     let f = fixture(backend).await;

@@ -54,6 +54,7 @@ impl KnowledgeStore for PgStore {
             && old_tags == tags
             && enabled == entry.enabled;
         if unchanged {
+            tx.rollback().await?;
             return Ok(KnowledgeUpsert::Unchanged);
         }
         sqlx::query(

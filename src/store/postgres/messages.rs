@@ -40,7 +40,9 @@ impl MessageStore for PgStore {
         )
         .await?
         else {
-            return Ok(RecordOutcome::Duplicate); // dropping `tx` rolls the conversation upsert back
+            // Roll the conversation upsert back now, releasing its row lock at once.
+            tx.rollback().await?;
+            return Ok(RecordOutcome::Duplicate);
         };
         let key = JobSpec::conversation_key(conversation);
         let pending: Option<(i64, Option<i64>, i64)> = sqlx::query_as(
@@ -102,6 +104,7 @@ impl MessageStore for PgStore {
         )
         .await?
         else {
+            tx.rollback().await?;
             return Ok(RecordOutcome::Duplicate);
         };
         hand_to_human(&mut tx, conversation, now).await?;
@@ -137,7 +140,10 @@ impl MessageStore for PgStore {
                 .bind(contact)
                 .fetch_optional(&mut *tx)
                 .await?;
-        let Some(id) = id else { return Ok(false) };
+        let Some(id) = id else {
+            tx.rollback().await?;
+            return Ok(false);
+        };
         match state {
             ConversationState::Human => hand_to_human(&mut tx, ConversationId(id), now).await?,
             // A closed ticket's messages stay out of the next ticket's prompts.
@@ -199,6 +205,7 @@ impl MessageStore for PgStore {
         let mut tx = self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?;
         let sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = $1");
         let Some(row) = sqlx::query(AssertSqlSafe(sql)).bind(conversation.0).fetch_optional(&mut *tx).await? else {
+            tx.rollback().await?;
             return Ok(None);
         };
         let conversation = conversation_from_row(&row);
@@ -250,6 +257,7 @@ impl MessageStore for PgStore {
         let now = job.claimed_at;
         let mut tx = self.pool.begin().await?;
         if !finish_job(&mut tx, job.id.0, &job.owner, now).await? {
+            tx.rollback().await?;
             return Ok(Finish::LeaseLost);
         }
         // The row lock orders this against an agent taking the conversation over.
@@ -316,6 +324,7 @@ impl MessageStore for PgStore {
     ) -> Result<Finish> {
         let mut tx = self.pool.begin().await?;
         if !finish_job(&mut tx, job.0, owner, now).await? {
+            tx.rollback().await?;
             return Ok(Finish::LeaseLost);
         }
         let sent_at = (outcome == DeliveryOutcome::Sent).then(|| ms(now));

@@ -14,16 +14,18 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use sqlx::Connection;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
 pub(super) use super::encode::{corrupt, from_ms, ms};
 use super::{MigrationStatus, Result, Store, StoreError};
 
 /// Connections per process: workers and ingress share them, and N processes use N times this.
 const MAX_CONNECTIONS: u32 = 10;
-/// How long a caller waits for a free connection before the store reports an error.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a caller waits for a connection before the store reports an error (ingress then
+/// answers 503 while the database is down, and recovers by itself when it is back).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Server-side cap on any one statement, so a stuck query cannot hold a lease or a row lock forever.
 const STATEMENT_TIMEOUT: &str = "30s";
 
@@ -40,6 +42,9 @@ impl PgStore {
         let options = PgConnectOptions::from_str(url)?
             .options([("statement_timeout", STATEMENT_TIMEOUT)])
             .application_name("atende");
+        // One direct connection first: a pool reports only "timed out" when the server refuses,
+        // while this names the cause (refused, unknown database, authentication).
+        PgConnection::connect_with(&options).await?.close().await?;
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)

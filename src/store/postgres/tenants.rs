@@ -96,14 +96,20 @@ impl TenantStore for PgStore {
             .bind(tenant.0)
             .fetch_optional(&mut *tx)
             .await?;
-        let Some(settings) = settings else { return Ok(None) };
+        let Some(settings) = settings else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
         let old: Option<String> =
             sqlx::query_scalar("SELECT persona FROM persona_versions WHERE tenant_id = $1 AND version = $2")
                 .bind(tenant.0)
                 .bind(version)
                 .fetch_optional(&mut *tx)
                 .await?;
-        let Some(old) = old else { return Ok(None) };
+        let Some(old) = old else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
         let persona: PersonaTable = serde_json::from_str(&old).map_err(|e| corrupt(e.to_string()))?;
         let mut file: TenantFile = serde_json::from_str(&settings).map_err(|e| corrupt(e.to_string()))?;
         file.persona = persona;

@@ -72,6 +72,15 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// The backend of tests written for one: SQLite, unless `ATENDE_TEST_BACKEND=postgres`
+    /// (with `ATENDE_TEST_POSTGRES_URL`) runs them all on PostgreSQL.
+    pub fn from_env() -> Backend {
+        match std::env::var("ATENDE_TEST_BACKEND").as_deref() {
+            Ok("postgres") => Backend::postgres().expect("ATENDE_TEST_BACKEND=postgres needs ATENDE_TEST_POSTGRES_URL"),
+            _ => Backend::Sqlite,
+        }
+    }
+
     /// PostgreSQL when `ATENDE_TEST_POSTGRES_URL` is set; otherwise says so and gives `None`.
     pub fn postgres() -> Option<Backend> {
         match std::env::var("ATENDE_TEST_POSTGRES_URL") {
@@ -175,7 +184,7 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
-    spawn_app_on_with(&Backend::Sqlite, tweak).await
+    spawn_app_on_with(&Backend::from_env(), tweak).await
 }
 
 pub async fn spawn_app_on(backend: &Backend) -> TestApp {

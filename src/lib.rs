@@ -5,7 +5,7 @@
 //! | --- | --- | --- |
 //! | 0 | [`domain`] | plain types and rules, no I/O |
 //! | 1 | [`config`], [`telemetry`] | configuration tree and tenant files; logs and metric names |
-//! | 2 | [`store`], [`limits`] | the only SQL (SQLite now, PostgreSQL next); ingress rate limits |
+//! | 2 | [`store`], [`limits`] | the only SQL (SQLite embedded, PostgreSQL to scale out); ingress rate limits |
 //! | 3 | [`channel`], [`llm`], [`knowledge`], [`queue`] | helpdesk adapters; LLM providers; knowledge search and import; queue mechanics |
 //! | 4 | [`brain`] | decides the answer; never sends, never enqueues |
 //! | 5 | [`jobs`], [`http`], [`app`], [`cli`] | job handlers; HTTP; wiring; commands |

@@ -102,7 +102,7 @@ impl Default for HttpConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
-    /// `sqlite://path` (created when missing).
+    /// `sqlite://path` (created when missing) or `postgres://user:password@host/database`.
     pub url: String,
     /// Apply pending migrations at start-up.
     pub migrate_on_start: bool,

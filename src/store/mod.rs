@@ -5,6 +5,8 @@
 //! Layer 2: may import `domain`, `config`, `telemetry`. Each method is one unit of work
 //! (one transaction); transactions never cross the trait.
 
+mod encode;
+mod postgres;
 mod sqlite;
 mod types;
 
@@ -17,6 +19,7 @@ use time::OffsetDateTime;
 use crate::config::tenant::TenantFile;
 use crate::domain::{ConversationId, ConversationState, CorrelationId, InboundMessage, JobId, MessageId, TenantId};
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use types::*;
 
@@ -33,7 +36,7 @@ pub enum StoreError {
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// The URL names no supported backend.
-    #[error("unsupported database URL scheme {0:?}: use sqlite://path/to/atende.db")]
+    #[error("unsupported database URL scheme {0:?}: use sqlite://path/to/atende.db or postgres://host/database")]
     UnsupportedUrl(String),
     /// The database was migrated by a newer Atende.
     #[error(
@@ -50,26 +53,39 @@ pub enum StoreError {
 
 /// Opens an existing store without creating or migrating anything (for `atende check`).
 pub async fn open_existing(url: &str) -> Result<Arc<dyn Store>> {
-    let url = normalize_url(url)?;
-    Ok(Arc::new(SqliteStore::open(&url, false).await?))
+    match backend(url)? {
+        Backend::Sqlite(url) => Ok(Arc::new(SqliteStore::open(&url, false).await?)),
+        Backend::Postgres(url) => Ok(Arc::new(PgStore::open(url).await?)),
+    }
 }
 
-fn normalize_url(url: &str) -> Result<String> {
+/// Opens the store named by `url`: `postgres://…` (or `postgresql://…`), `sqlite://path`,
+/// or a bare file path, creating the SQLite file when needed. Migrates nothing.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+    match backend(url)? {
+        Backend::Sqlite(url) => Ok(Arc::new(SqliteStore::open(&url, true).await?)),
+        Backend::Postgres(url) => Ok(Arc::new(PgStore::open(url).await?)),
+    }
+}
+
+/// The backend a database URL names.
+enum Backend<'a> {
+    /// A normalised `sqlite://` URL.
+    Sqlite(String),
+    /// The URL as given.
+    Postgres(&'a str),
+}
+
+fn backend(url: &str) -> Result<Backend<'_>> {
     if url.starts_with("sqlite:") {
-        return Ok(url.to_string());
+        return Ok(Backend::Sqlite(url.to_string()));
     }
     match url.split_once("://") {
+        Some(("postgres" | "postgresql", _)) => Ok(Backend::Postgres(url)),
         // Only the scheme is echoed: the rest of a URL may hold a password.
         Some((scheme, _)) => Err(StoreError::UnsupportedUrl(scheme.to_string())),
-        None => Ok(format!("sqlite://{url}")),
+        None => Ok(Backend::Sqlite(format!("sqlite://{url}"))),
     }
-}
-
-/// Opens the store named by `url` (`sqlite://path`, or a bare file path), creating the
-/// SQLite file when needed.
-pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
-    let url = normalize_url(url)?;
-    Ok(Arc::new(SqliteStore::open(&url, true).await?))
 }
 
 /// Everything Atende persists.

@@ -34,6 +34,34 @@ fn write_tenant(dir: &Path, name: &str, body: &str) -> String {
     path.display().to_string()
 }
 
+on_each_backend!(migrate_reports_its_status_and_refuses_a_schema_newer_than_the_binary);
+
+async fn migrate_reports_its_status_and_refuses_a_schema_newer_than_the_binary(backend: Backend) {
+    let db = TestDb::create(&backend).await;
+    let migrated = atende(&db.url, &["migrate"]);
+    assert!(migrated.status.success(), "{}", text(&migrated));
+    let status = text(&atende(&db.url, &["migrate", "status"]));
+    for version in ["1\tcreate core\taplicada", "2\tadd brain\taplicada"] {
+        assert!(status.lines().any(|l| l == version), "{version:?} missing from\n{status}");
+    }
+
+    // A newer Atende migrated this database: this one must say so and change nothing.
+    let checksum = match backend {
+        Backend::Sqlite => "X'00'",
+        Backend::Postgres(_) => "'\\x00'::bytea",
+    };
+    db.execute(format!(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (9999, 'from the future', TRUE, {checksum}, 0)"
+    ))
+    .await;
+    let refused = atende(&db.url, &["migrate"]);
+    assert!(!refused.status.success());
+    assert!(text(&refused).contains("newer than this binary") && text(&refused).contains("9999"), "{}", text(&refused));
+    let status = text(&atende(&db.url, &["migrate", "status"]));
+    assert!(status.contains("9999\t?\tdesconhecida"), "{status}");
+}
+
 #[test]
 fn tenant_apply_is_idempotent_and_show_masks_every_secret() {
     let dir = tempfile::tempdir().unwrap();

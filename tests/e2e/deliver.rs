@@ -9,9 +9,15 @@ use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn whaticket_500_until_it_recovers_is_retried_then_delivered_with_one_llm_call() {
-    let app = spawn_app().await;
+on_each_backend!(
+    whaticket_500_until_it_recovers_is_retried_then_delivered_with_one_llm_call,
+    whaticket_down_past_the_retry_limit_dead_letters_and_replay_delivers_after_recovery,
+    a_permanent_whaticket_error_dead_letters_at_once,
+    replay_and_discard_refuse_jobs_that_are_not_dead_letters,
+);
+
+async fn whaticket_500_until_it_recovers_is_retried_then_delivered_with_one_llm_call(backend: Backend) {
+    let app = spawn_app_on(&backend).await;
     mount_gemini(&app.llm, "Pedido confirmado.").await;
     Mock::given(method("POST"))
         .and(path("/api/messages/send"))
@@ -28,9 +34,8 @@ async fn whaticket_500_until_it_recovers_is_retried_then_delivered_with_one_llm_
     assert!(app.store.list_dead_letters(&DeadLetterFilter::default()).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn whaticket_down_past_the_retry_limit_dead_letters_and_replay_delivers_after_recovery() {
-    let app = spawn_app().await; // deliver_max_attempts = 3
+async fn whaticket_down_past_the_retry_limit_dead_letters_and_replay_delivers_after_recovery(backend: Backend) {
+    let app = spawn_app_on(&backend).await; // deliver_max_attempts = 3
     mount_gemini(&app.llm, "Seu boleto vence dia 10.").await;
     let outage = Mock::given(method("POST"))
         .and(path("/api/messages/send"))
@@ -61,9 +66,8 @@ async fn whaticket_down_past_the_retry_limit_dead_letters_and_replay_delivers_af
     assert!(app.store.list_dead_letters(&DeadLetterFilter::default()).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn a_permanent_whaticket_error_dead_letters_at_once() {
-    let app = spawn_app().await;
+async fn a_permanent_whaticket_error_dead_letters_at_once(backend: Backend) {
+    let app = spawn_app_on(&backend).await;
     mount_gemini(&app.llm, "Oi!").await;
     Mock::given(method("POST"))
         .and(path("/api/messages/send"))
@@ -80,9 +84,8 @@ async fn a_permanent_whaticket_error_dead_letters_at_once() {
     assert!(!text.contains(WHATICKET_TOKEN), "the token leaked into the dead letter");
 }
 
-#[tokio::test]
-async fn replay_and_discard_refuse_jobs_that_are_not_dead_letters() {
-    let app = spawn_app().await;
+async fn replay_and_discard_refuse_jobs_that_are_not_dead_letters(backend: Backend) {
+    let app = spawn_app_on(&backend).await;
     let now = OffsetDateTime::now_utc();
     let missing = atende::queue::replay(&*app.store, JobId(999), now).await.unwrap_err();
     assert!(missing.to_string().contains("not found"));

@@ -1,5 +1,6 @@
-//! `spawn_app` and friends: a real Atende on port 0 with a temp SQLite file, wiremock
-//! standing in for Gemini and Whaticket, and deterministic queue draining.
+//! `spawn_app` and friends: a real Atende on port 0 with a temp SQLite file (or a fresh
+//! PostgreSQL schema), wiremock standing in for Gemini and Whaticket, and deterministic
+//! queue draining.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use atende::config::tenant::TenantFile;
 use atende::queue::{Drained, JobHandler, RetryPolicy, drain};
 use atende::store::Store;
 use serde_json::{Value, json};
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use tempfile::TempDir;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
@@ -36,8 +38,131 @@ pub struct TestApp {
     pub db_url: String,
     pub shutdown: CancellationToken,
     pub server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    /// Keeps the database file alive.
-    pub _dir: Arc<TempDir>,
+    /// Keeps the database alive (shared with a restarted app).
+    pub _db: Arc<TestDb>,
+}
+
+/// Runs each listed `async fn name(backend: Backend)` as the tests `name::sqlite` and
+/// `name::postgres`; the second says why it skips when `ATENDE_TEST_POSTGRES_URL` is unset.
+macro_rules! on_each_backend {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if let Some(backend) = $crate::helpers::Backend::postgres() {
+                    super::$name(backend).await;
+                }
+            }
+        }
+    )*};
+}
+
+/// The store a test runs on.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// A temp SQLite file.
+    Sqlite,
+    /// A fresh schema in the database of this URL (`ATENDE_TEST_POSTGRES_URL`).
+    Postgres(String),
+}
+
+impl Backend {
+    /// The backend of tests written for one: SQLite, unless `ATENDE_TEST_BACKEND=postgres`
+    /// (with `ATENDE_TEST_POSTGRES_URL`) runs them all on PostgreSQL.
+    pub fn from_env() -> Backend {
+        match std::env::var("ATENDE_TEST_BACKEND").as_deref() {
+            Ok("postgres") => Backend::postgres().expect("ATENDE_TEST_BACKEND=postgres needs ATENDE_TEST_POSTGRES_URL"),
+            _ => Backend::Sqlite,
+        }
+    }
+
+    /// PostgreSQL when `ATENDE_TEST_POSTGRES_URL` is set; otherwise says so and gives `None`.
+    pub fn postgres() -> Option<Backend> {
+        match std::env::var("ATENDE_TEST_POSTGRES_URL") {
+            Ok(url) if !url.trim().is_empty() => Some(Backend::Postgres(url)),
+            _ => {
+                eprintln!("skipping PostgreSQL: ATENDE_TEST_POSTGRES_URL is not set");
+                None
+            }
+        }
+    }
+}
+
+/// One test's database: a temp SQLite file, or a PostgreSQL schema dropped on drop.
+pub struct TestDb {
+    /// What `ATENDE_DATABASE_URL` would be.
+    pub url: String,
+    /// (server URL, schema) to drop at the end.
+    schema: Option<(String, String)>,
+    /// Holds the SQLite file.
+    _dir: TempDir,
+}
+
+impl TestDb {
+    pub async fn create(backend: &Backend) -> Arc<TestDb> {
+        let dir = tempfile::tempdir().unwrap();
+        let db = match backend {
+            Backend::Sqlite => {
+                TestDb { url: format!("sqlite://{}", dir.path().join("atende.db").display()), schema: None, _dir: dir }
+            }
+            Backend::Postgres(server) => {
+                let schema = format!("atende_test_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = PgConnection::connect(server).await.expect("ATENDE_TEST_POSTGRES_URL does not connect");
+                sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut conn).await.unwrap();
+                conn.close().await.unwrap();
+                let separator = if server.contains('?') { '&' } else { '?' };
+                TestDb {
+                    url: format!("{server}{separator}options[search_path]={schema}"),
+                    schema: Some((server.clone(), schema)),
+                    _dir: dir,
+                }
+            }
+        };
+        Arc::new(db)
+    }
+}
+
+impl TestDb {
+    /// Runs raw SQL against this database, for tests that fake what no API can do.
+    pub async fn execute(&self, sql: String) {
+        if self.schema.is_some() {
+            let mut conn = PgConnection::connect(&self.url).await.unwrap();
+            sqlx::query(AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+        } else {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+            sqlx::query(AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((server, schema)) = self.schema.take() else { return };
+        let name = schema.clone();
+        // Drop runs inside the test's runtime, which cannot be blocked on: use a thread.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let mut conn = PgConnection::connect(&server).await?;
+                // The test's runtime waits for this thread, so a lock one of its connections
+                // still held would never be released: give up on the schema rather than hang.
+                sqlx::query("SET lock_timeout = '5s'").execute(&mut conn).await?;
+                sqlx::query(AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE")))
+                    .execute(&mut conn)
+                    .await?;
+                conn.close().await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop the test schema {name}: {dropped:?}");
+        }
+    }
 }
 
 /// The test configuration: short LLM backoffs (wall clock), queue backoffs on the virtual clock.
@@ -59,18 +184,25 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
-    let dir = Arc::new(tempfile::tempdir().unwrap());
-    let db_url = format!("sqlite://{}", dir.path().join("atende.db").display());
+    spawn_app_on_with(&Backend::from_env(), tweak).await
+}
+
+pub async fn spawn_app_on(backend: &Backend) -> TestApp {
+    spawn_app_on_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_on_with(backend: &Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let db = TestDb::create(backend).await;
     let (llm, whaticket) = (MockServer::start().await, MockServer::start().await);
-    let mut config = test_config(&db_url);
+    let mut config = test_config(&db.url);
     tweak(&mut config);
-    let app = start(config, Role::Api, llm, whaticket, dir).await;
+    let app = start(config, Role::Api, llm, whaticket, db).await;
     app.apply_tenant(&tenant_toml(&app.llm.uri(), &app.whaticket.uri(), "")).await;
     app
 }
 
 /// Starts an app over an existing database and mocks (used to restart after a shutdown).
-pub async fn start(config: Config, role: Role, llm: MockServer, whaticket: MockServer, dir: Arc<TempDir>) -> TestApp {
+pub async fn start(config: Config, role: Role, llm: MockServer, whaticket: MockServer, db: Arc<TestDb>) -> TestApp {
     let db_url = config.database.url.clone();
     let store = atende::store::connect(&db_url).await.unwrap();
     store.migrate().await.unwrap();
@@ -90,7 +222,7 @@ pub async fn start(config: Config, role: Role, llm: MockServer, whaticket: MockS
         db_url,
         shutdown,
         server,
-        _dir: dir,
+        _db: db,
     }
 }
 

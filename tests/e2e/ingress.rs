@@ -5,9 +5,14 @@ use time::OffsetDateTime;
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn a_signed_message_is_queued_and_answered_once_through_whaticket() {
-    let app = spawn_app().await;
+on_each_backend!(
+    a_signed_message_is_queued_and_answered_once_through_whaticket,
+    a_duplicate_webhook_stores_nothing_and_sends_nothing_new,
+    a_human_agent_message_pauses_the_bot_until_the_conversation_is_resumed,
+);
+
+async fn a_signed_message_is_queued_and_answered_once_through_whaticket(backend: Backend) {
+    let app = spawn_app_on(&backend).await;
     mount_gemini(&app.llm, "Abrimos das 8h às 18h.").await;
     mount_whaticket_ok(&app.whaticket).await;
 
@@ -27,9 +32,8 @@ async fn a_signed_message_is_queued_and_answered_once_through_whaticket() {
     assert_eq!(request.headers.get("authorization").unwrap(), &format!("Bearer {WHATICKET_TOKEN}"));
 }
 
-#[tokio::test]
-async fn a_duplicate_webhook_stores_nothing_and_sends_nothing_new() {
-    let app = spawn_app().await;
+async fn a_duplicate_webhook_stores_nothing_and_sends_nothing_new(backend: Backend) {
+    let app = spawn_app_on(&backend).await;
     mount_gemini(&app.llm, "Olá!").await;
     mount_whaticket_ok(&app.whaticket).await;
     let message = generic("dup-1", "5511999999999", "Oi");
@@ -154,9 +158,8 @@ async fn groups_status_receipts_and_own_echoes_are_ignored_and_never_reach_the_l
     assert_eq!(app.llm_requests().await.len(), 1, "only the customer's message reached the LLM");
 }
 
-#[tokio::test]
-async fn a_human_agent_message_pauses_the_bot_until_the_conversation_is_resumed() {
-    let app = spawn_app().await;
+async fn a_human_agent_message_pauses_the_bot_until_the_conversation_is_resumed(backend: Backend) {
+    let app = spawn_app_on(&backend).await;
     mount_gemini(&app.llm, "Resposta do bot").await;
     mount_whaticket_ok(&app.whaticket).await;
     let mut agent = generic("agent-1", "5511977776666", "Oi, aqui é a Ana, do suporte.");

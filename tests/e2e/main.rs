@@ -1,10 +1,15 @@
-//! End-to-end tests: a spawned Atende on port 0, a temp SQLite file per test, wiremock for
-//! Gemini/OpenAI and Whaticket, and the queue drained deterministically (virtual clock).
+//! End-to-end tests: a spawned Atende on port 0, a temp SQLite file per test (and, for the
+//! tests listed in `on_each_backend!`, a fresh PostgreSQL schema when
+//! `ATENDE_TEST_POSTGRES_URL` is set), wiremock for Gemini/OpenAI and Whaticket, and the
+//! queue drained deterministically (virtual clock).
+
+#[macro_use]
+mod helpers;
 
 mod binary;
 mod brain;
+mod concurrency;
 mod deliver;
-mod helpers;
 mod ingress;
 mod ops;
 mod queue;

@@ -4,9 +4,10 @@ use serde_json::Value;
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn health_and_ready_answer_when_the_store_is_up() {
-    let app = spawn_app().await;
+on_each_backend!(health_and_ready_answer_when_the_store_is_up);
+
+async fn health_and_ready_answer_when_the_store_is_up(backend: Backend) {
+    let app = spawn_app_on(&backend).await;
     let health = app.client.get(app.url("/health")).send().await.unwrap();
     assert_eq!(health.status(), 200);
     let ready = app.client.get(app.url("/ready")).send().await.unwrap();
@@ -44,10 +45,10 @@ async fn metrics_use_the_prometheus_text_format_and_cover_the_pipeline() {
 
 #[tokio::test]
 async fn a_worker_only_process_serves_operations_but_not_webhooks() {
-    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
-    let config = test_config(&format!("sqlite://{}", dir.path().join("w.db").display()));
+    let db = TestDb::create(&Backend::Sqlite).await;
+    let config = test_config(&db.url);
     let (llm, whaticket) = (wiremock::MockServer::start().await, wiremock::MockServer::start().await);
-    let mut app = start(config, atende::app::Role::Worker, llm, whaticket, dir).await;
+    let mut app = start(config, atende::app::Role::Worker, llm, whaticket, db).await;
     app.apply_tenant(&tenant_toml(&app.llm.uri(), &app.whaticket.uri(), "")).await;
     assert_eq!(app.client.get(app.url("/health")).send().await.unwrap().status(), 200);
     assert_eq!(app.post_generic(&generic("w1", "5511999999999", "Oi")).await.status(), 404);

@@ -11,9 +11,15 @@ use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn a_job_held_by_a_dead_worker_is_taken_over_after_its_lease_expires() {
-    let app = spawn_app().await; // lease 60 s
+on_each_backend!(
+    a_job_held_by_a_dead_worker_is_taken_over_after_its_lease_expires,
+    a_message_arriving_while_its_conversation_runs_a_job_waits_for_it,
+    a_later_job_never_overtakes_a_delivery_waiting_to_retry_in_the_same_conversation,
+    graceful_shutdown_loses_no_accepted_message,
+);
+
+async fn a_job_held_by_a_dead_worker_is_taken_over_after_its_lease_expires(backend: Backend) {
+    let app = spawn_app_on(&backend).await; // lease 60 s
     mount_gemini(&app.llm, "Resposta").await;
     mount_whaticket_ok(&app.whaticket).await;
     app.post_generic(&generic("lease-1", "5511999999999", "Oi")).await;
@@ -36,9 +42,8 @@ async fn a_job_held_by_a_dead_worker_is_taken_over_after_its_lease_expires() {
     assert!(!app.store.complete_job(lost.id, "dead-worker", OffsetDateTime::now_utc()).await.unwrap());
 }
 
-#[tokio::test]
-async fn a_message_arriving_while_its_conversation_runs_a_job_waits_for_it() {
-    let app = spawn_app_with(|c| c.queue.debounce = Duration::ZERO).await;
+async fn a_message_arriving_while_its_conversation_runs_a_job_waits_for_it(backend: Backend) {
+    let app = spawn_app_on_with(&backend, |c| c.queue.debounce = Duration::ZERO).await;
     mount_gemini(&app.llm, "Resposta").await;
     mount_whaticket_ok(&app.whaticket).await;
 
@@ -56,9 +61,8 @@ async fn a_message_arriving_while_its_conversation_runs_a_job_waits_for_it() {
     assert_eq!(last_user_text(&app.llm_requests().await[0]), "Pergunta 1\nPergunta 2");
 }
 
-#[tokio::test]
-async fn a_later_job_never_overtakes_a_delivery_waiting_to_retry_in_the_same_conversation() {
-    let app = spawn_app_with(|c| c.queue.debounce = Duration::ZERO).await;
+async fn a_later_job_never_overtakes_a_delivery_waiting_to_retry_in_the_same_conversation(backend: Backend) {
+    let app = spawn_app_on_with(&backend, |c| c.queue.debounce = Duration::ZERO).await;
     Mock::given(method("POST"))
         .and(path(GEMINI_PATH))
         .respond_with(gemini_text("Resposta 1"))
@@ -90,11 +94,9 @@ async fn a_later_job_never_overtakes_a_delivery_waiting_to_retry_in_the_same_con
     assert_eq!(last_user_text(&app.llm_requests().await[1]), "Pergunta 2");
 }
 
-#[tokio::test]
-async fn graceful_shutdown_loses_no_accepted_message() {
-    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
-    let db_url = format!("sqlite://{}", dir.path().join("atende.db").display());
-    let mut config = test_config(&db_url);
+async fn graceful_shutdown_loses_no_accepted_message(backend: Backend) {
+    let db = TestDb::create(&backend).await;
+    let mut config = test_config(&db.url);
     config.queue.debounce = Duration::ZERO;
     config.queue.workers = 2;
     config.queue.shutdown_grace = Duration::from_secs(5);
@@ -105,7 +107,7 @@ async fn graceful_shutdown_loses_no_accepted_message() {
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(200)))
         .mount(&whaticket)
         .await;
-    let mut app = start(config.clone(), Role::All, llm, whaticket, dir.clone()).await;
+    let mut app = start(config.clone(), Role::All, llm, whaticket, db.clone()).await;
     app.apply_tenant(&tenant_toml(&app.llm.uri(), &app.whaticket.uri(), "")).await;
 
     let contacts: Vec<String> = (0..6).map(|i| format!("551190000000{i}")).collect();
@@ -119,7 +121,7 @@ async fn graceful_shutdown_loses_no_accepted_message() {
 
     // A new process on the same database finishes whatever was left.
     let (llm, whaticket) = (app.llm, app.whaticket);
-    let restarted = start(config, Role::Api, llm, whaticket, dir).await;
+    let restarted = start(config, Role::Api, llm, whaticket, db).await;
     restarted.drain_from(OffsetDateTime::now_utc(), Duration::from_secs(3600)).await;
     let mut answered: Vec<String> =
         restarted.sent().await.iter().map(|b| b["number"].as_str().unwrap().to_string()).collect();

@@ -10,6 +10,13 @@ use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::*;
 
+on_each_backend!(
+    a_message_sent_while_the_bot_thinks_gets_a_prompt_with_the_first_answer_which_is_not_held_back,
+    an_agent_who_takes_over_while_the_bot_thinks_is_not_talked_over,
+    an_answer_waiting_for_delivery_is_cancelled_when_an_agent_takes_over,
+    a_job_whose_workers_keep_dying_is_dead_lettered_without_running_again,
+);
+
 /// Claims the pending reply at `now` and loads its context, as `jobs::reply` does before
 /// calling the LLM; returns the job and the last message it covers.
 async fn start_reply(app: &TestApp, now: OffsetDateTime) -> (atende::store::ClaimedJob, atende::domain::MessageId) {
@@ -36,9 +43,10 @@ async fn finish_reply(app: &TestApp, job: &atende::store::ClaimedJob, covered: a
         .unwrap();
 }
 
-#[tokio::test]
-async fn a_message_sent_while_the_bot_thinks_gets_a_prompt_with_the_first_answer_which_is_not_held_back() {
-    let app = spawn_app().await; // debounce 3 s
+async fn a_message_sent_while_the_bot_thinks_gets_a_prompt_with_the_first_answer_which_is_not_held_back(
+    backend: Backend,
+) {
+    let app = spawn_app_on(&backend).await; // debounce 3 s
     mount_gemini(&app.llm, "Resposta 2").await;
     mount_whaticket_ok(&app.whaticket).await;
     app.post_generic(&generic("t1", "5511999999999", "Pergunta 1")).await;
@@ -70,9 +78,8 @@ async fn a_message_sent_while_the_bot_thinks_gets_a_prompt_with_the_first_answer
     assert_eq!(bodies, vec![json!("Resposta 1"), json!("Resposta 2")]);
 }
 
-#[tokio::test]
-async fn an_agent_who_takes_over_while_the_bot_thinks_is_not_talked_over() {
-    let app = spawn_app().await;
+async fn an_agent_who_takes_over_while_the_bot_thinks_is_not_talked_over(backend: Backend) {
+    let app = spawn_app_on(&backend).await;
     mount_whaticket_ok(&app.whaticket).await;
     app.post_generic(&generic("h1", "5511999999999", "Quero falar com alguém")).await;
     let (reply, covered) = start_reply(&app, OffsetDateTime::now_utc() + Duration::from_secs(4)).await;
@@ -89,9 +96,8 @@ async fn an_agent_who_takes_over_while_the_bot_thinks_is_not_talked_over() {
     assert!(app.sent().await.is_empty(), "the bot spoke after the agent took over");
 }
 
-#[tokio::test]
-async fn an_answer_waiting_for_delivery_is_cancelled_when_an_agent_takes_over() {
-    let app = spawn_app().await;
+async fn an_answer_waiting_for_delivery_is_cancelled_when_an_agent_takes_over(backend: Backend) {
+    let app = spawn_app_on(&backend).await;
     mount_gemini(&app.llm, "Resposta do bot").await;
     Mock::given(method("POST"))
         .and(path("/api/messages/send"))
@@ -145,9 +151,8 @@ async fn an_llm_that_stays_down_is_retried_by_the_queue_then_answered_with_the_f
     assert_eq!(app.sent().await, vec![json!({ "number": "5511999999999", "body": FALLBACK_TEXT })]);
 }
 
-#[tokio::test]
-async fn a_job_whose_workers_keep_dying_is_dead_lettered_without_running_again() {
-    let app = spawn_app().await; // reply_max_attempts = 5, lease 60 s
+async fn a_job_whose_workers_keep_dying_is_dead_lettered_without_running_again(backend: Backend) {
+    let app = spawn_app_on(&backend).await; // reply_max_attempts = 5, lease 60 s
     mount_gemini(&app.llm, "Resposta").await;
     app.post_generic(&generic("poison-1", "5511999999999", "Oi")).await;
     let mut now = OffsetDateTime::now_utc() + Duration::from_secs(4);

@@ -9,9 +9,14 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn a_burst_of_three_quick_messages_gets_one_reply_whose_prompt_holds_all_three() {
-    let app = spawn_app().await; // debounce 3 s (default)
+on_each_backend!(
+    a_burst_of_three_quick_messages_gets_one_reply_whose_prompt_holds_all_three,
+    a_long_burst_is_answered_by_the_debounce_cap,
+    the_next_prompt_carries_the_earlier_turns_of_the_conversation,
+);
+
+async fn a_burst_of_three_quick_messages_gets_one_reply_whose_prompt_holds_all_three(backend: Backend) {
+    let app = spawn_app_on(&backend).await; // debounce 3 s (default)
     mount_gemini(&app.llm, "Claro! Segue o boleto.").await;
     mount_whaticket_ok(&app.whaticket).await;
     let start = OffsetDateTime::now_utc();
@@ -31,9 +36,8 @@ async fn a_burst_of_three_quick_messages_gets_one_reply_whose_prompt_holds_all_t
     assert_eq!(app.sent().await.len(), 1);
 }
 
-#[tokio::test]
-async fn a_long_burst_is_answered_by_the_debounce_cap() {
-    let app = spawn_app_with(|c| {
+async fn a_long_burst_is_answered_by_the_debounce_cap(backend: Backend) {
+    let app = spawn_app_on_with(&backend, |c| {
         c.queue.debounce = Duration::from_secs(10);
         c.queue.debounce_max = Duration::from_secs(12);
     })
@@ -137,9 +141,8 @@ async fn when_gemini_is_down_the_fallback_openai_compatible_provider_answers() {
     assert_eq!(unfence(local[0]["messages"].as_array().unwrap().last().unwrap()["content"].as_str().unwrap()), "Oi");
 }
 
-#[tokio::test]
-async fn the_next_prompt_carries_the_earlier_turns_of_the_conversation() {
-    let app = spawn_app().await;
+async fn the_next_prompt_carries_the_earlier_turns_of_the_conversation(backend: Backend) {
+    let app = spawn_app_on(&backend).await;
     mount_gemini(&app.llm, "Abrimos às 8h.").await;
     mount_whaticket_ok(&app.whaticket).await;
     app.post_generic(&generic("h1", "5511999999999", "Que horas vocês abrem?")).await;

@@ -1,5 +1,6 @@
 //! Store and queue conformance: the semantics every `Store` implementation must keep.
-//! Runs on SQLite here; the PostgreSQL store will run the same functions.
+//! Each test runs on SQLite, and on PostgreSQL (in a fresh schema) when
+//! `ATENDE_TEST_POSTGRES_URL` is set.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -10,22 +11,36 @@ use atende::domain::{ContactNumber, CorrelationId, ErrorClass, InboundMessage, J
 use atende::store::{DeadLetterFilter, Debounce, JobFailure, NewInbound, RecordOutcome, Store};
 use time::OffsetDateTime;
 
-struct Fixture {
-    store: Arc<dyn Store>,
-    tenant: TenantId,
-    _dir: tempfile::TempDir,
+use crate::helpers::{Backend, TestDb};
+
+on_each_backend!(
+    only_one_job_per_conversation_runs_and_the_next_waits_for_it,
+    a_burst_merges_into_one_reply_job_pushed_back_but_capped,
+    a_duplicate_provider_id_stores_nothing,
+    retries_wait_for_run_at_and_a_lost_lease_cannot_write,
+    dead_letters_can_be_listed_replayed_with_attempts_reset_and_discarded,
+    concurrent_workers_claim_each_job_exactly_once,
+    a_replayed_dead_letter_does_not_block_the_takeover_of_a_newer_expired_job,
+);
+
+pub struct Fixture {
+    pub store: Arc<dyn Store>,
+    pub tenant: TenantId,
+    /// Dropped last: removes the SQLite file or the PostgreSQL schema.
+    _db: Arc<TestDb>,
 }
 
-async fn sqlite() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let store = atende::store::connect(&format!("sqlite://{}", dir.path().join("s.db").display())).await.unwrap();
+/// A migrated store on `backend` with one tenant, `acme`.
+pub async fn fixture(backend: Backend) -> Fixture {
+    let db = TestDb::create(&backend).await;
+    let store = atende::store::connect(&db.url).await.unwrap();
     store.migrate().await.unwrap();
     let file: TenantFile = toml::from_str("slug = \"acme\"\nname = \"ACME\"").unwrap();
     let (tenant, _) = store.upsert_tenant(&file, OffsetDateTime::now_utc()).await.unwrap();
-    Fixture { store, tenant, _dir: dir }
+    Fixture { store, tenant, _db: db }
 }
 
-fn message(id: &str, contact: &str) -> InboundMessage {
+pub fn message(id: &str, contact: &str) -> InboundMessage {
     InboundMessage {
         provider_id: id.into(),
         contact: ContactNumber::parse(contact).unwrap(),
@@ -37,7 +52,7 @@ fn message(id: &str, contact: &str) -> InboundMessage {
     }
 }
 
-const NO_DEBOUNCE: Debounce = Debounce { window: Duration::ZERO, max: Duration::ZERO, max_attempts: 3 };
+pub const NO_DEBOUNCE: Debounce = Debounce { window: Duration::ZERO, max: Duration::ZERO, max_attempts: 3 };
 
 async fn inbound(f: &Fixture, id: &str, contact: &str, now: OffsetDateTime, debounce: Debounce) -> RecordOutcome {
     let m = message(id, contact);
@@ -55,11 +70,10 @@ async fn inbound(f: &Fixture, id: &str, contact: &str, now: OffsetDateTime, debo
         .unwrap()
 }
 
-const LEASE: Duration = Duration::from_secs(30);
+pub const LEASE: Duration = Duration::from_secs(30);
 
-#[tokio::test]
-async fn only_one_job_per_conversation_runs_and_the_next_waits_for_it() {
-    let f = sqlite().await;
+async fn only_one_job_per_conversation_runs_and_the_next_waits_for_it(backend: Backend) {
+    let f = fixture(backend).await;
     let now = OffsetDateTime::now_utc();
     inbound(&f, "a1", "5511900000001", now, NO_DEBOUNCE).await;
     inbound(&f, "b1", "5511900000002", now, NO_DEBOUNCE).await;
@@ -79,9 +93,8 @@ async fn only_one_job_per_conversation_runs_and_the_next_waits_for_it() {
     assert_ne!(next.id, a.id);
 }
 
-#[tokio::test]
-async fn a_burst_merges_into_one_reply_job_pushed_back_but_capped() {
-    let f = sqlite().await;
+async fn a_burst_merges_into_one_reply_job_pushed_back_but_capped(backend: Backend) {
+    let f = fixture(backend).await;
     let t0 = OffsetDateTime::now_utc();
     let debounce = Debounce { window: Duration::from_secs(3), max: Duration::from_secs(5), max_attempts: 3 };
     inbound(&f, "m1", "5511900000001", t0, debounce).await;
@@ -95,18 +108,16 @@ async fn a_burst_merges_into_one_reply_job_pushed_back_but_capped() {
     assert_eq!(counts.iter().map(|c| c.count).sum::<i64>(), 1, "one job for the burst");
 }
 
-#[tokio::test]
-async fn a_duplicate_provider_id_stores_nothing() {
-    let f = sqlite().await;
+async fn a_duplicate_provider_id_stores_nothing(backend: Backend) {
+    let f = fixture(backend).await;
     let now = OffsetDateTime::now_utc();
     assert!(matches!(inbound(&f, "d1", "5511900000001", now, NO_DEBOUNCE).await, RecordOutcome::Queued { .. }));
     assert_eq!(inbound(&f, "d1", "5511900000001", now, NO_DEBOUNCE).await, RecordOutcome::Duplicate);
     assert_eq!(f.store.count_jobs().await.unwrap()[0].count, 1);
 }
 
-#[tokio::test]
-async fn retries_wait_for_run_at_and_a_lost_lease_cannot_write() {
-    let f = sqlite().await;
+async fn retries_wait_for_run_at_and_a_lost_lease_cannot_write(backend: Backend) {
+    let f = fixture(backend).await;
     let now = OffsetDateTime::now_utc();
     inbound(&f, "r1", "5511900000001", now, NO_DEBOUNCE).await;
     let job = f.store.claim_job("w1", now, LEASE).await.unwrap().unwrap();
@@ -122,9 +133,8 @@ async fn retries_wait_for_run_at_and_a_lost_lease_cannot_write() {
     assert_eq!(record.history[0]["attempt"], 1);
 }
 
-#[tokio::test]
-async fn dead_letters_can_be_listed_replayed_with_attempts_reset_and_discarded() {
-    let f = sqlite().await;
+async fn dead_letters_can_be_listed_replayed_with_attempts_reset_and_discarded(backend: Backend) {
+    let f = fixture(backend).await;
     let now = OffsetDateTime::now_utc();
     inbound(&f, "x1", "5511900000001", now, NO_DEBOUNCE).await;
     inbound(&f, "y1", "5511900000002", now, NO_DEBOUNCE).await;
@@ -147,9 +157,8 @@ async fn dead_letters_can_be_listed_replayed_with_attempts_reset_and_discarded()
     assert_eq!(f.store.find_job(dead[1].id).await.unwrap().unwrap().state, JobState::Discarded);
 }
 
-#[tokio::test]
-async fn concurrent_workers_claim_each_job_exactly_once() {
-    let f = sqlite().await;
+async fn concurrent_workers_claim_each_job_exactly_once(backend: Backend) {
+    let f = fixture(backend).await;
     let now = OffsetDateTime::now_utc();
     for i in 0..24 {
         inbound(&f, &format!("c{i}"), &format!("55119000{i:05}"), now, NO_DEBOUNCE).await;
@@ -173,9 +182,8 @@ async fn concurrent_workers_claim_each_job_exactly_once() {
     assert_eq!((all.len(), unique.len()), (24, 24));
 }
 
-#[tokio::test]
-async fn a_replayed_dead_letter_does_not_block_the_takeover_of_a_newer_expired_job() {
-    let f = sqlite().await;
+async fn a_replayed_dead_letter_does_not_block_the_takeover_of_a_newer_expired_job(backend: Backend) {
+    let f = fixture(backend).await;
     let now = OffsetDateTime::now_utc();
     let permanent = JobFailure { message: "HTTP 400".into(), class: ErrorClass::Permanent };
     inbound(&f, "z1", "5511900000001", now, NO_DEBOUNCE).await;

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use time::OffsetDateTime;
 
 use sqlx::migrate::Migrator;
 
@@ -82,16 +81,4 @@ impl Store for SqliteStore {
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
-/// Unix milliseconds, the stored time format.
-pub(super) fn ms(at: OffsetDateTime) -> i64 {
-    (at.unix_timestamp_nanos() / 1_000_000) as i64
-}
-
-/// Reads a stored time.
-pub(super) fn from_ms(value: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(value) * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
-
-pub(super) fn corrupt(what: impl Into<String>) -> StoreError {
-    StoreError::Corrupt(what.into())
-}
+pub(super) use super::encode::{corrupt, from_ms, ms};

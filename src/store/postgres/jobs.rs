@@ -1,0 +1,264 @@
+//! The job queue on PostgreSQL.
+//!
+//! Claiming is one `UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED LIMIT 1)`:
+//! concurrent claimers skip each other's candidates instead of queueing on them. Two
+//! claimers can still pick two different jobs of one key from their snapshots (a `deliver`
+//! passing a queued `reply`); the partial unique index `jobs_one_running_per_key` then
+//! refuses the second, which counts as "nothing claimed".
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::PgRow;
+use sqlx::{AssertSqlSafe, Row};
+use time::OffsetDateTime;
+
+use super::{PgStore, corrupt, from_ms, is_unique_violation, ms};
+use crate::domain::{CorrelationId, JobId, JobKind, JobState, TenantId};
+use crate::store::{ClaimedJob, DeadLetterFilter, JobCount, JobFailure, JobRecord, JobStore, Result};
+
+/// Which live jobs may run next, given `$3` = now. Per key:
+/// - jobs run one at a time (no other running job of the key);
+/// - a queued job runs only when due and when no older job of its key is live, except that a
+///   `deliver` may pass a `reply` still queued (debouncing or backing off), so an answer already
+///   written is not held back by the next burst;
+/// - a running job whose lease expired is taken over whatever its position.
+///
+/// Only kinds this binary knows are considered (a newer binary's jobs wait for it).
+/// Among runnable jobs, deliveries go first: finishing an answer already paid for beats
+/// starting a new LLM call.
+const RUNNABLE: &str = "
+    j.kind IN ('reply', 'deliver')
+    AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.key = j.key AND r.id <> j.id AND r.state = 'running')
+    AND (j.state = 'running' OR NOT EXISTS (
+        SELECT 1 FROM jobs h WHERE h.key = j.key AND h.id < j.id AND h.state IN ('queued', 'running')
+          AND NOT (j.kind = 'deliver' AND h.kind = 'reply' AND h.state = 'queued')))";
+
+const CLAIM: &str = "
+UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3
+WHERE id = (
+    SELECT j.id FROM jobs j
+    WHERE j.state IN ('queued', 'running')
+      AND ((j.state = 'queued' AND j.run_at <= $3) OR (j.state = 'running' AND j.lease_until < $3))
+      AND {RUNNABLE}
+    ORDER BY CASE j.kind WHEN 'deliver' THEN 0 ELSE 1 END, j.run_at, j.id
+    LIMIT 1
+    FOR UPDATE OF j SKIP LOCKED)
+RETURNING id, tenant_id, kind, key, payload, attempts, max_attempts, correlation_id";
+
+const NEXT_DUE: &str = "
+SELECT MIN(CASE WHEN j.state = 'queued' THEN j.run_at ELSE j.lease_until END) FROM jobs j
+WHERE j.state IN ('queued', 'running') AND {RUNNABLE}";
+
+static CLAIM_SQL: LazyLock<String> = LazyLock::new(|| CLAIM.replace("{RUNNABLE}", RUNNABLE));
+static NEXT_DUE_SQL: LazyLock<String> = LazyLock::new(|| NEXT_DUE.replace("{RUNNABLE}", RUNNABLE));
+
+const RECORD_COLUMNS: &str = "j.id, t.slug, j.kind, j.key, j.payload, j.state, j.attempts, j.max_attempts, j.run_at,
+    j.last_error, j.history, j.correlation_id, j.created_at, j.updated_at";
+
+#[async_trait]
+impl JobStore for PgStore {
+    async fn claim_job(&self, owner: &str, now: OffsetDateTime, lease: Duration) -> Result<Option<ClaimedJob>> {
+        let row = sqlx::query(AssertSqlSafe(CLAIM_SQL.as_str()))
+            .bind(owner)
+            .bind(ms(now + lease))
+            .bind(ms(now))
+            .fetch_optional(&self.pool)
+            .await;
+        let row = match row {
+            Ok(Some(row)) => row,
+            Ok(None) => return Ok(None),
+            // Another claimer started a job of this key first: nothing to claim here now.
+            Err(e) if is_unique_violation(&e) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let kind: String = row.get("kind");
+        let payload: String = row.get("payload");
+        Ok(Some(ClaimedJob {
+            id: JobId(row.get("id")),
+            tenant_id: TenantId(row.get("tenant_id")),
+            kind: JobKind::parse(&kind).ok_or_else(|| corrupt(format!("job kind {kind:?}")))?,
+            key: row.get("key"),
+            payload: serde_json::from_str(&payload).map_err(|e| corrupt(e.to_string()))?,
+            attempts: row.get::<i64, _>("attempts") as u32,
+            max_attempts: row.get::<i64, _>("max_attempts") as u32,
+            correlation_id: CorrelationId::from_stored(row.get("correlation_id")),
+            owner: owner.to_string(),
+            claimed_at: now,
+        }))
+    }
+
+    async fn extend_lease(&self, job: JobId, owner: &str, until: OffsetDateTime) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE jobs SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND state = 'running'")
+                .bind(ms(until))
+                .bind(job.0)
+                .bind(owner)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn complete_job(&self, job: JobId, owner: &str, now: OffsetDateTime) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = $1
+             WHERE id = $2 AND lease_owner = $3 AND state = 'running'",
+        )
+        .bind(ms(now))
+        .bind(job.0)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn retry_job(&self, job: JobId, owner: &str, run_at: OffsetDateTime, failure: &JobFailure) -> Result<bool> {
+        self.fail(job, owner, "queued", run_at, failure, OffsetDateTime::now_utc()).await
+    }
+
+    async fn dead_letter(&self, job: JobId, owner: &str, failure: &JobFailure, now: OffsetDateTime) -> Result<bool> {
+        self.fail(job, owner, "dead", now, failure, now).await
+    }
+
+    async fn release_jobs(&self, owner_prefix: &str, now: OffsetDateTime) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'queued', attempts = GREATEST(attempts - 1, 0), lease_owner = NULL, lease_until = NULL,
+                    run_at = $2, updated_at = $2
+             WHERE state = 'running' AND starts_with(lease_owner, $1)",
+        )
+        .bind(owner_prefix)
+        .bind(ms(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn next_due(&self) -> Result<Option<OffsetDateTime>> {
+        let at: Option<i64> = sqlx::query_scalar(AssertSqlSafe(NEXT_DUE_SQL.as_str())).fetch_one(&self.pool).await?;
+        Ok(at.map(from_ms))
+    }
+
+    async fn count_jobs(&self) -> Result<Vec<JobCount>> {
+        let rows = sqlx::query(
+            "SELECT kind, state, COUNT(*) AS n FROM jobs WHERE state IN ('queued', 'running', 'dead') GROUP BY kind, state",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut counts = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (kind, state): (String, String) = (row.get("kind"), row.get("state"));
+            if let (Some(kind), Some(state)) = (JobKind::parse(&kind), JobState::parse(&state)) {
+                counts.push(JobCount { kind, state, count: row.get("n") });
+            }
+        }
+        Ok(counts)
+    }
+
+    async fn prune_jobs(&self, before: OffsetDateTime) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM jobs WHERE state IN ('done', 'discarded') AND updated_at < $1")
+            .bind(ms(before))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn list_dead_letters(&self, filter: &DeadLetterFilter) -> Result<Vec<JobRecord>> {
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM jobs j JOIN tenants t ON t.id = j.tenant_id
+             WHERE j.state = 'dead' AND ($1::text IS NULL OR t.slug = $1) AND ($2::text IS NULL OR j.kind = $2)
+             ORDER BY j.updated_at DESC, j.id DESC LIMIT $3"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(filter.tenant.as_deref())
+            .bind(filter.kind.map(JobKind::as_str))
+            .bind(i64::from(filter.limit.unwrap_or(100)))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(record_from_row).collect()
+    }
+
+    async fn find_job(&self, job: JobId) -> Result<Option<JobRecord>> {
+        let sql = format!("SELECT {RECORD_COLUMNS} FROM jobs j JOIN tenants t ON t.id = j.tenant_id WHERE j.id = $1");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(job.0).fetch_optional(&self.pool).await?;
+        row.as_ref().map(record_from_row).transpose()
+    }
+
+    async fn replay_dead_letter(&self, job: JobId, now: OffsetDateTime) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'queued', attempts = 0, run_at = $1, lease_owner = NULL, lease_until = NULL, updated_at = $1
+             WHERE id = $2 AND state = 'dead'",
+        )
+        .bind(ms(now))
+        .bind(job.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn discard_dead_letter(&self, job: JobId, now: OffsetDateTime) -> Result<bool> {
+        let done = sqlx::query("UPDATE jobs SET state = 'discarded', updated_at = $1 WHERE id = $2 AND state = 'dead'")
+            .bind(ms(now))
+            .bind(job.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+impl PgStore {
+    /// Records a failed attempt and moves the job to `state` (`queued` again, or `dead`).
+    async fn fail(
+        &self,
+        job: JobId,
+        owner: &str,
+        state: &str,
+        run_at: OffsetDateTime,
+        failure: &JobFailure,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        let entry = serde_json::json!({
+            "at": now.unix_timestamp(),
+            "class": failure.class.as_str(),
+            "error": failure.message,
+        });
+        let done = sqlx::query(
+            "UPDATE jobs SET state = $1, run_at = $2, last_error = $3, lease_until = NULL, updated_at = $4,
+                    history = (history::jsonb || jsonb_build_array($5::jsonb || jsonb_build_object('attempt', attempts)))::text
+             WHERE id = $6 AND lease_owner = $7 AND state = 'running'",
+        )
+        .bind(state)
+        .bind(ms(run_at))
+        .bind(&failure.message)
+        .bind(ms(now))
+        .bind(entry.to_string())
+        .bind(job.0)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+fn record_from_row(row: &PgRow) -> Result<JobRecord> {
+    let kind: String = row.get("kind");
+    let state: String = row.get("state");
+    let payload: String = row.get("payload");
+    let history: String = row.get("history");
+    Ok(JobRecord {
+        id: JobId(row.get("id")),
+        tenant: row.get("slug"),
+        kind: JobKind::parse(&kind).ok_or_else(|| corrupt(format!("job kind {kind:?}")))?,
+        key: row.get("key"),
+        payload: serde_json::from_str(&payload).map_err(|e| corrupt(e.to_string()))?,
+        state: JobState::parse(&state).ok_or_else(|| corrupt(format!("job state {state:?}")))?,
+        attempts: row.get::<i64, _>("attempts") as u32,
+        max_attempts: row.get::<i64, _>("max_attempts") as u32,
+        run_at: from_ms(row.get("run_at")),
+        last_error: row.get("last_error"),
+        history: serde_json::from_str(&history).map_err(|e| corrupt(e.to_string()))?,
+        correlation_id: row.get("correlation_id"),
+        created_at: from_ms(row.get("created_at")),
+        updated_at: from_ms(row.get("updated_at")),
+    })
+}

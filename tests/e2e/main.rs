@@ -15,5 +15,6 @@ mod ops;
 mod queue;
 mod races;
 mod reply;
+mod scale;
 mod shared_limits;
 mod store;

@@ -39,9 +39,11 @@ pub struct PgStore {
 impl PgStore {
     /// Connects to `url` (`postgres://…`); creates and migrates nothing.
     pub async fn open(url: &str) -> Result<Self> {
-        let options = PgConnectOptions::from_str(url)?
-            .options([("statement_timeout", STATEMENT_TIMEOUT)])
-            .application_name("atende");
+        let mut options = PgConnectOptions::from_str(url)?.options([("statement_timeout", STATEMENT_TIMEOUT)]);
+        // Name our connections in pg_stat_activity, unless the URL names them itself.
+        if !url.contains("application_name=") {
+            options = options.application_name("atende");
+        }
         // One direct connection first: a pool reports only "timed out" when the server refuses,
         // while this names the cause (refused, unknown database, authentication).
         PgConnection::connect_with(&options).await?.close().await?;

@@ -175,7 +175,7 @@ async fn run(disruption: Disruption) {
                 Disruption::None => {}
                 Disruption::KillWorker => {
                     tokio::time::sleep(Duration::from_millis(500)).await;
-                    let held = count(&url, &format!("SELECT COUNT(*) FROM jobs WHERE state = 'running'")).await;
+                    let held = count(&url, "SELECT COUNT(*) FROM jobs WHERE state = 'running'").await;
                     eprintln!("killing a worker while {held} jobs are running");
                     let mut victim = worker1.take().unwrap();
                     victim.child.kill().unwrap(); // SIGKILL: no graceful shutdown, leases left behind

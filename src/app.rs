@@ -18,8 +18,8 @@ use crate::channel::WhaticketClient;
 use crate::config::{Config, LlmConfig};
 use crate::http::{AppState, router};
 use crate::jobs::Dispatcher;
-use crate::limits::Limits;
-use crate::llm::{LlmChain, LlmSettings};
+use crate::limits::{Limits, RedisHandle};
+use crate::llm::{LlmChain, LlmSettings, SharedBreakers};
 use crate::queue::{JobHandler, RetryPolicy, Worker};
 use crate::store::Store;
 use crate::telemetry;
@@ -79,13 +79,19 @@ impl App {
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
         let wake = Arc::new(Notify::new());
-        let brain = Brain::new(LlmChain::new(llm_settings(&config.llm)), config.brain.clone(), store.clone());
+        let redis = Limits::redis_from(&config.redis).map_err(anyhow::Error::msg)?;
+        let chain = match &redis {
+            Some(redis) => {
+                LlmChain::with_shared_breakers(llm_settings(&config.llm), Arc::new(RedisBreakers(redis.clone())))
+            }
+            None => LlmChain::new(llm_settings(&config.llm)),
+        };
+        let brain = Brain::new(chain, config.brain.clone(), store.clone());
         let whaticket = WhaticketClient::new(config.whaticket.timeout);
         let handler: Arc<dyn JobHandler> =
             Arc::new(Dispatcher::new(store.clone(), brain, whaticket, config.queue.clone()));
         let worker = (role != Role::Api)
             .then(|| Worker::new(store.clone(), handler.clone(), config.queue.clone(), wake.clone()));
-        let redis = Limits::redis_from(&config.redis).map_err(anyhow::Error::msg)?;
         let limits = Arc::new(Limits::new(&config.limits, redis));
         let state = AppState {
             store,
@@ -144,6 +150,22 @@ impl App {
         housekeeping.abort();
         info!("atende stopped");
         Ok(())
+    }
+}
+
+/// LLM breaker openings shared through Redis (keys under the Redis prefix, with the cooldown
+/// as TTL). Lives here because it joins two adapters that may not import each other.
+#[derive(Debug)]
+struct RedisBreakers(Arc<RedisHandle>);
+
+#[async_trait::async_trait]
+impl SharedBreakers for RedisBreakers {
+    async fn is_open(&self, key: &str) -> bool {
+        self.0.has_flag(key).await.unwrap_or(false)
+    }
+
+    async fn opened(&self, key: &str, open_for: Duration) {
+        self.0.set_flag(key, open_for).await;
     }
 }
 

@@ -9,6 +9,7 @@ mod local;
 mod redis;
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{LimitsConfig, RedisConfig};
@@ -43,7 +44,7 @@ impl Rate {
 /// The three ingress buckets.
 pub struct Limits {
     local: LocalLimits,
-    redis: Option<RedisHandle>,
+    redis: Option<Arc<RedisHandle>>,
     ip: Rate,
     tenant: Rate,
     contact: Rate,
@@ -51,7 +52,7 @@ pub struct Limits {
 
 impl Limits {
     /// Buckets sized by `config`; shared through Redis when `redis.url` is set.
-    pub fn new(config: &LimitsConfig, redis: Option<RedisHandle>) -> Self {
+    pub fn new(config: &LimitsConfig, redis: Option<Arc<RedisHandle>>) -> Self {
         let second = Duration::from_secs(1);
         Self {
             local: LocalLimits::new(config),
@@ -63,8 +64,8 @@ impl Limits {
     }
 
     /// Connects the Redis handle named by `config` (lazily: a down Redis is not an error).
-    pub fn redis_from(config: &RedisConfig) -> Result<Option<RedisHandle>, String> {
-        config.url.as_deref().map(|url| RedisHandle::new(url, config)).transpose()
+    pub fn redis_from(config: &RedisConfig) -> Result<Option<Arc<RedisHandle>>, String> {
+        config.url.as_deref().map(|url| RedisHandle::new(url, config).map(Arc::new)).transpose()
     }
 
     /// One request from `ip`.
@@ -93,7 +94,7 @@ impl Limits {
 
     /// The Redis handle, for readiness and metrics.
     pub fn redis(&self) -> Option<&RedisHandle> {
-        self.redis.as_ref()
+        self.redis.as_deref()
     }
 
     /// Forgets idle in-memory keys; call periodically.

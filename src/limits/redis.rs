@@ -46,6 +46,13 @@ pub struct RedisHandle {
     script: redis::Script,
 }
 
+impl std::fmt::Debug for RedisHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold a password: show only the prefix.
+        f.debug_struct("RedisHandle").field("prefix", &self.prefix).finish_non_exhaustive()
+    }
+}
+
 /// What readiness reports about Redis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RedisStatus {
@@ -89,6 +96,28 @@ impl RedisHandle {
                 None
             }
         }
+    }
+
+    /// Sets `key` (prefixed) for `ttl`; false when Redis cannot answer.
+    pub async fn set_flag(&self, key: &str, ttl: Duration) -> bool {
+        let Some(mut conn) = self.connection().await else { return false };
+        let ms = ttl.as_millis().max(1) as u64;
+        let result: redis::RedisResult<()> = redis::cmd("SET")
+            .arg(format!("{}{key}", self.prefix))
+            .arg(1)
+            .arg("PX")
+            .arg(ms)
+            .query_async(&mut conn)
+            .await;
+        result.map_err(|err| self.failed("set_flag", &err)).is_ok()
+    }
+
+    /// Whether `key` (prefixed) is set; `None` when Redis cannot answer.
+    pub async fn has_flag(&self, key: &str) -> Option<bool> {
+        let mut conn = self.connection().await?;
+        let result: redis::RedisResult<bool> =
+            redis::cmd("EXISTS").arg(format!("{}{key}", self.prefix)).query_async(&mut conn).await;
+        result.map_err(|err| self.failed("has_flag", &err)).ok()
     }
 
     /// Round trip, for `/ready`.

@@ -25,6 +25,19 @@ struct Inner {
     client: Client,
     settings: LlmSettings,
     breakers: Breakers,
+    /// Breaker openings shared with other processes (Redis), when configured.
+    shared: Option<Arc<dyn SharedBreakers>>,
+}
+
+/// Breaker state shared between processes: when one process opens a provider's breaker,
+/// the others skip that provider too until it cools down. Failure counting stays local.
+#[async_trait::async_trait]
+pub trait SharedBreakers: Send + Sync + std::fmt::Debug {
+    /// True when some process opened the breaker `key` and it is still cooling down.
+    /// Errors count as "not open" (the local breaker still protects the provider).
+    async fn is_open(&self, key: &str) -> bool;
+    /// Publishes that this process opened the breaker `key` for `open_for`.
+    async fn opened(&self, key: &str, open_for: Duration);
 }
 
 /// How one provider ended, as seen by the chain.
@@ -50,7 +63,15 @@ impl LlmChain {
             .build()
             .expect("the HTTP client's TLS backend must initialise");
         let breakers = Breakers::new(settings.breaker_failure_threshold, settings.breaker_open_for);
-        Self { inner: Arc::new(Inner { client, settings, breakers }) }
+        Self { inner: Arc::new(Inner { client, settings, breakers, shared: None }) }
+    }
+
+    /// Shares breaker openings with other processes through `shared`.
+    pub fn with_shared_breakers(settings: LlmSettings, shared: Arc<dyn SharedBreakers>) -> Self {
+        let chain = Self::new(settings);
+        let Inner { client, settings, breakers, .. } =
+            Arc::try_unwrap(chain.inner).unwrap_or_else(|_| unreachable!("a new chain has one owner"));
+        Self { inner: Arc::new(Inner { client, settings, breakers, shared: Some(shared) }) }
     }
 
     /// Tries `providers` in order (primary first) and returns the first usable answer.
@@ -106,6 +127,17 @@ impl LlmChain {
         let breakers = &self.inner.breakers;
         let mut last_error = None;
         let mut attempt = 0;
+        let shared_key = format!("breaker:{tenant}:{}:{}", provider.name(), provider.base_url);
+        if let Some(shared) = &self.inner.shared
+            && shared.is_open(&shared_key).await
+        {
+            tracing::info!(
+                tenant,
+                provider = provider.name(),
+                "LLM breaker opened by another process, provider skipped"
+            );
+            return ProviderOutcome::Skipped;
+        }
         loop {
             attempt += 1;
             if breakers.admit(&key, Instant::now()) == Admission::Reject {
@@ -129,6 +161,11 @@ impl LlmChain {
                 return ProviderOutcome::Failed(error);
             }
             breakers.record(&key, Health::Down, Instant::now());
+            if let Some(shared) = &self.inner.shared
+                && breakers.state(&key, Instant::now()) == BreakerState::Open
+            {
+                shared.opened(&shared_key, self.inner.settings.breaker_open_for).await;
+            }
             let step = retry::next_step(&self.inner.settings, attempt, error.retry_after(), &mut rand::rng());
             let RetryDecision::After(delay) = step else {
                 return ProviderOutcome::Failed(error);

@@ -27,7 +27,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 pub use breaker::BreakerState;
-pub use chain::LlmChain;
+pub use chain::{LlmChain, SharedBreakers};
 pub use error::{ChainError, LlmError};
 
 /// Result alias of this module.

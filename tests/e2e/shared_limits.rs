@@ -106,3 +106,37 @@ async fn ready_stays_ready_but_reports_a_configured_redis_that_is_down() {
     // Webhooks are still accepted.
     assert_eq!(app.post_generic(&generic("down-1", "5511999999999", "Oi")).await.status(), 202);
 }
+
+#[tokio::test]
+async fn a_breaker_opened_by_one_process_makes_the_others_skip_the_provider() {
+    let Some(url) = redis_url() else { return };
+    let redis = redis_config(&url);
+    let tweak = |c: &mut atende::config::Config| {
+        c.redis = redis.clone();
+        c.llm.breaker_failure_threshold = 1;
+        c.llm.max_attempts = 1;
+        c.queue.reply_max_attempts = 1;
+    };
+    let first = spawn_app_with(tweak).await;
+    let second = spawn_app_with(tweak).await;
+    for app in [&first, &second] {
+        wiremock::Mock::given(wiremock::matchers::method("POST"))
+            .and(wiremock::matchers::path(GEMINI_PATH))
+            .respond_with(gemini_error(503, "UNAVAILABLE"))
+            .mount(&app.llm)
+            .await;
+        mount_whaticket_ok(&app.whaticket).await;
+    }
+    // Both tenants point at the first app's LLM, so they share one provider (and one breaker key).
+    let toml = tenant_toml(&first.llm.uri(), &second.whaticket.uri(), "");
+    second.apply_tenant(&toml).await;
+
+    first.post_generic(&generic("b1", "5511999999999", "Oi")).await;
+    first.drain().await;
+    assert_eq!(first.llm_requests().await.len(), 1, "the first process tried and tripped its breaker");
+
+    second.post_generic(&generic("b2", "5511988888888", "Oi")).await;
+    second.drain().await;
+    assert_eq!(first.llm_requests().await.len(), 1, "the second process must skip the open provider");
+    assert_eq!(second.sent().await[0]["body"], FALLBACK_TEXT);
+}

@@ -42,6 +42,7 @@ pub async fn execute(cli: Cli, lang: Lang) -> anyhow::Result<()> {
         Command::Persona(command) => super::kb::persona(&config, command, lang).await,
         Command::Chat { tenant } => super::chat::run(&config, &tenant, lang).await,
         Command::Eval { detector, file } => super::eval::run(detector, &file, lang),
+        Command::Loadtest(args) => super::loadtest::run(args, lang).await,
     }
 }
 

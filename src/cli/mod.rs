@@ -9,6 +9,7 @@ mod commands;
 mod eval;
 mod kb;
 mod lang;
+mod loadtest;
 
 use std::path::PathBuf;
 
@@ -71,6 +72,8 @@ pub enum Command {
         #[arg(value_name = "ARQUIVO")]
         file: PathBuf,
     },
+    /// Teste de carga: envia webhooks assinados a um Atende nesta máquina e resume latência e status.
+    Loadtest(LoadtestArgs),
     /// Valida a configuração, o banco e todos os clientes, e mostra a configuração efetiva.
     Check {
         /// Arquivos de cliente a validar também (sem aplicar).
@@ -84,6 +87,38 @@ pub enum Command {
 pub enum MigrateAction {
     /// Mostra as migrações aplicadas, pendentes e desconhecidas (sem alterar nada).
     Status,
+}
+
+/// `atende loadtest …`
+#[derive(Debug, Clone, Args)]
+pub struct LoadtestArgs {
+    /// Endereço do Atende (só nesta máquina), ex.: http://127.0.0.1:8080.
+    #[arg(long)]
+    pub url: String,
+    /// Cliente (slug) cujo webhook genérico recebe a carga.
+    #[arg(long)]
+    pub tenant: String,
+    /// Segredo HMAC do cliente ([webhook] secrets).
+    #[arg(long, env = "ATENDE_LOADTEST_SECRET", hide_env_values = true)]
+    pub secret: String,
+    /// Número de webhooks.
+    #[arg(short = 'n', long = "requests", default_value_t = 1000)]
+    pub requests: u64,
+    /// Webhooks em paralelo.
+    #[arg(short = 'c', long = "concurrency", default_value_t = 50)]
+    pub concurrency: usize,
+    /// Ritmo máximo, em webhooks por segundo (padrão: o mais rápido possível).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Contatos diferentes entre os quais as mensagens se distribuem.
+    #[arg(long, default_value_t = 100)]
+    pub contacts: u64,
+    /// Tempo máximo do teste; o que faltar não é enviado.
+    #[arg(long = "max-duration", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub max_duration: std::time::Duration,
+    /// Também imprime o resumo no formato de texto do Prometheus.
+    #[arg(long)]
+    pub prom: bool,
 }
 
 /// `atende kb …`

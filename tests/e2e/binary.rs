@@ -350,3 +350,60 @@ fn eval_prints_metrics_per_label_and_ends_with_the_accuracy() {
     let output = atende(&db, &["eval", "sentiment", &bad]);
     assert!(!output.status.success() && text(&output).contains("line 1"), "{}", text(&output));
 }
+
+#[tokio::test]
+async fn loadtest_sends_signed_webhooks_and_summarises_statuses_and_latency() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("load.db").display());
+    let file = write_tenant(dir.path(), "t.toml", &tenant_toml("http://127.0.0.1:9", "http://127.0.0.1:9", ""));
+    let db2 = db.clone();
+    assert!(
+        tokio::task::spawn_blocking(move || atende(&db2, &["tenant", "apply", &file])).await.unwrap().status.success()
+    );
+    let limits = [
+        ("ATENDE_LIMITS__PER_IP_PER_SECOND", "100000"),
+        ("ATENDE_LIMITS__PER_IP_BURST", "100000"),
+        ("ATENDE_QUEUE__DEBOUNCE", "60s"),
+    ];
+    let (mut child, port) = serve(&db, &limits);
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while client.get(format!("http://127.0.0.1:{port}/health")).send().await.is_err() {
+        assert!(Instant::now() < deadline, "atende serve did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let url = format!("http://127.0.0.1:{port}");
+    let output = tokio::task::spawn_blocking(move || {
+        let args = [
+            "loadtest",
+            "--url",
+            &url,
+            "--tenant",
+            "acme",
+            "--secret",
+            SECRET,
+            "-n",
+            "200",
+            "-c",
+            "16",
+            "--contacts",
+            "20",
+            "--prom",
+        ];
+        atende(&db, &args)
+    })
+    .await
+    .unwrap();
+    unsafe { libc_kill(child.id() as i32) };
+    let _ = child.wait();
+    let out = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(out.contains("enviadas: 200") && out.contains("aceitas: 200") && out.contains("erros: 0"), "{out}");
+    assert!(out.contains("p99") && out.contains("req/s"), "{out}");
+    assert!(out.contains("atende_loadtest_requests_total{status=\"202\"} 200"), "{out}");
+    assert!(out.contains("atende_loadtest_latency_seconds{quantile=\"0.99\"}"), "{out}");
+
+    let remote =
+        atende("sqlite::memory:", &["loadtest", "--url", "http://10.1.2.3:8080", "--tenant", "acme", "--secret", "x"]);
+    assert!(!remote.status.success() && text(&remote).contains("only target this machine"), "{}", text(&remote));
+}

@@ -54,3 +54,23 @@ async fn a_worker_only_process_serves_operations_but_not_webhooks() {
     assert_eq!(app.post_generic(&generic("w1", "5511999999999", "Oi")).await.status(), 404);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn when_the_database_fails_ingress_answers_503_and_ready_fails_then_both_recover() {
+    let Some(backend) = Backend::postgres() else { return };
+    let app = spawn_app_on(&backend).await;
+    assert_eq!(app.post_generic(&generic("db-1", "5511999999999", "Oi")).await.status(), 202);
+
+    // Take the tables away under the running app, then bring them back.
+    app._db.execute("ALTER TABLE messages RENAME TO messages_away".into()).await;
+    app._db.execute("ALTER TABLE tenants RENAME TO tenants_away".into()).await;
+    let response = app.post_generic(&generic("db-2", "5511999999999", "Oi")).await;
+    assert_eq!(response.status(), 503, "the sender must retry");
+    assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], "unavailable");
+    assert_eq!(app.client.get(app.url("/ready")).send().await.unwrap().status(), 503);
+
+    app._db.execute("ALTER TABLE messages_away RENAME TO messages".into()).await;
+    app._db.execute("ALTER TABLE tenants_away RENAME TO tenants".into()).await;
+    assert_eq!(app.client.get(app.url("/ready")).send().await.unwrap().status(), 200);
+    assert_eq!(app.post_generic(&generic("db-2", "5511999999999", "Oi")).await.status(), 202, "the retry is stored");
+}

@@ -7,8 +7,9 @@ use time::OffsetDateTime;
 
 use super::commands::{not_found_tenant, open};
 use super::{KbCommand, Lang, PersonaCommand};
+use crate::brain::KnowledgeCache;
 use crate::config::Config;
-use crate::knowledge::{self, Entry, ImportFormat, Index};
+use crate::knowledge::{self, ImportFormat};
 use crate::store::{KnowledgeUpsert, NewKnowledge, Store, Tenant};
 
 /// Runs `kb import` / `kb search`.
@@ -37,20 +38,11 @@ pub async fn run(config: &Config, command: KbCommand, lang: Lang) -> anyhow::Res
         }
         KbCommand::Search { tenant, text, json, limit } => {
             let tenant = find(&*store, &tenant, lang).await?;
-            let rows: Vec<_> = store.list_knowledge(tenant.id).await?.into_iter().filter(|r| r.enabled).collect();
-            let entries: Vec<Entry> = rows
-                .iter()
-                .map(|r| Entry {
-                    id: r.id,
-                    title: r.title.clone(),
-                    question: r.question.clone(),
-                    answer: r.answer.clone(),
-                    tags: r.tags.clone(),
-                })
-                .collect();
-            let index = Index::build(&entries, tenant.settings.persona.language());
-            let hits = index.search(&text, limit);
-            let found = hits.iter().filter_map(|h| rows.iter().find(|r| r.id == h.id).map(|r| (h, r)));
+            // Exactly the index the bot searches (enabled entries, the persona's language).
+            let language = tenant.settings.persona.language();
+            let knowledge = KnowledgeCache::default().load(&*store, tenant.id, language).await?;
+            let hits = knowledge.index.search(&text, limit);
+            let found = hits.iter().filter_map(|h| knowledge.row(h.id).map(|r| (h, r)));
             if json {
                 let out: Vec<_> = found
                     .map(|(h, r)| json!({ "id": r.id, "question": r.question, "answer": r.answer, "score": h.score }))

@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 use tracing::{Instrument, info, info_span, warn};
 
 use super::{ApiError, AppState};
+use crate::brain::sentiment;
 use crate::channel::{self, ChannelKind, Inbound, InboundCredentials};
 use crate::domain::{CorrelationId, InboundMessage};
 use crate::limits::Limited;
@@ -158,8 +159,8 @@ async fn record(
         info!(contact = %message.contact, "a human agent wrote; the bot is paused for this conversation");
         return Ok(ignored("human_agent"));
     }
-    let sentiment = &crate::brain::sentiment::analyze;
-    let mood = sentiment(&message.text, crate::brain::sentiment::detect_language(&message.text)).compound;
+    let language = sentiment::detect_language(&message.text);
+    let mood = sentiment::analyze(&message.text, language).compound;
     let queue = &state.config.queue;
     let debounce = Debounce { window: queue.debounce, max: queue.debounce_max, max_attempts: queue.reply_max_attempts };
     let outcome = store

@@ -151,14 +151,12 @@ pub trait MessageStore {
     async fn record_reply(&self, reply: NewReply<'_>) -> Result<Finish>;
     /// The outbound message a `deliver` job sends.
     async fn find_delivery(&self, message: MessageId) -> Result<Option<Delivery>>;
-    /// Finishes a `deliver` job: marks the message sent (or cancelled) and the job done, in
-    /// one transaction.
+    /// Finishes a `deliver` job: marks the message sent and the job done, in one transaction.
     async fn record_delivered(
         &self,
         job: JobId,
         owner: &str,
         message: MessageId,
-        outcome: DeliveryOutcome,
         now: OffsetDateTime,
     ) -> Result<Finish>;
 }

@@ -323,25 +323,6 @@ pub struct Delivery {
     pub status: String,
 }
 
-/// How a `deliver` job ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeliveryOutcome {
-    /// The channel accepted the message.
-    Sent,
-    /// Not sent: a human agent took the conversation over first.
-    Cancelled,
-}
-
-impl DeliveryOutcome {
-    /// Stored message status.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Sent => "sent",
-            Self::Cancelled => "cancelled",
-        }
-    }
-}
-
 /// Where the schema stands against this binary's migrations.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MigrationStatus {

@@ -15,8 +15,8 @@ use crate::domain::{
     TenantId,
 };
 use crate::store::{
-    Conversation, Delivery, DeliveryOutcome, Finish, MessageStore, NewInbound, NewReply, RecordOutcome, ReplyContext,
-    Result, StoredMessage,
+    Conversation, Delivery, Finish, MessageStore, NewInbound, NewReply, RecordOutcome, ReplyContext, Result,
+    StoredMessage,
 };
 
 /// Turns older than the recent window that are loaded for the running summary.
@@ -365,7 +365,6 @@ impl MessageStore for PgStore {
         job: crate::domain::JobId,
         owner: &str,
         message: MessageId,
-        outcome: DeliveryOutcome,
         now: OffsetDateTime,
     ) -> Result<Finish> {
         let mut tx = self.pool.begin().await?;
@@ -373,10 +372,8 @@ impl MessageStore for PgStore {
             tx.rollback().await?;
             return Ok(Finish::LeaseLost);
         }
-        let sent_at = (outcome == DeliveryOutcome::Sent).then(|| ms(now));
-        sqlx::query("UPDATE messages SET status = $1, sent_at = $2 WHERE id = $3")
-            .bind(outcome.as_str())
-            .bind(sent_at)
+        sqlx::query("UPDATE messages SET status = \'sent\', sent_at = $1 WHERE id = $2")
+            .bind(ms(now))
             .bind(message.0)
             .execute(&mut *tx)
             .await?;

@@ -12,8 +12,8 @@ use crate::domain::{
     TenantId,
 };
 use crate::store::{
-    Conversation, Delivery, DeliveryOutcome, Finish, MessageStore, NewInbound, NewReply, RecordOutcome, ReplyContext,
-    Result, StoredMessage,
+    Conversation, Delivery, Finish, MessageStore, NewInbound, NewReply, RecordOutcome, ReplyContext, Result,
+    StoredMessage,
 };
 
 /// Turns older than the recent window that are loaded for the running summary.
@@ -350,17 +350,14 @@ impl MessageStore for SqliteStore {
         job: crate::domain::JobId,
         owner: &str,
         message: MessageId,
-        outcome: DeliveryOutcome,
         now: OffsetDateTime,
     ) -> Result<Finish> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         if !finish_job(&mut tx, job.0, owner, now).await? {
             return Ok(Finish::LeaseLost);
         }
-        let sent_at = (outcome == DeliveryOutcome::Sent).then(|| ms(now));
-        sqlx::query("UPDATE messages SET status = $1, sent_at = $2 WHERE id = $3")
-            .bind(outcome.as_str())
-            .bind(sent_at)
+        sqlx::query("UPDATE messages SET status = \'sent\', sent_at = $1 WHERE id = $2")
+            .bind(ms(now))
             .bind(message.0)
             .execute(&mut *tx)
             .await?;

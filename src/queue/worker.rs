@@ -117,6 +117,8 @@ pub async fn run_one(
     let Some(job) = store.claim_job(owner, now, policy.lease).await? else {
         return Ok(None);
     };
+    let waited = (job.claimed_at - job.due_at).max(time::Duration::ZERO);
+    metrics::histogram!(m::QUEUE_WAIT_SECONDS, "kind" => job.kind.as_str()).record(waited.as_seconds_f64());
     let span = info_span!("job", correlation_id = %job.correlation_id, job_id = %job.id, kind = job.kind.as_str(), attempt = job.attempts);
     let kind = job.kind;
     let outcome = process(store, handler, job, policy, heartbeat).instrument(span).await?;

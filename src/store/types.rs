@@ -173,6 +173,8 @@ pub struct ClaimedJob {
     pub owner: String,
     /// The clock reading at claim time; handlers use it as "now".
     pub claimed_at: OffsetDateTime,
+    /// When the job became due (`run_at`): `claimed_at - due_at` is its wait in the queue.
+    pub due_at: OffsetDateTime,
 }
 
 /// Why an attempt failed.

@@ -13,6 +13,8 @@ pub const JOBS_TOTAL: &str = "atende_jobs_total";
 pub const DEAD_LETTERS_TOTAL: &str = "atende_dead_letters_total";
 /// Histogram: time a job ran, labels `kind`, `outcome`.
 pub const JOB_DURATION_SECONDS: &str = "atende_job_duration_seconds";
+/// Histogram: time from a job becoming due to a worker claiming it, label `kind`.
+pub const QUEUE_WAIT_SECONDS: &str = "atende_queue_wait_seconds";
 /// Histogram: attempt number at which a job finished, label `kind`.
 pub const JOB_ATTEMPTS: &str = "atende_job_attempts";
 /// Counter: LLM requests, labels `provider`, `outcome` (ok, error, blocked).

@@ -45,7 +45,7 @@ WHERE id = (
     ORDER BY CASE j.kind WHEN 'deliver' THEN 0 ELSE 1 END, j.run_at, j.id
     LIMIT 1
     FOR UPDATE OF j SKIP LOCKED)
-RETURNING id, tenant_id, kind, key, payload, attempts, max_attempts, correlation_id";
+RETURNING id, tenant_id, kind, key, payload, attempts, max_attempts, correlation_id, run_at";
 
 const NEXT_DUE: &str = "
 SELECT MIN(CASE WHEN j.state = 'queued' THEN j.run_at ELSE j.lease_until END) FROM jobs j
@@ -86,6 +86,7 @@ impl JobStore for PgStore {
             correlation_id: CorrelationId::from_stored(row.get("correlation_id")),
             owner: owner.to_string(),
             claimed_at: now,
+            due_at: from_ms(row.get("run_at")),
         }))
     }
 

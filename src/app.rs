@@ -21,7 +21,7 @@ use crate::jobs::Dispatcher;
 use crate::limits::{Limits, RedisHandle};
 use crate::llm::{LlmChain, LlmSettings, SharedBreakers};
 use crate::queue::{JobHandler, RetryPolicy, Worker};
-use crate::store::Store;
+use crate::store::{Store, TenantCache};
 use crate::telemetry;
 
 /// Which parts of Atende a process runs.
@@ -95,6 +95,7 @@ impl App {
         let limits = Arc::new(Limits::new(&config.limits, redis));
         let state = AppState {
             store,
+            tenants: Arc::new(TenantCache::new(config.http.tenant_cache_ttl)),
             config: Arc::new(config),
             limits: limits.clone(),
             wake,

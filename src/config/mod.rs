@@ -90,11 +90,20 @@ pub struct HttpConfig {
     pub body_limit_bytes: usize,
     /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// How long a tenant read by ingress is reused: `tenant apply` reaches running
+    /// processes within this time (zero: read the store on every webhook).
+    #[serde(with = "humantime_serde")]
+    pub tenant_cache_ttl: Duration,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { bind: SocketAddr::from(([127, 0, 0, 1], 8080)), body_limit_bytes: 64 * 1024, trust_forwarded_for: false }
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            body_limit_bytes: 64 * 1024,
+            trust_forwarded_for: false,
+            tenant_cache_ttl: Duration::from_secs(1),
+        }
     }
 }
 

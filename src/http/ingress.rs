@@ -83,7 +83,7 @@ async fn receive(
     let body = axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::PayloadTooLarge(limit))?;
     let token = query.map_err(|e| ApiError::InvalidPayload(format!("query string: {e}")))?.0.token;
 
-    let tenant = state.store.find_tenant(slug).await.map_err(|err| {
+    let tenant = state.tenants.find(state.store.as_ref(), slug).await.map_err(|err| {
         warn!(error = %err, "cannot load tenant");
         ApiError::Unavailable
     })?;
@@ -170,7 +170,10 @@ async fn record(
     match outcome {
         RecordOutcome::Queued { message_id, conversation_id } => {
             info!(message_id = %message_id, conversation_id = %conversation_id, "message queued");
-            state.wake.notify_waiters();
+            // Wake this process's dispatcher when the reply is due before its next look.
+            if queue.debounce < queue.poll_interval {
+                state.wake.notify_one();
+            }
             Ok(Answer {
                 status: StatusCode::ACCEPTED,
                 body: json!({ "status": "queued", "message_id": message_id, "correlation_id": correlation_id }),

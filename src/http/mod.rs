@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::limits::Limits;
-use crate::store::Store;
+use crate::store::{Store, TenantCache};
 
 pub use error::ApiError;
 
@@ -27,6 +27,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Ingress rate limits.
     pub limits: Arc<Limits>,
+    /// Tenants by slug, reused for `http.tenant_cache_ttl`.
+    pub tenants: Arc<TenantCache>,
     /// Wakes this process's workers when work is enqueued.
     pub wake: Arc<Notify>,
     /// Renders `/metrics`.

@@ -1,7 +1,8 @@
 //! The claim loop.
 //!
 //! Lifecycle of one worker slot:
-//! 1. Claim the next runnable job (a lease of `lease`), or wait for a wake-up, the poll
+//! 1. While a slot is free, the dispatcher claims the next runnable job (a lease of
+//!    `lease`); with nothing runnable it waits for a wake-up, the next due time, the poll
 //!    interval, or shutdown.
 //! 2. Run the handler in its own task, renewing the lease every third of its length; if
 //!    the lease is lost, the task is aborted (another worker owns the job now).
@@ -11,11 +12,11 @@
 //!    still running after that keep their lease until it expires and another worker
 //!    takes them: an accepted message is never lost.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
 
@@ -62,18 +63,52 @@ impl Worker {
     }
 
     /// Runs until `shutdown` fires, then drains in-flight jobs within the grace period.
+    ///
+    /// One dispatcher claims jobs while a slot is free and runs each in its own task; when
+    /// nothing is runnable it sleeps until a wake-up (work enqueued or finished in this
+    /// process), the next due job, or the poll interval (work enqueued by other processes).
+    /// Idle slots therefore cost nothing: only the dispatcher asks the store for work.
     pub async fn run(self, shutdown: CancellationToken) {
         let this = Arc::new(self);
-        let mut slots = tokio::task::JoinSet::new();
-        for slot in 0..this.config.workers.max(1) {
-            let (this, shutdown) = (this.clone(), shutdown.clone());
-            slots.spawn(async move { this.run_slot(slot, shutdown).await });
+        let slots = this.config.workers.max(1);
+        let permits = Arc::new(Semaphore::new(slots));
+        let free = Arc::new(Mutex::new((0..slots).rev().collect::<Vec<usize>>()));
+        let policy = RetryPolicy::from_config(&this.config);
+        let mut running = tokio::task::JoinSet::new();
+        info!(worker = %this.id, slots, "queue worker started");
+        loop {
+            let permit = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            };
+            while running.try_join_next().is_some() {}
+            let slot = lock(&free).pop().expect("a permit means a free slot");
+            let owner = format!("{}/{slot}", this.id);
+            let claimed = this.store.claim_job(&owner, OffsetDateTime::now_utc(), policy.lease).await;
+            let Ok(Some(job)) = claimed else {
+                lock(&free).push(slot);
+                drop(permit);
+                if let Err(err) = claimed {
+                    error!(error = %err, "cannot claim jobs; backing off");
+                }
+                this.idle(&shutdown).await;
+                continue;
+            };
+            let (this, free) = (this.clone(), free.clone());
+            running.spawn(async move {
+                let span = job_span(&job);
+                if let Err(err) = process(&this.store, &this.handler, job, policy, true).instrument(span).await {
+                    error!(error = %err, "cannot record a job's outcome; its lease will expire and it will run again");
+                }
+                lock(&free).push(slot);
+                drop(permit);
+                // The job may have enqueued more (a reply enqueues its delivery).
+                this.wake.notify_one();
+            });
         }
-        info!(worker = %this.id, slots = this.config.workers, "queue worker started");
-        shutdown.cancelled().await;
         let grace = this.config.shutdown_grace;
-        if tokio::time::timeout(grace, async { while slots.join_next().await.is_some() {} }).await.is_err() {
-            slots.abort_all();
+        if tokio::time::timeout(grace, async { while running.join_next().await.is_some() {} }).await.is_err() {
+            running.abort_all();
             // Hand the interrupted jobs back at once, without charging the attempt a deploy cut off.
             match this.store.release_jobs(&format!("{}/", this.id), OffsetDateTime::now_utc()).await {
                 Ok(n) => {
@@ -87,22 +122,34 @@ impl Worker {
         info!(worker = %this.id, "queue worker stopped");
     }
 
-    async fn run_slot(&self, slot: usize, shutdown: CancellationToken) {
-        let owner = format!("{}/{slot}", self.id);
-        let policy = RetryPolicy::from_config(&self.config);
-        while !shutdown.is_cancelled() {
-            match run_one(&self.store, &self.handler, &owner, OffsetDateTime::now_utc(), policy, true).await {
-                Ok(Some(_)) => continue,
-                Ok(None) => {}
-                Err(err) => error!(error = %err, "cannot claim jobs; backing off"),
-            }
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(self.config.poll_interval) => {}
-            }
+    /// Waits for a reason to look for work again, at most the poll interval.
+    async fn idle(&self, shutdown: &CancellationToken) {
+        let mut wait = self.config.poll_interval;
+        // A due time already past belongs to a job waiting for its key (or for another
+        // process): the job that blocks it wakes us when it ends, or the poll does.
+        if let Ok(Some(due)) = self.store.next_due().await
+            && let Ok(until) = Duration::try_from(due - OffsetDateTime::now_utc())
+            && !until.is_zero()
+        {
+            wait = wait.min(until);
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => {}
+            _ = self.wake.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
         }
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The span every log line of a job carries; also records how long the job waited.
+fn job_span(job: &ClaimedJob) -> tracing::Span {
+    let waited = (job.claimed_at - job.due_at).max(time::Duration::ZERO);
+    metrics::histogram!(m::QUEUE_WAIT_SECONDS, "kind" => job.kind.as_str()).record(waited.as_seconds_f64());
+    info_span!("job", correlation_id = %job.correlation_id, job_id = %job.id, kind = job.kind.as_str(), attempt = job.attempts)
 }
 
 /// Claims and runs one job at `now`; `None` when nothing is runnable.
@@ -117,9 +164,7 @@ pub async fn run_one(
     let Some(job) = store.claim_job(owner, now, policy.lease).await? else {
         return Ok(None);
     };
-    let waited = (job.claimed_at - job.due_at).max(time::Duration::ZERO);
-    metrics::histogram!(m::QUEUE_WAIT_SECONDS, "kind" => job.kind.as_str()).record(waited.as_seconds_f64());
-    let span = info_span!("job", correlation_id = %job.correlation_id, job_id = %job.id, kind = job.kind.as_str(), attempt = job.attempts);
+    let span = job_span(&job);
     let kind = job.kind;
     let outcome = process(store, handler, job, policy, heartbeat).instrument(span).await?;
     Ok(Some((kind, outcome)))

@@ -8,6 +8,7 @@
 mod encode;
 mod postgres;
 mod sqlite;
+mod tenant_cache;
 mod types;
 
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use crate::domain::{ConversationId, ConversationState, CorrelationId, InboundMes
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+pub use tenant_cache::TenantCache;
 pub use types::*;
 
 /// Result alias of this module.

@@ -176,6 +176,8 @@ pub fn test_config(db_url: &str) -> Config {
     config.queue.deliver_max_attempts = 3;
     config.queue.backoff_base = Duration::from_secs(1);
     config.queue.poll_interval = Duration::from_millis(20);
+    // Tests re-apply tenants between requests; the cache's own tests cover its time to live.
+    config.http.tenant_cache_ttl = Duration::ZERO;
     config
 }
 

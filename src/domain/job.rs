@@ -112,7 +112,8 @@ pub struct JobSpec {
 }
 
 impl JobSpec {
-    /// The ordering key of everything that happens in one conversation.
+    /// The ordering key of everything that happens in one conversation. PostgreSQL's
+    /// `atende_record_inbound` (migrations/postgres/0004) builds the same text.
     pub fn conversation_key(conversation: super::ConversationId) -> String {
         format!("conversation:{conversation}")
     }

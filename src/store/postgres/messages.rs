@@ -11,8 +11,7 @@ use time::OffsetDateTime;
 use super::tenants::{TENANT_COLUMNS, tenant_from_row};
 use super::{PgStore, corrupt, from_ms, ms};
 use crate::domain::{
-    ContactNumber, ConversationId, ConversationState, CorrelationId, Direction, InboundMessage, JobSpec, MessageId,
-    TenantId,
+    ContactNumber, ConversationId, ConversationState, CorrelationId, Direction, InboundMessage, MessageId, TenantId,
 };
 use crate::store::{
     Conversation, Delivery, Finish, MessageStore, NewInbound, NewReply, RecordOutcome, ReplyContext, Result,
@@ -30,62 +29,32 @@ const CONVERSATION_COLUMNS: &str = "id, tenant_id, contact, contact_name, ticket
 #[async_trait]
 impl MessageStore for PgStore {
     async fn record_inbound(&self, inbound: NewInbound<'_>) -> Result<RecordOutcome> {
+        // One round trip: `atende_record_inbound` (migration 0004) does in the database what
+        // the SQLite store does in Rust, in the statement's own transaction.
         let NewInbound { tenant, message, correlation_id, now, debounce, sentiment } = inbound;
-        let mut tx = self.pool.begin().await?;
-        let conversation = upsert_conversation(&mut tx, tenant, message, now).await?;
-        let Some(message_id) = insert_message(
-            &mut tx,
-            conversation,
-            MessageRow { tenant, message, direction: Direction::Inbound, correlation_id, sentiment },
-            now,
-        )
-        .await?
-        else {
-            // Roll the conversation upsert back now, releasing its row lock at once.
-            tx.rollback().await?;
-            return Ok(RecordOutcome::Duplicate);
-        };
-        let key = JobSpec::conversation_key(conversation);
-        let pending: Option<(i64, Option<i64>, i64)> = sqlx::query_as(
-            "SELECT id, not_after, run_at FROM jobs WHERE key = $1 AND kind = 'reply' AND state = 'queued'
-             ORDER BY id DESC LIMIT 1 FOR UPDATE",
-        )
-        .bind(&key)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let quiet_until = ms(now + debounce.window);
-        match pending {
-            // The burst goes on: push the reply back, but never past the burst's cap, and
-            // never earlier than it was (a reply backing off after a failure keeps its delay).
-            Some((job, not_after, current)) => {
-                let run_at = not_after.map_or(quiet_until, |cap| quiet_until.min(cap)).max(current);
-                sqlx::query("UPDATE jobs SET run_at = $1, updated_at = $2 WHERE id = $3 AND state = 'queued'")
-                    .bind(run_at)
-                    .bind(ms(now))
-                    .bind(job)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            None => {
-                let payload = serde_json::json!({ "conversation_id": conversation.0 });
-                sqlx::query(
-                    "INSERT INTO jobs (tenant_id, kind, key, payload, max_attempts, run_at, not_after, correlation_id, created_at, updated_at)
-                     VALUES ($1, 'reply', $2, $3, $4, $5, $6, $7, $8, $8)",
-                )
+        let row: Option<(i64, i64)> =
+            sqlx::query_as("SELECT message_id, conversation_id FROM atende_record_inbound($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
                 .bind(tenant.0)
-                .bind(&key)
-                .bind(payload.to_string())
-                .bind(i64::from(debounce.max_attempts))
-                .bind(quiet_until)
-                .bind(ms(now + debounce.max))
+                .bind(message.contact.as_str())
+                .bind(message.contact_name.as_deref())
+                .bind(message.ticket_id.as_deref())
+                .bind(&message.provider_id)
+                .bind(&message.text)
                 .bind(correlation_id.as_str())
+                .bind(ms(message.sent_at))
                 .bind(ms(now))
-                .execute(&mut *tx)
+                .bind(sentiment.map(f64::from))
+                .bind(ms(now + debounce.window))
+                .bind(ms(now + debounce.max))
+                .bind(i64::from(debounce.max_attempts))
+                .fetch_optional(&self.pool)
                 .await?;
+        Ok(match row {
+            Some((message, conversation)) => {
+                RecordOutcome::Queued { message_id: MessageId(message), conversation_id: ConversationId(conversation) }
             }
-        }
-        tx.commit().await?;
-        Ok(RecordOutcome::Queued { message_id, conversation_id: conversation })
+            None => RecordOutcome::Duplicate,
+        })
     }
 
     async fn record_agent_message(

@@ -68,9 +68,14 @@ impl MessageStore for SqliteStore {
                     return Ok(Tx::Rollback(RecordOutcome::Duplicate)); // undoes the conversation upsert
                 };
                 let key = JobSpec::conversation_key(conversation);
+                // `+state` and the repeated IN term steer SQLite to the partial index
+                // `jobs_live_by_key` (key, id): otherwise it walks every queued reply job
+                // through `jobs_state_kind`, a cost that grows with the queue.
                 let pending: Option<(i64, Option<i64>, i64)> = query_opt(
                     conn,
-                    "SELECT id, not_after, run_at FROM jobs WHERE key = ?1 AND kind = 'reply' AND state = 'queued' ORDER BY id DESC LIMIT 1",
+                    "SELECT id, not_after, run_at FROM jobs
+                     WHERE key = ?1 AND kind = 'reply' AND +state = 'queued' AND state IN ('queued', 'running')
+                     ORDER BY id DESC LIMIT 1",
                     params![key],
                     |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
                 )?;

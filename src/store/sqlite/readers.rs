@@ -2,7 +2,6 @@
 //! the writer, and see what it last committed (WAL).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Mutex, mpsc};
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
@@ -16,29 +15,21 @@ type Read = Box<dyn FnOnce(&Connection) + Send>;
 /// Handle on the reader threads; clones share them. They end when every handle is gone.
 #[derive(Debug, Clone)]
 pub(super) struct Readers {
-    requests: mpsc::Sender<Read>,
+    requests: flume::Sender<Read>,
 }
 
 impl Readers {
     /// Starts one thread per connection.
     pub(super) fn start(connections: Vec<Connection>) -> Result<Self> {
-        let (requests, queue) = mpsc::channel::<Read>();
-        let queue = Arc::new(Mutex::new(queue));
+        // A multi-consumer queue: each read wakes one idle reader, not a chain of them.
+        let (requests, queue) = flume::unbounded::<Read>();
         for (n, conn) in connections.into_iter().enumerate() {
-            let queue = Arc::clone(&queue);
+            let queue = queue.clone();
             std::thread::Builder::new()
                 .name(format!("atende-sqlite-reader-{n}"))
                 .spawn(move || {
-                    loop {
-                        // One idle thread waits on the queue, the others wait for the lock.
-                        let next = match queue.lock() {
-                            Ok(queue) => queue.recv(),
-                            Err(_) => return,
-                        };
-                        match next {
-                            Ok(read) => read(&conn),
-                            Err(mpsc::RecvError) => return,
-                        }
+                    while let Ok(read) = queue.recv() {
+                        read(&conn);
                     }
                 })
                 .map_err(|e| StoreError::from(SqliteError::other(format!("cannot start an SQLite reader: {e}"))))?;

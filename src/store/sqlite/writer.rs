@@ -80,10 +80,19 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<Tx<T>> + Send + 'static,
     {
+        self.submit(work)?.await.map_err(|_| crashed())?
+    }
+
+    /// Queues `work` now; the answer comes on the returned channel after its batch.
+    fn submit<T, F>(&self, work: F) -> Result<oneshot::Receiver<Result<T>>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<Tx<T>> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         let request = Pending { work: Some(work), outcome: None, reply };
         self.requests.send(Box::new(request)).map_err(|_| crashed())?;
-        answer.await.map_err(|_| crashed())?
+        Ok(answer)
     }
 }
 
@@ -237,37 +246,31 @@ mod tests {
         writer.write(|conn| query_all(conn, "SELECT v FROM t ORDER BY v", [], |row| Ok(row.get(0)?))).await.unwrap()
     }
 
-    /// Holds the writer busy until the returned sender is used, so that what is submitted
-    /// meanwhile forms one batch.
-    fn hold(writer: &Writer) -> (std_mpsc::Sender<()>, tokio::task::JoinHandle<()>) {
+    /// Blocks the writer until the returned sender is used, so that what is submitted
+    /// meanwhile is queued (and then runs as one batch).
+    fn hold(writer: &Writer) -> (std_mpsc::Sender<()>, oneshot::Receiver<Result<()>>) {
         let (release, wait) = std_mpsc::channel::<()>();
-        let writer = writer.clone();
-        let held = tokio::spawn(async move {
-            writer
-                .write(move |_| {
-                    wait.recv().unwrap();
-                    Ok(())
-                })
-                .await
-                .unwrap();
-        });
+        let held = writer
+            .submit(move |_| {
+                wait.recv().unwrap();
+                Ok(Tx::Commit(()))
+            })
+            .unwrap();
         (release, held)
     }
 
-    /// Submits `work` now (it queues behind the held request) and returns its answer later.
+    /// Queues `work` in order, behind the held request.
     fn submit<T: Send + 'static>(
         writer: &Writer,
         work: impl FnOnce(&Connection) -> Result<Tx<T>> + Send + 'static,
-    ) -> tokio::task::JoinHandle<Result<T>> {
-        let writer = writer.clone();
-        tokio::spawn(async move { writer.transact(work).await })
+    ) -> oneshot::Receiver<Result<T>> {
+        writer.submit(work).unwrap()
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[tokio::test]
     async fn one_batch_isolates_failures_rollbacks_and_panics() {
         let (writer, _dir) = writer();
         let (release, held) = hold(&writer);
-        tokio::time::sleep(Duration::from_millis(50)).await;
         let kept = submit(&writer, |conn| insert(conn, "a").map(Tx::Commit));
         let failed = submit(&writer, |conn| {
             insert(conn, "b")?;
@@ -283,9 +286,8 @@ mod tests {
             insert(conn, "e")?;
             Ok(Tx::Commit(seen))
         });
-        tokio::time::sleep(Duration::from_millis(50)).await;
         release.send(()).unwrap();
-        held.await.unwrap();
+        held.await.unwrap().unwrap();
 
         assert_eq!(kept.await.unwrap().unwrap(), 1);
         let error = failed.await.unwrap().unwrap_err();
@@ -297,27 +299,27 @@ mod tests {
         assert_eq!(values(&writer).await, ["a", "e"], "only the kept requests' changes remain");
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[tokio::test]
     async fn when_the_commit_fails_every_request_of_the_batch_gets_the_error() {
         let (writer, _dir) = writer();
+        writer.write(|conn| insert(conn, "before")).await.unwrap();
         let (release, held) = hold(&writer);
-        tokio::time::sleep(Duration::from_millis(50)).await;
         let innocent = submit(&writer, |conn| insert(conn, "x").map(Tx::Commit));
         // A deferred foreign key is only checked at COMMIT.
         let culprit =
             submit(&writer, |conn| execute(conn, "INSERT INTO child (parent) VALUES ('nobody')", []).map(Tx::Commit));
-        tokio::time::sleep(Duration::from_millis(50)).await;
         release.send(()).unwrap();
-        held.await.unwrap();
+        // The held request may share the failed batch (if the writer saw the others queued).
+        let _ = held.await.unwrap();
 
         for answer in [innocent.await.unwrap(), culprit.await.unwrap()] {
             let error = answer.unwrap_err();
             assert!(error.to_string().contains("FOREIGN KEY constraint failed"), "{error}");
         }
-        assert!(values(&writer).await.is_empty(), "nothing of the failed batch is stored");
+        assert_eq!(values(&writer).await, ["before"], "nothing of the failed batch is stored");
         // The writer goes on.
         writer.write(|conn| insert(conn, "y")).await.unwrap();
-        assert_eq!(values(&writer).await, ["y"]);
+        assert_eq!(values(&writer).await, ["before", "y"]);
     }
 
     #[tokio::test]

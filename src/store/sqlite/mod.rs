@@ -164,3 +164,28 @@ impl Store for SqliteStore {
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
 pub(super) use super::encode::{corrupt, from_ms, ms};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::TenantStore;
+
+    #[tokio::test]
+    async fn an_in_memory_database_is_one_database_for_the_writer_the_readers_and_the_migrations() {
+        let store = SqliteStore::open("sqlite::memory:", true).await.unwrap();
+        store.migrate().await.unwrap();
+        assert!(store.migration_status().await.unwrap().pending.is_empty());
+        let file: crate::config::tenant::TenantFile = toml::from_str("slug = \"acme\"\nname = \"ACME\"").unwrap();
+        store.upsert_tenant(&file, time::OffsetDateTime::now_utc()).await.unwrap();
+        assert_eq!(store.find_tenant("acme").await.unwrap().unwrap().name, "ACME");
+        store.ping().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_missing_file_is_not_created_when_not_asked_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("none.db").display());
+        assert!(matches!(SqliteStore::open(&url, false).await, Err(StoreError::Missing)));
+        assert!(!dir.path().join("none.db").exists());
+    }
+}

@@ -154,3 +154,25 @@ impl DatabaseError for SqliteError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_failures_stay_database_errors_and_bad_values_are_corrupt() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (v TEXT UNIQUE); INSERT INTO t VALUES ('a');").unwrap();
+        let StoreError::Database(error) = execute(&conn, "INSERT INTO t VALUES (?1)", ["a"]).unwrap_err() else {
+            panic!("not a database error")
+        };
+        let database = error.as_database_error().unwrap();
+        assert!(database.is_unique_violation());
+        assert_eq!(error.to_string(), "error returned from database: (code: 2067) UNIQUE constraint failed: t.v");
+        let wrong_type = query_one(&conn, "SELECT v FROM t", [], |row| Ok(row.get::<_, i64>(0)?)).unwrap_err();
+        assert!(matches!(wrong_type, StoreError::Corrupt(_)), "{wrong_type:?}");
+        let none = query_one(&conn, "SELECT v FROM t WHERE v = 'z'", [], |row| Ok(row.get::<_, String>(0)?));
+        assert!(matches!(none, Err(StoreError::Database(sqlx::Error::RowNotFound))));
+        assert!(matches!(execute(&conn, "SELECT * FROM missing", []), Err(StoreError::Database(_))));
+    }
+}

@@ -10,6 +10,7 @@ mod binary;
 mod brain;
 mod concurrency;
 mod deliver;
+mod group_commit;
 mod ingress;
 mod ops;
 mod queue;

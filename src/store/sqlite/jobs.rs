@@ -1,21 +1,23 @@
 //! The job queue on SQLite.
 //!
-//! Claiming is one `UPDATE … RETURNING` on the single writer connection, so it is atomic;
-//! the partial unique index `jobs_one_running_per_key` backs up "one running job per key".
+//! Claiming is one `UPDATE … RETURNING` run by the writer thread (the only connection that
+//! writes), so it is atomic; the partial unique index `jobs_one_running_per_key` backs up
+//! "one running job per key". Every state change is a request to the writer (group commit);
+//! the listings and counts read on the read-only connections.
 
 use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{AssertSqlSafe, Row};
+use rusqlite::{Row, params};
 use time::OffsetDateTime;
 
+use super::sql::{execute, query_all, query_one, query_opt};
 use super::{SqliteStore, corrupt, from_ms, ms};
 use crate::domain::{CorrelationId, JobId, JobKind, JobState, TenantId};
 use crate::store::{ClaimedJob, DeadLetterFilter, JobCount, JobFailure, JobRecord, JobStore, Result};
 
-/// Which live jobs may run next, given `$3` = now. Per key:
+/// Which live jobs may run next, given `?3` = now. Per key:
 /// - jobs run one at a time (no other running job of the key);
 /// - a queued job runs only when due and when no older job of its key is live, except that a
 ///   `deliver` may pass a `reply` still queued (debouncing or backing off), so an answer already
@@ -33,11 +35,11 @@ const RUNNABLE: &str = "
           AND NOT (j.kind = 'deliver' AND h.kind = 'reply' AND h.state = 'queued')))";
 
 const CLAIM: &str = "
-UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3
+UPDATE jobs SET state = 'running', lease_owner = ?1, lease_until = ?2, attempts = attempts + 1, updated_at = ?3
 WHERE id = (
     SELECT j.id FROM jobs j
     WHERE j.state IN ('queued', 'running')
-      AND ((j.state = 'queued' AND j.run_at <= $3) OR (j.state = 'running' AND j.lease_until < $3))
+      AND ((j.state = 'queued' AND j.run_at <= ?3) OR (j.state = 'running' AND j.lease_until < ?3))
       AND {RUNNABLE}
     ORDER BY CASE j.kind WHEN 'deliver' THEN 0 ELSE 1 END, j.run_at, j.id
     LIMIT 1)
@@ -56,52 +58,57 @@ const RECORD_COLUMNS: &str = "j.id, t.slug, j.kind, j.key, j.payload, j.state, j
 #[async_trait]
 impl JobStore for SqliteStore {
     async fn claim_job(&self, owner: &str, now: OffsetDateTime, lease: Duration) -> Result<Option<ClaimedJob>> {
-        let row = sqlx::query(AssertSqlSafe(CLAIM_SQL.as_str()))
-            .bind(owner)
-            .bind(ms(now + lease))
-            .bind(ms(now))
-            .fetch_optional(&self.writer)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let kind: String = row.get("kind");
-        let payload: String = row.get("payload");
-        Ok(Some(ClaimedJob {
-            id: JobId(row.get("id")),
-            tenant_id: TenantId(row.get("tenant_id")),
-            kind: JobKind::parse(&kind).ok_or_else(|| corrupt(format!("job kind {kind:?}")))?,
-            key: row.get("key"),
-            payload: serde_json::from_str(&payload).map_err(|e| corrupt(e.to_string()))?,
-            attempts: row.get::<i64, _>("attempts") as u32,
-            max_attempts: row.get::<i64, _>("max_attempts") as u32,
-            correlation_id: CorrelationId::from_stored(row.get("correlation_id")),
-            owner: owner.to_string(),
-            claimed_at: now,
-            due_at: from_ms(row.get("run_at")),
-        }))
+        let owner = owner.to_string();
+        self.writer
+            .write(move |conn| {
+                query_opt(conn, &CLAIM_SQL, params![owner, ms(now + lease), ms(now)], |row| {
+                    let kind: String = row.get("kind")?;
+                    let payload: String = row.get("payload")?;
+                    Ok(ClaimedJob {
+                        id: JobId(row.get("id")?),
+                        tenant_id: TenantId(row.get("tenant_id")?),
+                        kind: JobKind::parse(&kind).ok_or_else(|| corrupt(format!("job kind {kind:?}")))?,
+                        key: row.get("key")?,
+                        payload: serde_json::from_str(&payload).map_err(|e| corrupt(e.to_string()))?,
+                        attempts: row.get::<_, i64>("attempts")? as u32,
+                        max_attempts: row.get::<_, i64>("max_attempts")? as u32,
+                        correlation_id: CorrelationId::from_stored(row.get("correlation_id")?),
+                        owner: owner.clone(),
+                        claimed_at: now,
+                        due_at: from_ms(row.get("run_at")?),
+                    })
+                })
+            })
+            .await
     }
 
     async fn extend_lease(&self, job: JobId, owner: &str, until: OffsetDateTime) -> Result<bool> {
-        let done =
-            sqlx::query("UPDATE jobs SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND state = 'running'")
-                .bind(ms(until))
-                .bind(job.0)
-                .bind(owner)
-                .execute(&self.writer)
-                .await?;
-        Ok(done.rows_affected() == 1)
+        let owner = owner.to_string();
+        self.writer
+            .write(move |conn| {
+                let done = execute(
+                    conn,
+                    "UPDATE jobs SET lease_until = ?1 WHERE id = ?2 AND lease_owner = ?3 AND state = 'running'",
+                    params![ms(until), job.0, owner],
+                )?;
+                Ok(done == 1)
+            })
+            .await
     }
 
     async fn complete_job(&self, job: JobId, owner: &str, now: OffsetDateTime) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = $1
-             WHERE id = $2 AND lease_owner = $3 AND state = 'running'",
-        )
-        .bind(ms(now))
-        .bind(job.0)
-        .bind(owner)
-        .execute(&self.writer)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let owner = owner.to_string();
+        self.writer
+            .write(move |conn| {
+                let done = execute(
+                    conn,
+                    "UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = ?1
+                     WHERE id = ?2 AND lease_owner = ?3 AND state = 'running'",
+                    params![ms(now), job.0, owner],
+                )?;
+                Ok(done == 1)
+            })
+            .await
     }
 
     async fn retry_job(&self, job: JobId, owner: &str, run_at: OffsetDateTime, failure: &JobFailure) -> Result<bool> {
@@ -113,89 +120,110 @@ impl JobStore for SqliteStore {
     }
 
     async fn release_jobs(&self, owner_prefix: &str, now: OffsetDateTime) -> Result<u64> {
-        let done = sqlx::query(
-            "UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0), lease_owner = NULL, lease_until = NULL,
-                    run_at = $2, updated_at = $2
-             WHERE state = 'running' AND substr(lease_owner, 1, length($1)) = $1",
-        )
-        .bind(owner_prefix)
-        .bind(ms(now))
-        .execute(&self.writer)
-        .await?;
-        Ok(done.rows_affected())
+        let owner_prefix = owner_prefix.to_string();
+        self.writer
+            .write(move |conn| {
+                execute(
+                    conn,
+                    "UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0), lease_owner = NULL, lease_until = NULL,
+                            run_at = ?2, updated_at = ?2
+                     WHERE state = 'running' AND substr(lease_owner, 1, length(?1)) = ?1",
+                    params![owner_prefix, ms(now)],
+                )
+            })
+            .await
     }
 
     async fn next_due(&self) -> Result<Option<OffsetDateTime>> {
-        let at: Option<i64> = sqlx::query_scalar(AssertSqlSafe(NEXT_DUE_SQL.as_str())).fetch_one(&self.writer).await?;
+        let at: Option<i64> =
+            self.writer.write(|conn| query_one(conn, &NEXT_DUE_SQL, [], |row| Ok(row.get(0)?))).await?;
         Ok(at.map(from_ms))
     }
 
     async fn count_jobs(&self) -> Result<Vec<JobCount>> {
-        let rows = sqlx::query(
-            "SELECT kind, state, COUNT(*) AS n FROM jobs WHERE state IN ('queued', 'running', 'dead') GROUP BY kind, state",
-        )
-        .fetch_all(&self.reader)
-        .await?;
+        let rows: Vec<(String, String, i64)> = self
+            .readers
+            .read(|conn| {
+                query_all(
+                    conn,
+                    "SELECT kind, state, COUNT(*) AS n FROM jobs WHERE state IN ('queued', 'running', 'dead') GROUP BY kind, state",
+                    [],
+                    |row| Ok((row.get("kind")?, row.get("state")?, row.get("n")?)),
+                )
+            })
+            .await?;
         let mut counts = Vec::with_capacity(rows.len());
-        for row in rows {
-            let (kind, state): (String, String) = (row.get("kind"), row.get("state"));
+        for (kind, state, count) in rows {
             if let (Some(kind), Some(state)) = (JobKind::parse(&kind), JobState::parse(&state)) {
-                counts.push(JobCount { kind, state, count: row.get("n") });
+                counts.push(JobCount { kind, state, count });
             }
         }
         Ok(counts)
     }
 
     async fn prune_jobs(&self, before: OffsetDateTime) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM jobs WHERE state IN ('done', 'discarded') AND updated_at < $1")
-            .bind(ms(before))
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected())
+        self.writer
+            .write(move |conn| {
+                execute(
+                    conn,
+                    "DELETE FROM jobs WHERE state IN ('done', 'discarded') AND updated_at < ?1",
+                    params![ms(before)],
+                )
+            })
+            .await
     }
 
     async fn list_dead_letters(&self, filter: &DeadLetterFilter) -> Result<Vec<JobRecord>> {
-        let sql = format!(
-            "SELECT {RECORD_COLUMNS} FROM jobs j JOIN tenants t ON t.id = j.tenant_id
-             WHERE j.state = 'dead' AND ($1 IS NULL OR t.slug = $1) AND ($2 IS NULL OR j.kind = $2)
-             ORDER BY j.updated_at DESC, j.id DESC LIMIT $3"
-        );
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(filter.tenant.as_deref())
-            .bind(filter.kind.map(JobKind::as_str))
-            .bind(i64::from(filter.limit.unwrap_or(100)))
-            .fetch_all(&self.reader)
-            .await?;
-        rows.iter().map(record_from_row).collect()
+        let tenant = filter.tenant.clone();
+        let kind = filter.kind.map(JobKind::as_str);
+        let limit = i64::from(filter.limit.unwrap_or(100));
+        self.readers
+            .read(move |conn| query_all(conn, &LIST_DEAD_SQL, params![tenant, kind, limit], record_from_row))
+            .await
     }
 
     async fn find_job(&self, job: JobId) -> Result<Option<JobRecord>> {
-        let sql = format!("SELECT {RECORD_COLUMNS} FROM jobs j JOIN tenants t ON t.id = j.tenant_id WHERE j.id = $1");
-        let row = sqlx::query(AssertSqlSafe(sql)).bind(job.0).fetch_optional(&self.reader).await?;
-        row.as_ref().map(record_from_row).transpose()
+        self.readers.read(move |conn| query_opt(conn, &FIND_JOB_SQL, params![job.0], record_from_row)).await
     }
 
     async fn replay_dead_letter(&self, job: JobId, now: OffsetDateTime) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE jobs SET state = 'queued', attempts = 0, run_at = $1, lease_owner = NULL, lease_until = NULL, updated_at = $1
-             WHERE id = $2 AND state = 'dead'",
-        )
-        .bind(ms(now))
-        .bind(job.0)
-        .execute(&self.writer)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        self.writer
+            .write(move |conn| {
+                let done = execute(
+                    conn,
+                    "UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?1, lease_owner = NULL, lease_until = NULL, updated_at = ?1
+                     WHERE id = ?2 AND state = 'dead'",
+                    params![ms(now), job.0],
+                )?;
+                Ok(done == 1)
+            })
+            .await
     }
 
     async fn discard_dead_letter(&self, job: JobId, now: OffsetDateTime) -> Result<bool> {
-        let done = sqlx::query("UPDATE jobs SET state = 'discarded', updated_at = $1 WHERE id = $2 AND state = 'dead'")
-            .bind(ms(now))
-            .bind(job.0)
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected() == 1)
+        self.writer
+            .write(move |conn| {
+                let done = execute(
+                    conn,
+                    "UPDATE jobs SET state = 'discarded', updated_at = ?1 WHERE id = ?2 AND state = 'dead'",
+                    params![ms(now), job.0],
+                )?;
+                Ok(done == 1)
+            })
+            .await
     }
 }
+
+static LIST_DEAD_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {RECORD_COLUMNS} FROM jobs j JOIN tenants t ON t.id = j.tenant_id
+         WHERE j.state = 'dead' AND (?1 IS NULL OR t.slug = ?1) AND (?2 IS NULL OR j.kind = ?2)
+         ORDER BY j.updated_at DESC, j.id DESC LIMIT ?3"
+    )
+});
+static FIND_JOB_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {RECORD_COLUMNS} FROM jobs j JOIN tenants t ON t.id = j.tenant_id WHERE j.id = ?1")
+});
 
 impl SqliteStore {
     /// Records a failed attempt and moves the job to `state` (`queued` again, or `dead`).
@@ -203,7 +231,7 @@ impl SqliteStore {
         &self,
         job: JobId,
         owner: &str,
-        state: &str,
+        state: &'static str,
         run_at: OffsetDateTime,
         failure: &JobFailure,
         now: OffsetDateTime,
@@ -213,43 +241,41 @@ impl SqliteStore {
             "class": failure.class.as_str(),
             "error": failure.message,
         });
-        let done = sqlx::query(
-            "UPDATE jobs SET state = $1, run_at = $2, last_error = $3, lease_until = NULL, updated_at = $4,
-                    history = json_insert(history, '$[#]', json_set(json($5), '$.attempt', attempts))
-             WHERE id = $6 AND lease_owner = $7 AND state = 'running'",
-        )
-        .bind(state)
-        .bind(ms(run_at))
-        .bind(&failure.message)
-        .bind(ms(now))
-        .bind(entry.to_string())
-        .bind(job.0)
-        .bind(owner)
-        .execute(&self.writer)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let (owner, message) = (owner.to_string(), failure.message.clone());
+        self.writer
+            .write(move |conn| {
+                let done = execute(
+                    conn,
+                    "UPDATE jobs SET state = ?1, run_at = ?2, last_error = ?3, lease_until = NULL, updated_at = ?4,
+                            history = json_insert(history, '$[#]', json_set(json(?5), '$.attempt', attempts))
+                     WHERE id = ?6 AND lease_owner = ?7 AND state = 'running'",
+                    params![state, ms(run_at), message, ms(now), entry.to_string(), job.0, owner],
+                )?;
+                Ok(done == 1)
+            })
+            .await
     }
 }
 
-fn record_from_row(row: &SqliteRow) -> Result<JobRecord> {
-    let kind: String = row.get("kind");
-    let state: String = row.get("state");
-    let payload: String = row.get("payload");
-    let history: String = row.get("history");
+fn record_from_row(row: &Row<'_>) -> Result<JobRecord> {
+    let kind: String = row.get("kind")?;
+    let state: String = row.get("state")?;
+    let payload: String = row.get("payload")?;
+    let history: String = row.get("history")?;
     Ok(JobRecord {
-        id: JobId(row.get("id")),
-        tenant: row.get("slug"),
+        id: JobId(row.get("id")?),
+        tenant: row.get("slug")?,
         kind: JobKind::parse(&kind).ok_or_else(|| corrupt(format!("job kind {kind:?}")))?,
-        key: row.get("key"),
+        key: row.get("key")?,
         payload: serde_json::from_str(&payload).map_err(|e| corrupt(e.to_string()))?,
         state: JobState::parse(&state).ok_or_else(|| corrupt(format!("job state {state:?}")))?,
-        attempts: row.get::<i64, _>("attempts") as u32,
-        max_attempts: row.get::<i64, _>("max_attempts") as u32,
-        run_at: from_ms(row.get("run_at")),
-        last_error: row.get("last_error"),
+        attempts: row.get::<_, i64>("attempts")? as u32,
+        max_attempts: row.get::<_, i64>("max_attempts")? as u32,
+        run_at: from_ms(row.get("run_at")?),
+        last_error: row.get("last_error")?,
         history: serde_json::from_str(&history).map_err(|e| corrupt(e.to_string()))?,
-        correlation_id: row.get("correlation_id"),
-        created_at: from_ms(row.get("created_at")),
-        updated_at: from_ms(row.get("updated_at")),
+        correlation_id: row.get("correlation_id")?,
+        created_at: from_ms(row.get("created_at")?),
+        updated_at: from_ms(row.get("updated_at")?),
     })
 }

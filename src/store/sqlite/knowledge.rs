@@ -1,8 +1,10 @@
 //! The knowledge base on SQLite (ranking is done in Rust by `knowledge`, the same on every backend).
 
 use async_trait::async_trait;
+use rusqlite::params;
 use time::OffsetDateTime;
 
+use super::sql::{execute, query_all, query_one, query_opt};
 use super::{SqliteStore, corrupt, from_ms, ms};
 use crate::domain::TenantId;
 use crate::store::{KnowledgeRow, KnowledgeStore, KnowledgeUpsert, NewKnowledge, Result};
@@ -18,70 +20,73 @@ impl KnowledgeStore for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<KnowledgeUpsert> {
         let tags = serde_json::to_string(&entry.tags).map_err(|e| corrupt(e.to_string()))?;
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let existing: Option<(i64, Option<String>, String, String, String, bool)> = sqlx::query_as(
-            "SELECT id, title, question, answer, tags, enabled FROM knowledge_entries WHERE tenant_id = $1 AND question_key = $2",
-        )
-        .bind(tenant.0)
-        .bind(&entry.question_key)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let outcome = match existing {
-            Some((_, title, question, answer, old_tags, enabled))
-                if title == entry.title
-                    && question == entry.question
-                    && answer == entry.answer
-                    && old_tags == tags
-                    && enabled == entry.enabled =>
-            {
-                KnowledgeUpsert::Unchanged
-            }
-            Some((id, ..)) => {
-                sqlx::query(
-                    "UPDATE knowledge_entries SET title = $1, question = $2, answer = $3, tags = $4, enabled = $5, updated_at = $6
-                     WHERE id = $7",
-                )
-                .bind(&entry.title)
-                .bind(&entry.question)
-                .bind(&entry.answer)
-                .bind(&tags)
-                .bind(entry.enabled)
-                .bind(ms(now))
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-                KnowledgeUpsert::Updated
-            }
-            None => {
-                sqlx::query(
-                    "INSERT INTO knowledge_entries (tenant_id, question_key, title, question, answer, tags, enabled, created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
-                )
-                .bind(tenant.0)
-                .bind(&entry.question_key)
-                .bind(&entry.title)
-                .bind(&entry.question)
-                .bind(&entry.answer)
-                .bind(&tags)
-                .bind(entry.enabled)
-                .bind(ms(now))
-                .execute(&mut *tx)
-                .await?;
-                KnowledgeUpsert::Added
-            }
-        };
-        tx.commit().await?;
-        Ok(outcome)
+        let entry = entry.clone();
+        self.writer
+            .write(move |conn| {
+                let existing: Option<(i64, Option<String>, String, String, String, bool)> = query_opt(
+                    conn,
+                    "SELECT id, title, question, answer, tags, enabled FROM knowledge_entries WHERE tenant_id = ?1 AND question_key = ?2",
+                    params![tenant.0, entry.question_key],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?)),
+                )?;
+                let outcome = match existing {
+                    Some((_, title, question, answer, old_tags, enabled))
+                        if title == entry.title
+                            && question == entry.question
+                            && answer == entry.answer
+                            && old_tags == tags
+                            && enabled == entry.enabled =>
+                    {
+                        KnowledgeUpsert::Unchanged
+                    }
+                    Some((id, ..)) => {
+                        execute(
+                            conn,
+                            "UPDATE knowledge_entries SET title = ?1, question = ?2, answer = ?3, tags = ?4, enabled = ?5, updated_at = ?6
+                             WHERE id = ?7",
+                            params![entry.title, entry.question, entry.answer, tags, entry.enabled, ms(now), id],
+                        )?;
+                        KnowledgeUpsert::Updated
+                    }
+                    None => {
+                        execute(
+                            conn,
+                            "INSERT INTO knowledge_entries (tenant_id, question_key, title, question, answer, tags, enabled, created_at, updated_at)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+                            params![
+                                tenant.0,
+                                entry.question_key,
+                                entry.title,
+                                entry.question,
+                                entry.answer,
+                                tags,
+                                entry.enabled,
+                                ms(now)
+                            ],
+                        )?;
+                        KnowledgeUpsert::Added
+                    }
+                };
+                Ok(outcome)
+            })
+            .await
     }
 
     async fn list_knowledge(&self, tenant: TenantId) -> Result<Vec<KnowledgeRow>> {
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT id, title, question, answer, tags, enabled, updated_at FROM knowledge_entries
-             WHERE tenant_id = $1 ORDER BY id",
-        )
-        .bind(tenant.0)
-        .fetch_all(&self.reader)
-        .await?;
+        let rows: Vec<Row> = self
+            .readers
+            .read(move |conn| {
+                query_all(
+                    conn,
+                    "SELECT id, title, question, answer, tags, enabled, updated_at FROM knowledge_entries
+                     WHERE tenant_id = ?1 ORDER BY id",
+                    params![tenant.0],
+                    |row| {
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?))
+                    },
+                )
+            })
+            .await?;
         rows.into_iter()
             .map(|(id, title, question, answer, tags, enabled, updated_at)| {
                 Ok(KnowledgeRow {
@@ -98,11 +103,17 @@ impl KnowledgeStore for SqliteStore {
     }
 
     async fn knowledge_stamp(&self, tenant: TenantId) -> Result<(i64, i64)> {
-        let stamp: (i64, Option<i64>) =
-            sqlx::query_as("SELECT COUNT(*), MAX(updated_at) FROM knowledge_entries WHERE tenant_id = $1")
-                .bind(tenant.0)
-                .fetch_one(&self.reader)
-                .await?;
+        let stamp: (i64, Option<i64>) = self
+            .readers
+            .read(move |conn| {
+                query_one(
+                    conn,
+                    "SELECT COUNT(*), MAX(updated_at) FROM knowledge_entries WHERE tenant_id = ?1",
+                    params![tenant.0],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+            })
+            .await?;
         Ok((stamp.0, stamp.1.unwrap_or(0)))
     }
 }

@@ -1,85 +1,118 @@
 //! Conversations and messages on SQLite, including the transactions that end jobs.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
+use rusqlite::{Connection, Row, params};
 use time::OffsetDateTime;
 
-use super::tenants::{TENANT_COLUMNS, tenant_from_row};
+use super::sql::{execute, query_all, query_one, query_opt};
+use super::tenants::{TENANT_BY_ID_SQL, tenant_from_row};
+use super::writer::Tx;
 use super::{SqliteStore, corrupt, from_ms, ms};
 use crate::domain::{
     ContactNumber, ConversationId, ConversationState, CorrelationId, Direction, InboundMessage, JobSpec, MessageId,
     TenantId,
 };
 use crate::store::{
-    Conversation, Delivery, Finish, MessageStore, NewInbound, NewReply, RecordOutcome, ReplyContext, Result,
-    StoredMessage,
+    ClaimedJob, Conversation, ConversationUpdate, Delivery, Finish, MessageStore, NewInbound, NewReply, RecordOutcome,
+    ReplyContext, Result, StoredMessage,
 };
 
 /// Turns older than the recent window that are loaded for the running summary.
 const SUMMARY_TURNS: i64 = 20;
 
-// Dynamic SQL in this file is built only from these constant column lists (AssertSqlSafe).
+// Dynamic SQL in this file is built only from these constant column lists.
 const MESSAGE_COLUMNS: &str = "id, direction, body, status, correlation_id, sentiment, meta, created_at";
 const CONVERSATION_COLUMNS: &str = "id, tenant_id, contact, contact_name, ticket_id, state, replied_upto, context_from,
     guard_strikes, negative_streak, ai_count_from, summary, summary_upto";
+
+static CONVERSATION_BY_CONTACT_SQL: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE tenant_id = ?1 AND contact = ?2"));
+static CONVERSATION_BY_ID_SQL: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?1"));
+static MESSAGES_SQL: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1 ORDER BY id"));
+static PENDING_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1 AND direction = 'inbound' AND id > ?2 ORDER BY id"
+    )
+});
+// Everything recent except the burst itself: an answer written while this job
+// waited has a higher id than the burst but belongs before it.
+static HISTORY_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages
+         WHERE conversation_id = ?1 AND NOT (direction = 'inbound' AND id > ?2) AND created_at >= ?3
+           AND status <> 'cancelled' AND id > ?5
+         ORDER BY id DESC LIMIT ?4"
+    )
+});
 
 #[async_trait]
 impl MessageStore for SqliteStore {
     async fn record_inbound(&self, inbound: NewInbound<'_>) -> Result<RecordOutcome> {
         let NewInbound { tenant, message, correlation_id, now, debounce, sentiment } = inbound;
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let conversation = upsert_conversation(&mut tx, tenant, message, now).await?;
-        let Some(message_id) = insert_message(
-            &mut tx,
-            conversation,
-            MessageRow { tenant, message, direction: Direction::Inbound, correlation_id, sentiment },
-            now,
-        )
-        .await?
-        else {
-            return Ok(RecordOutcome::Duplicate); // dropping `tx` rolls the conversation upsert back
-        };
-        let key = JobSpec::conversation_key(conversation);
-        let pending: Option<(i64, Option<i64>, i64)> = sqlx::query_as(
-            "SELECT id, not_after, run_at FROM jobs WHERE key = $1 AND kind = 'reply' AND state = 'queued' ORDER BY id DESC LIMIT 1",
-        )
-        .bind(&key)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let quiet_until = ms(now + debounce.window);
-        match pending {
-            // The burst goes on: push the reply back, but never past the burst's cap, and
-            // never earlier than it was (a reply backing off after a failure keeps its delay).
-            Some((job, not_after, current)) => {
-                let run_at = not_after.map_or(quiet_until, |cap| quiet_until.min(cap)).max(current);
-                sqlx::query("UPDATE jobs SET run_at = $1, updated_at = $2 WHERE id = $3")
-                    .bind(run_at)
-                    .bind(ms(now))
-                    .bind(job)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            None => {
-                let payload = serde_json::json!({ "conversation_id": conversation.0 });
-                sqlx::query(
-                    "INSERT INTO jobs (tenant_id, kind, key, payload, max_attempts, run_at, not_after, correlation_id, created_at, updated_at)
-                     VALUES ($1, 'reply', $2, $3, $4, $5, $6, $7, $8, $8)",
-                )
-                .bind(tenant.0)
-                .bind(&key)
-                .bind(payload.to_string())
-                .bind(i64::from(debounce.max_attempts))
-                .bind(quiet_until)
-                .bind(ms(now + debounce.max))
-                .bind(correlation_id.as_str())
-                .bind(ms(now))
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(RecordOutcome::Queued { message_id, conversation_id: conversation })
+        let (message, correlation_id) = (message.clone(), correlation_id.clone());
+        self.writer
+            .transact(move |conn| {
+                let conversation = upsert_conversation(conn, tenant, &message, now)?;
+                let row = MessageRow {
+                    tenant,
+                    message: &message,
+                    direction: Direction::Inbound,
+                    correlation_id: &correlation_id,
+                    sentiment,
+                };
+                let Some(message_id) = insert_message(conn, conversation, row, now)? else {
+                    return Ok(Tx::Rollback(RecordOutcome::Duplicate)); // undoes the conversation upsert
+                };
+                let key = JobSpec::conversation_key(conversation);
+                // `+state` and the repeated IN term steer SQLite to the partial index
+                // `jobs_live_by_key` (key, id): otherwise it walks every queued reply job
+                // through `jobs_state_kind`, a cost that grows with the queue.
+                let pending: Option<(i64, Option<i64>, i64)> = query_opt(
+                    conn,
+                    "SELECT id, not_after, run_at FROM jobs
+                     WHERE key = ?1 AND kind = 'reply' AND +state = 'queued' AND state IN ('queued', 'running')
+                     ORDER BY id DESC LIMIT 1",
+                    params![key],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )?;
+                let quiet_until = ms(now + debounce.window);
+                match pending {
+                    // The burst goes on: push the reply back, but never past the burst's cap, and
+                    // never earlier than it was (a reply backing off after a failure keeps its delay).
+                    Some((job, not_after, current)) => {
+                        let run_at = not_after.map_or(quiet_until, |cap| quiet_until.min(cap)).max(current);
+                        execute(conn, "UPDATE jobs SET run_at = ?1, updated_at = ?2 WHERE id = ?3", params![
+                            run_at,
+                            ms(now),
+                            job
+                        ])?;
+                    }
+                    None => {
+                        let payload = serde_json::json!({ "conversation_id": conversation.0 });
+                        execute(
+                            conn,
+                            "INSERT INTO jobs (tenant_id, kind, key, payload, max_attempts, run_at, not_after, correlation_id, created_at, updated_at)
+                             VALUES (?1, 'reply', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+                            params![
+                                tenant.0,
+                                key,
+                                payload.to_string(),
+                                i64::from(debounce.max_attempts),
+                                quiet_until,
+                                ms(now + debounce.max),
+                                correlation_id.as_str(),
+                                ms(now)
+                            ],
+                        )?;
+                    }
+                }
+                Ok(Tx::Commit(RecordOutcome::Queued { message_id, conversation_id: conversation }))
+            })
+            .await
     }
 
     async fn record_agent_message(
@@ -89,21 +122,24 @@ impl MessageStore for SqliteStore {
         correlation_id: &CorrelationId,
         now: OffsetDateTime,
     ) -> Result<RecordOutcome> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let conversation = upsert_conversation(&mut tx, tenant, message, now).await?;
-        let Some(message_id) = insert_message(
-            &mut tx,
-            conversation,
-            MessageRow { tenant, message, direction: Direction::Agent, correlation_id, sentiment: None },
-            now,
-        )
-        .await?
-        else {
-            return Ok(RecordOutcome::Duplicate);
-        };
-        hand_to_human(&mut tx, conversation, now).await?;
-        tx.commit().await?;
-        Ok(RecordOutcome::Recorded { message_id, conversation_id: conversation })
+        let (message, correlation_id) = (message.clone(), correlation_id.clone());
+        self.writer
+            .transact(move |conn| {
+                let conversation = upsert_conversation(conn, tenant, &message, now)?;
+                let row = MessageRow {
+                    tenant,
+                    message: &message,
+                    direction: Direction::Agent,
+                    correlation_id: &correlation_id,
+                    sentiment: None,
+                };
+                let Some(message_id) = insert_message(conn, conversation, row, now)? else {
+                    return Ok(Tx::Rollback(RecordOutcome::Duplicate));
+                };
+                hand_to_human(conn, conversation, now)?;
+                Ok(Tx::Commit(RecordOutcome::Recorded { message_id, conversation_id: conversation }))
+            })
+            .await
     }
 
     async fn list_recent_outbound(
@@ -112,86 +148,92 @@ impl MessageStore for SqliteStore {
         contact: &str,
         since: OffsetDateTime,
     ) -> Result<Vec<String>> {
-        let rows = sqlx::query_scalar(
-            "SELECT m.body FROM messages m JOIN conversations c ON c.id = m.conversation_id
-             WHERE c.tenant_id = $1 AND c.contact = $2 AND m.direction = 'outbound' AND m.created_at >= $3
-             ORDER BY m.id DESC LIMIT 50",
-        )
-        .bind(tenant.0)
-        .bind(contact)
-        .bind(ms(since))
-        .fetch_all(&self.reader)
-        .await?;
-        Ok(rows)
+        let contact = contact.to_string();
+        self.readers
+            .read(move |conn| {
+                query_all(
+                    conn,
+                    "SELECT m.body FROM messages m JOIN conversations c ON c.id = m.conversation_id
+                     WHERE c.tenant_id = ?1 AND c.contact = ?2 AND m.direction = 'outbound' AND m.created_at >= ?3
+                     ORDER BY m.id DESC LIMIT 50",
+                    params![tenant.0, contact, ms(since)],
+                    |row| Ok(row.get(0)?),
+                )
+            })
+            .await
     }
 
     async fn mark_conversation_state(&self, tenant: TenantId, contact: &str, state: ConversationState) -> Result<bool> {
         let now = OffsetDateTime::now_utc();
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM conversations WHERE tenant_id = $1 AND contact = $2")
-            .bind(tenant.0)
-            .bind(contact)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(id) = id else { return Ok(false) };
-        match state {
-            ConversationState::Human => hand_to_human(&mut tx, ConversationId(id), now).await?,
-            // A closed ticket's messages stay out of the next ticket's prompts.
-            ConversationState::Closed => {
-                sqlx::query(
-                    "UPDATE conversations SET state = 'closed', updated_at = $1, guard_strikes = 0, negative_streak = 0,
-                            summary = NULL, summary_upto = 0,
-                            context_from = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = $2),
-                            replied_upto = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = $2)
-                     WHERE id = $2",
-                )
-                .bind(ms(now))
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            }
-            // Handing back to the bot restarts the AI reply count.
-            ConversationState::Bot => {
-                sqlx::query(
-                    "UPDATE conversations SET ai_count_from = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = $1)
-                     WHERE id = $1",
-                )
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("UPDATE conversations SET state = $1, updated_at = $2 WHERE id = $3")
-                    .bind(state.as_str())
-                    .bind(ms(now))
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(true)
+        let contact = contact.to_string();
+        self.writer
+            .transact(move |conn| {
+                let id: Option<i64> = query_opt(
+                    conn,
+                    "SELECT id FROM conversations WHERE tenant_id = ?1 AND contact = ?2",
+                    params![tenant.0, contact],
+                    |row| Ok(row.get(0)?),
+                )?;
+                let Some(id) = id else { return Ok(Tx::Rollback(false)) };
+                match state {
+                    ConversationState::Human => hand_to_human(conn, ConversationId(id), now)?,
+                    // A closed ticket's messages stay out of the next ticket's prompts.
+                    ConversationState::Closed => {
+                        execute(
+                            conn,
+                            "UPDATE conversations SET state = 'closed', updated_at = ?1, guard_strikes = 0, negative_streak = 0,
+                                    summary = NULL, summary_upto = 0,
+                                    context_from = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = ?2),
+                                    replied_upto = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = ?2)
+                             WHERE id = ?2",
+                            params![ms(now), id],
+                        )?;
+                    }
+                    // Handing back to the bot restarts the AI reply count.
+                    ConversationState::Bot => {
+                        execute(
+                            conn,
+                            "UPDATE conversations SET ai_count_from = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = ?1)
+                             WHERE id = ?1",
+                            params![id],
+                        )?;
+                        execute(conn, "UPDATE conversations SET state = ?1, updated_at = ?2 WHERE id = ?3", params![
+                            state.as_str(),
+                            ms(now),
+                            id
+                        ])?;
+                    }
+                }
+                Ok(Tx::Commit(true))
+            })
+            .await
     }
 
     async fn find_conversation(&self, tenant: TenantId, contact: &str) -> Result<Option<Conversation>> {
-        let sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE tenant_id = $1 AND contact = $2");
-        let row = sqlx::query(AssertSqlSafe(sql)).bind(tenant.0).bind(contact).fetch_optional(&self.reader).await?;
-        Ok(row.as_ref().map(conversation_from_row))
+        let contact = contact.to_string();
+        self.readers
+            .read(move |conn| {
+                query_opt(conn, &CONVERSATION_BY_CONTACT_SQL, params![tenant.0, contact], conversation_from_row)
+            })
+            .await
     }
 
     async fn mean_mood(&self, since: OffsetDateTime) -> Result<Vec<(String, f64)>> {
-        let rows = sqlx::query_as(
-            "SELECT t.slug, AVG(m.sentiment) FROM messages m JOIN tenants t ON t.id = m.tenant_id
-             WHERE m.direction = 'inbound' AND m.sentiment IS NOT NULL AND m.created_at >= $1 GROUP BY t.slug",
-        )
-        .bind(ms(since))
-        .fetch_all(&self.reader)
-        .await?;
-        Ok(rows)
+        self.readers
+            .read(move |conn| {
+                query_all(
+                    conn,
+                    "SELECT t.slug, AVG(m.sentiment) FROM messages m JOIN tenants t ON t.id = m.tenant_id
+                     WHERE m.direction = 'inbound' AND m.sentiment IS NOT NULL AND m.created_at >= ?1 GROUP BY t.slug",
+                    params![ms(since)],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+            })
+            .await
     }
 
     async fn list_messages(&self, conversation: ConversationId) -> Result<Vec<StoredMessage>> {
-        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 ORDER BY id");
-        let rows = sqlx::query(AssertSqlSafe(sql)).bind(conversation.0).fetch_all(&self.reader).await?;
-        Ok(rows.iter().map(message_from_row).collect())
+        self.readers.read(move |conn| query_all(conn, &MESSAGES_SQL, params![conversation.0], message_from_row)).await
     }
 
     async fn load_reply_context(
@@ -201,148 +243,44 @@ impl MessageStore for SqliteStore {
         history_since: OffsetDateTime,
     ) -> Result<Option<ReplyContext>> {
         // Read on the writer so the context is never staler than the job that asked for it.
-        let mut conn = self.writer.acquire().await?;
-        let sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = $1");
-        let Some(row) = sqlx::query(AssertSqlSafe(sql)).bind(conversation.0).fetch_optional(&mut *conn).await? else {
-            return Ok(None);
-        };
-        let conversation = conversation_from_row(&row);
-        let tenant = sqlx::query(AssertSqlSafe(format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1")))
-            .bind(conversation.tenant_id.0)
-            .fetch_one(&mut *conn)
-            .await?;
-        let tenant = tenant_from_row(&tenant)?;
-        let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND direction = 'inbound' AND id > $2 ORDER BY id"
-        );
-        let pending: Vec<StoredMessage> = sqlx::query(AssertSqlSafe(sql))
-            .bind(conversation.id.0)
-            .bind(conversation.replied_upto.0)
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(message_from_row)
-            .collect();
-        // Everything recent except the burst itself: an answer written while this job
-        // waited has a higher id than the burst but belongs before it.
-        let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages
-             WHERE conversation_id = $1 AND NOT (direction = 'inbound' AND id > $2) AND created_at >= $3
-               AND status <> 'cancelled' AND id > $5
-             ORDER BY id DESC LIMIT $4"
-        );
-        // The recent turns, plus up to SUMMARY_TURNS older ones the brain folds into a summary.
-        let mut history: Vec<StoredMessage> = sqlx::query(AssertSqlSafe(sql))
-            .bind(conversation.id.0)
-            .bind(conversation.replied_upto.0)
-            .bind(ms(history_since))
-            .bind(i64::from(history_turns) + SUMMARY_TURNS)
-            .bind(conversation.context_from.0)
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(message_from_row)
-            .collect();
-        history.reverse();
-        let split = history.len().saturating_sub(history_turns as usize);
-        let older = history.drain(..split).collect();
-        let first_pending = pending.first().map_or(i64::MAX, |m| m.id.0);
-        let (earlier, ai_replies): (i64, i64) = sqlx::query_as(
-            "SELECT COUNT(*) FILTER (WHERE id < $3),
-                    COUNT(DISTINCT correlation_id) FILTER (WHERE direction = 'outbound' AND id > $4 AND status <> 'cancelled')
-             FROM messages WHERE conversation_id = $1 AND id > $2",
-        )
-        .bind(conversation.id.0)
-        .bind(conversation.context_from.0)
-        .bind(first_pending)
-        .bind(conversation.ai_count_from.0)
-        .fetch_one(&mut *conn)
-        .await?;
-        Ok(Some(ReplyContext {
-            tenant,
-            conversation,
-            pending,
-            history,
-            older,
-            earlier_messages: earlier as u32,
-            ai_replies: ai_replies as u32,
-        }))
+        self.writer.write(move |conn| reply_context(conn, conversation, history_turns, history_since)).await
     }
 
     async fn record_reply(&self, reply: NewReply<'_>) -> Result<Finish> {
-        let job = reply.job;
-        let now = job.claimed_at;
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        if !finish_job(&mut tx, job.id.0, &job.owner, now).await? {
-            return Ok(Finish::LeaseLost);
-        }
-        let state: String = sqlx::query_scalar("SELECT state FROM conversations WHERE id = $1")
-            .bind(reply.conversation.0)
-            .fetch_one(&mut *tx)
-            .await?;
-        // A human agent may have taken over while the LLM was thinking: then stay silent.
-        let bot = ConversationState::from_stored(&state) == ConversationState::Bot;
-        let update = &reply.update;
-        let handoff = bot && update.handoff;
-        sqlx::query(
-            "UPDATE conversations SET replied_upto = MAX(replied_upto, $1), updated_at = $2,
-                    state = CASE WHEN $3 THEN 'human' ELSE state END
-             WHERE id = $4",
-        )
-        .bind(reply.covered_upto.0)
-        .bind(ms(now))
-        .bind(handoff)
-        .bind(reply.conversation.0)
-        .execute(&mut *tx)
-        .await?;
-        // Counters belong to the ticket they were read from; a close in between reset them.
-        let (summary, summary_upto) = match &update.summary {
-            Some((text, upto)) => (Some(text.as_str()), Some(upto.0)),
-            None => (None, None),
+        let reply = OwnedReply {
+            job: reply.job.clone(),
+            conversation: reply.conversation,
+            covered_upto: reply.covered_upto,
+            parts: reply.parts,
+            meta: reply.meta,
+            deliver_max_attempts: reply.deliver_max_attempts,
+            update: reply.update,
+            ticket: reply.ticket,
         };
-        sqlx::query(
-            "UPDATE conversations SET guard_strikes = $1, negative_streak = $2,
-                    summary = COALESCE($5, summary), summary_upto = COALESCE($6, summary_upto)
-             WHERE id = $3 AND context_from = $4",
-        )
-        .bind(i64::from(update.guard_strikes))
-        .bind(i64::from(update.negative_streak))
-        .bind(reply.conversation.0)
-        .bind(reply.ticket.0)
-        .bind(summary)
-        .bind(summary_upto)
-        .execute(&mut *tx)
-        .await?;
-        let mut first = None;
-        for text in reply.parts.iter().filter(|_| bot) {
-            let id = insert_outbound(&mut tx, &reply, text).await?;
-            first.get_or_insert(MessageId(id));
-        }
-        tx.commit().await?;
-        Ok(Finish::Recorded { message_id: first })
+        self.writer.transact(move |conn| finish_reply(conn, &reply)).await
     }
 
     async fn find_delivery(&self, message: MessageId) -> Result<Option<Delivery>> {
-        let row = sqlx::query(
-            "SELECT m.body, m.status, c.contact, c.tenant_id FROM messages m
-             JOIN conversations c ON c.id = m.conversation_id WHERE m.id = $1 AND m.direction = 'outbound'",
-        )
-        .bind(message.0)
-        .fetch_optional(&self.writer)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let tenant = sqlx::query(AssertSqlSafe(format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1")))
-            .bind(row.get::<i64, _>("tenant_id"))
-            .fetch_one(&self.reader)
-            .await?;
-        let contact: String = row.get("contact");
-        Ok(Some(Delivery {
-            message_id: message,
-            tenant: tenant_from_row(&tenant)?,
-            contact: ContactNumber::parse(&contact).map_err(|e| corrupt(e.to_string()))?,
-            text: row.get("body"),
-            status: row.get("status"),
-        }))
+        self.writer
+            .write(move |conn| {
+                let row: Option<(String, String, String, i64)> = query_opt(
+                    conn,
+                    "SELECT m.body, m.status, c.contact, c.tenant_id FROM messages m
+                     JOIN conversations c ON c.id = m.conversation_id WHERE m.id = ?1 AND m.direction = 'outbound'",
+                    params![message.0],
+                    |row| Ok((row.get("body")?, row.get("status")?, row.get("contact")?, row.get("tenant_id")?)),
+                )?;
+                let Some((text, status, contact, tenant)) = row else { return Ok(None) };
+                let tenant = query_one(conn, &TENANT_BY_ID_SQL, params![tenant], tenant_from_row)?;
+                Ok(Some(Delivery {
+                    message_id: message,
+                    tenant,
+                    contact: ContactNumber::parse(&contact).map_err(|e| corrupt(e.to_string()))?,
+                    text,
+                    status,
+                }))
+            })
+            .await
     }
 
     async fn record_delivered(
@@ -352,113 +290,209 @@ impl MessageStore for SqliteStore {
         message: MessageId,
         now: OffsetDateTime,
     ) -> Result<Finish> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        if !finish_job(&mut tx, job.0, owner, now).await? {
-            return Ok(Finish::LeaseLost);
-        }
-        sqlx::query("UPDATE messages SET status = \'sent\', sent_at = $1 WHERE id = $2")
-            .bind(ms(now))
-            .bind(message.0)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Finish::Recorded { message_id: Some(message) })
+        let owner = owner.to_string();
+        self.writer
+            .transact(move |conn| {
+                if !finish_job(conn, job.0, &owner, now)? {
+                    return Ok(Tx::Rollback(Finish::LeaseLost));
+                }
+                execute(
+                    conn,
+                    "UPDATE messages SET status = 'sent', sent_at = ?1 WHERE id = ?2",
+                    params![ms(now), message.0],
+                )?;
+                Ok(Tx::Commit(Finish::Recorded { message_id: Some(message) }))
+            })
+            .await
     }
 }
 
+/// [`NewReply`] without borrows, to move to the writer thread.
+struct OwnedReply {
+    job: ClaimedJob,
+    conversation: ConversationId,
+    covered_upto: MessageId,
+    parts: Vec<String>,
+    meta: serde_json::Value,
+    deliver_max_attempts: u32,
+    update: ConversationUpdate,
+    ticket: MessageId,
+}
+
+/// The reads of `load_reply_context`, on the writer's connection.
+fn reply_context(
+    conn: &Connection,
+    conversation: ConversationId,
+    history_turns: u32,
+    history_since: OffsetDateTime,
+) -> Result<Option<ReplyContext>> {
+    let Some(conversation) = query_opt(conn, &CONVERSATION_BY_ID_SQL, params![conversation.0], conversation_from_row)?
+    else {
+        return Ok(None);
+    };
+    let tenant = query_one(conn, &TENANT_BY_ID_SQL, params![conversation.tenant_id.0], tenant_from_row)?;
+    let pending =
+        query_all(conn, &PENDING_SQL, params![conversation.id.0, conversation.replied_upto.0], message_from_row)?;
+    // The recent turns, plus up to SUMMARY_TURNS older ones the brain folds into a summary.
+    let mut history = query_all(
+        conn,
+        &HISTORY_SQL,
+        params![
+            conversation.id.0,
+            conversation.replied_upto.0,
+            ms(history_since),
+            i64::from(history_turns) + SUMMARY_TURNS,
+            conversation.context_from.0
+        ],
+        message_from_row,
+    )?;
+    history.reverse();
+    let split = history.len().saturating_sub(history_turns as usize);
+    let older = history.drain(..split).collect();
+    let first_pending = pending.first().map_or(i64::MAX, |m| m.id.0);
+    let (earlier, ai_replies): (i64, i64) = query_one(
+        conn,
+        "SELECT COUNT(*) FILTER (WHERE id < ?3),
+                COUNT(DISTINCT correlation_id) FILTER (WHERE direction = 'outbound' AND id > ?4 AND status <> 'cancelled')
+         FROM messages WHERE conversation_id = ?1 AND id > ?2",
+        params![conversation.id.0, conversation.context_from.0, first_pending, conversation.ai_count_from.0],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    Ok(Some(ReplyContext {
+        tenant,
+        conversation,
+        pending,
+        history,
+        older,
+        earlier_messages: earlier as u32,
+        ai_replies: ai_replies as u32,
+    }))
+}
+
+/// The transaction of `record_reply`.
+fn finish_reply(conn: &Connection, reply: &OwnedReply) -> Result<Tx<Finish>> {
+    let job = &reply.job;
+    let now = job.claimed_at;
+    if !finish_job(conn, job.id.0, &job.owner, now)? {
+        return Ok(Tx::Rollback(Finish::LeaseLost));
+    }
+    let state: String =
+        query_one(conn, "SELECT state FROM conversations WHERE id = ?1", params![reply.conversation.0], |row| {
+            Ok(row.get(0)?)
+        })?;
+    // A human agent may have taken over while the LLM was thinking: then stay silent.
+    let bot = ConversationState::from_stored(&state) == ConversationState::Bot;
+    let update = &reply.update;
+    let handoff = bot && update.handoff;
+    execute(
+        conn,
+        "UPDATE conversations SET replied_upto = MAX(replied_upto, ?1), updated_at = ?2,
+                state = CASE WHEN ?3 THEN 'human' ELSE state END
+         WHERE id = ?4",
+        params![reply.covered_upto.0, ms(now), handoff, reply.conversation.0],
+    )?;
+    // Counters belong to the ticket they were read from; a close in between reset them.
+    let (summary, summary_upto) = match &update.summary {
+        Some((text, upto)) => (Some(text.as_str()), Some(upto.0)),
+        None => (None, None),
+    };
+    execute(
+        conn,
+        "UPDATE conversations SET guard_strikes = ?1, negative_streak = ?2,
+                summary = COALESCE(?5, summary), summary_upto = COALESCE(?6, summary_upto)
+         WHERE id = ?3 AND context_from = ?4",
+        params![
+            i64::from(update.guard_strikes),
+            i64::from(update.negative_streak),
+            reply.conversation.0,
+            reply.ticket.0,
+            summary,
+            summary_upto
+        ],
+    )?;
+    let mut first = None;
+    for text in reply.parts.iter().filter(|_| bot) {
+        let id = insert_outbound(conn, reply, text)?;
+        first.get_or_insert(MessageId(id));
+    }
+    Ok(Tx::Commit(Finish::Recorded { message_id: first }))
+}
+
 /// Stores one outbound part of a reply and its `deliver` job (same key, so parts go in order).
-async fn insert_outbound(tx: &mut Transaction<'_, Sqlite>, reply: &NewReply<'_>, text: &str) -> Result<i64> {
-    let job = reply.job;
+fn insert_outbound(conn: &Connection, reply: &OwnedReply, text: &str) -> Result<i64> {
+    let job = &reply.job;
     let now = ms(job.claimed_at);
-    let id: i64 = sqlx::query_scalar(
+    let id: i64 = query_one(
+        conn,
         "INSERT INTO messages (tenant_id, conversation_id, direction, body, status, correlation_id, meta, created_at)
-         VALUES ($1, $2, 'outbound', $3, 'pending', $4, $5, $6) RETURNING id",
-    )
-    .bind(job.tenant_id.0)
-    .bind(reply.conversation.0)
-    .bind(text)
-    .bind(job.correlation_id.as_str())
-    .bind(reply.meta.to_string())
-    .bind(now)
-    .fetch_one(&mut **tx)
-    .await?;
-    sqlx::query(
+         VALUES (?1, ?2, 'outbound', ?3, 'pending', ?4, ?5, ?6) RETURNING id",
+        params![job.tenant_id.0, reply.conversation.0, text, job.correlation_id.as_str(), reply.meta.to_string(), now],
+        |row| Ok(row.get(0)?),
+    )?;
+    execute(
+        conn,
         "INSERT INTO jobs (tenant_id, kind, key, payload, max_attempts, run_at, correlation_id, created_at, updated_at)
-         VALUES ($1, 'deliver', $2, $3, $4, $5, $6, $5, $5)",
-    )
-    .bind(job.tenant_id.0)
-    .bind(&job.key)
-    .bind(serde_json::json!({ "message_id": id }).to_string())
-    .bind(i64::from(reply.deliver_max_attempts))
-    .bind(now)
-    .bind(job.correlation_id.as_str())
-    .execute(&mut **tx)
-    .await?;
+         VALUES (?1, 'deliver', ?2, ?3, ?4, ?5, ?6, ?5, ?5)",
+        params![
+            job.tenant_id.0,
+            job.key,
+            serde_json::json!({ "message_id": id }).to_string(),
+            i64::from(reply.deliver_max_attempts),
+            now,
+            job.correlation_id.as_str()
+        ],
+    )?;
     Ok(id)
 }
 
 /// Gives a conversation to a person: everything the customer wrote so far is theirs to
 /// answer, and bot answers not yet sent are cancelled (their `deliver` jobs then skip them).
-async fn hand_to_human(
-    tx: &mut Transaction<'_, Sqlite>,
-    conversation: ConversationId,
-    now: OffsetDateTime,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE conversations SET state = 'human', updated_at = $1,
-                replied_upto = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = $2)
-         WHERE id = $2",
-    )
-    .bind(ms(now))
-    .bind(conversation.0)
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query(
-        "UPDATE messages SET status = 'cancelled' WHERE conversation_id = $1 AND direction = 'outbound' AND status = 'pending'",
-    )
-    .bind(conversation.0)
-    .execute(&mut **tx)
-    .await?;
+fn hand_to_human(conn: &Connection, conversation: ConversationId, now: OffsetDateTime) -> Result<()> {
+    execute(
+        conn,
+        "UPDATE conversations SET state = 'human', updated_at = ?1,
+                replied_upto = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = ?2)
+         WHERE id = ?2",
+        params![ms(now), conversation.0],
+    )?;
+    execute(
+        conn,
+        "UPDATE messages SET status = 'cancelled' WHERE conversation_id = ?1 AND direction = 'outbound' AND status = 'pending'",
+        params![conversation.0],
+    )?;
     Ok(())
 }
 
-/// Marks a leased job done inside `tx`; false when `owner` no longer holds it.
-async fn finish_job(tx: &mut Transaction<'_, Sqlite>, job: i64, owner: &str, now: OffsetDateTime) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = $1
-         WHERE id = $2 AND lease_owner = $3 AND state = 'running'",
-    )
-    .bind(ms(now))
-    .bind(job)
-    .bind(owner)
-    .execute(&mut **tx)
-    .await?;
-    Ok(done.rows_affected() == 1)
+/// Marks a leased job done in the current transaction; false when `owner` no longer holds it.
+fn finish_job(conn: &Connection, job: i64, owner: &str, now: OffsetDateTime) -> Result<bool> {
+    let done = execute(
+        conn,
+        "UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = ?1
+         WHERE id = ?2 AND lease_owner = ?3 AND state = 'running'",
+        params![ms(now), job, owner],
+    )?;
+    Ok(done == 1)
 }
 
-async fn upsert_conversation(
-    tx: &mut Transaction<'_, Sqlite>,
+fn upsert_conversation(
+    conn: &Connection,
     tenant: TenantId,
     message: &InboundMessage,
     now: OffsetDateTime,
 ) -> Result<ConversationId> {
-    let id: i64 = sqlx::query_scalar(
+    let id: i64 = query_one(
+        conn,
         "INSERT INTO conversations (tenant_id, contact, contact_name, ticket_id, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $5)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)
          ON CONFLICT (tenant_id, contact) DO UPDATE SET
              contact_name = COALESCE(excluded.contact_name, contact_name),
              ticket_id = COALESCE(excluded.ticket_id, ticket_id),
              state = CASE WHEN state = 'closed' THEN 'bot' ELSE state END,
              updated_at = excluded.updated_at
          RETURNING id",
-    )
-    .bind(tenant.0)
-    .bind(message.contact.as_str())
-    .bind(message.contact_name.as_deref())
-    .bind(message.ticket_id.as_deref())
-    .bind(ms(now))
-    .fetch_one(&mut **tx)
-    .await?;
+        params![tenant.0, message.contact.as_str(), message.contact_name, message.ticket_id, ms(now)],
+        |row| Ok(row.get(0)?),
+    )?;
     Ok(ConversationId(id))
 }
 
@@ -472,59 +506,63 @@ struct MessageRow<'a> {
 }
 
 /// Inserts a message unless its provider id was seen; `None` means duplicate.
-async fn insert_message(
-    tx: &mut Transaction<'_, Sqlite>,
+fn insert_message(
+    conn: &Connection,
     conversation: ConversationId,
     row: MessageRow<'_>,
     now: OffsetDateTime,
 ) -> Result<Option<MessageId>> {
     let MessageRow { tenant, message, direction, correlation_id, sentiment } = row;
-    let id: Option<i64> = sqlx::query_scalar(
+    let id: Option<i64> = query_opt(
+        conn,
         "INSERT INTO messages (tenant_id, conversation_id, provider_id, direction, body, status, correlation_id, sent_at, created_at, sentiment)
-         VALUES ($1, $2, $3, $4, $5, 'received', $6, $7, $8, $9)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'received', ?6, ?7, ?8, ?9)
          ON CONFLICT (tenant_id, provider_id) DO NOTHING RETURNING id",
-    )
-    .bind(tenant.0)
-    .bind(conversation.0)
-    .bind(&message.provider_id)
-    .bind(direction.as_str())
-    .bind(&message.text)
-    .bind(correlation_id.as_str())
-    .bind(ms(message.sent_at))
-    .bind(ms(now))
-    .bind(sentiment.map(f64::from))
-    .fetch_optional(&mut **tx)
-    .await?;
+        params![
+            tenant.0,
+            conversation.0,
+            message.provider_id,
+            direction.as_str(),
+            message.text,
+            correlation_id.as_str(),
+            ms(message.sent_at),
+            ms(now),
+            sentiment.map(f64::from)
+        ],
+        |row| Ok(row.get(0)?),
+    )?;
     Ok(id.map(MessageId))
 }
 
-fn conversation_from_row(row: &SqliteRow) -> Conversation {
-    Conversation {
-        id: ConversationId(row.get("id")),
-        tenant_id: TenantId(row.get("tenant_id")),
-        contact: row.get("contact"),
-        contact_name: row.get("contact_name"),
-        ticket_id: row.get("ticket_id"),
-        state: ConversationState::from_stored(row.get("state")),
-        replied_upto: MessageId(row.get("replied_upto")),
-        context_from: MessageId(row.get("context_from")),
-        guard_strikes: row.get::<i64, _>("guard_strikes") as u32,
-        negative_streak: row.get::<i64, _>("negative_streak") as u32,
-        ai_count_from: MessageId(row.get("ai_count_from")),
-        summary: row.get("summary"),
-        summary_upto: MessageId(row.get("summary_upto")),
-    }
+fn conversation_from_row(row: &Row<'_>) -> Result<Conversation> {
+    let state: String = row.get("state")?;
+    Ok(Conversation {
+        id: ConversationId(row.get("id")?),
+        tenant_id: TenantId(row.get("tenant_id")?),
+        contact: row.get("contact")?,
+        contact_name: row.get("contact_name")?,
+        ticket_id: row.get("ticket_id")?,
+        state: ConversationState::from_stored(&state),
+        replied_upto: MessageId(row.get("replied_upto")?),
+        context_from: MessageId(row.get("context_from")?),
+        guard_strikes: row.get::<_, i64>("guard_strikes")? as u32,
+        negative_streak: row.get::<_, i64>("negative_streak")? as u32,
+        ai_count_from: MessageId(row.get("ai_count_from")?),
+        summary: row.get("summary")?,
+        summary_upto: MessageId(row.get("summary_upto")?),
+    })
 }
 
-fn message_from_row(row: &SqliteRow) -> StoredMessage {
-    StoredMessage {
-        id: MessageId(row.get("id")),
-        direction: Direction::from_stored(row.get("direction")),
-        body: row.get("body"),
-        status: row.get("status"),
-        correlation_id: row.get("correlation_id"),
-        sentiment: row.get::<Option<f64>, _>("sentiment").map(|v| v as f32),
-        meta: row.get::<Option<String>, _>("meta").and_then(|m| serde_json::from_str(&m).ok()),
-        created_at: from_ms(row.get("created_at")),
-    }
+fn message_from_row(row: &Row<'_>) -> Result<StoredMessage> {
+    let direction: String = row.get("direction")?;
+    Ok(StoredMessage {
+        id: MessageId(row.get("id")?),
+        direction: Direction::from_stored(&direction),
+        body: row.get("body")?,
+        status: row.get("status")?,
+        correlation_id: row.get("correlation_id")?,
+        sentiment: row.get::<_, Option<f64>>("sentiment")?.map(|v| v as f32),
+        meta: row.get::<_, Option<String>>("meta")?.and_then(|m| serde_json::from_str(&m).ok()),
+        created_at: from_ms(row.get("created_at")?),
+    })
 }

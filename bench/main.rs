@@ -267,7 +267,10 @@ async fn background_load() -> String {
     let before = process::machine_cpu();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let busy = match (before, process::machine_cpu()) {
-        (Some((b0, t0)), Some((b1, t1))) if t1 > t0 => format!("{:.0}%", 100.0 * (b1 - b0) / (t1 - t0)),
+        (Some(before), Some(after)) if after.total > before.total => {
+            let used = after.since(&before);
+            format!("{:.0}%", 100.0 * used.busy() / used.total)
+        }
         _ => "n/a".into(),
     };
     let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();

@@ -146,15 +146,50 @@ pub fn thread_cpu(pid: &str) -> BTreeMap<String, f64> {
     by_name
 }
 
-/// (busy, total) CPU seconds of the whole machine (all cores) since boot, from `/proc/stat`.
-pub fn machine_cpu() -> Option<(f64, f64)> {
+/// Whole-machine CPU seconds (all cores) since boot, from the `cpu` line of `/proc/stat`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MachineCpu {
+    /// user + nice + system: time charged to processes.
+    pub tasks: f64,
+    /// irq + softirq: interrupt work (loopback networking lands here), charged to no process.
+    pub irq: f64,
+    /// Time the hypervisor gave to other guests while this one wanted to run.
+    pub steal: f64,
+    /// Everything, idle included.
+    pub total: f64,
+}
+
+impl MachineCpu {
+    /// Busy seconds: tasks, interrupts and steal.
+    pub fn busy(&self) -> f64 {
+        self.tasks + self.irq + self.steal
+    }
+
+    /// What happened between `earlier` and `self`.
+    pub fn since(&self, earlier: &MachineCpu) -> MachineCpu {
+        MachineCpu {
+            tasks: self.tasks - earlier.tasks,
+            irq: self.irq - earlier.irq,
+            steal: self.steal - earlier.steal,
+            total: self.total - earlier.total,
+        }
+    }
+}
+
+/// Reads [`MachineCpu`] now.
+pub fn machine_cpu() -> Option<MachineCpu> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let line = stat.lines().find(|l| l.starts_with("cpu "))?;
-    let ticks: Vec<u64> = line.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
+    let ticks: Vec<f64> =
+        line.split_whitespace().skip(1).filter_map(|v| v.parse::<u64>().ok()).map(|t| t as f64).collect();
+    let field = |i: usize| ticks.get(i).copied().unwrap_or(0.0) / clock_ticks();
     // user nice system idle iowait irq softirq steal (guest time is already in user).
-    let total: u64 = ticks.iter().take(8).sum();
-    let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
-    Some((total.saturating_sub(idle) as f64 / clock_ticks(), total as f64 / clock_ticks()))
+    Some(MachineCpu {
+        tasks: field(0) + field(1) + field(2),
+        irq: field(5) + field(6),
+        steal: field(7),
+        total: (0..8).map(field).sum(),
+    })
 }
 
 /// CPU seconds of every process named `postgres` on this machine (a local server's

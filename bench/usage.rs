@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use crate::process::{Atende, ProcStats, Role, machine_cpu, postgres_cpu, proc_stats, thread_cpu};
+use crate::process::{Atende, MachineCpu, ProcStats, Role, machine_cpu, postgres_cpu, proc_stats, thread_cpu};
 use crate::report::mib;
 
 /// CPU and peak RSS of several processes over a phase.
@@ -12,10 +12,10 @@ use crate::report::mib;
 pub struct Usage {
     /// Length of the phase.
     elapsed: Duration,
-    /// Share of all cores busy in the phase (everything on the machine).
-    machine_busy: Option<f64>,
-    /// CPU seconds of everything else on the machine: not Atende, not this bench process,
-    /// not PostgreSQL (other people's builds and tests skew the figures).
+    /// Whole-machine CPU in the phase.
+    machine: Option<MachineCpu>,
+    /// Process CPU seconds of everything else on the machine: not Atende, not this bench
+    /// process, not PostgreSQL (other people's builds and tests skew the figures).
     other: Option<f64>,
     /// CPU seconds of local PostgreSQL server processes in the phase.
     postgres: f64,
@@ -66,11 +66,16 @@ impl Usage {
     /// "whole machine 93% busy (2 cores); PostgreSQL server processes 4.20 s CPU …; other processes …".
     pub fn machine_text(&self) -> String {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let mut text = match self.machine_busy {
-            Some(busy) => format!("whole machine {:.0}% busy ({cores} cores)", busy * 100.0),
+        let share = |cpu: f64| 100.0 * cpu / self.elapsed.as_secs_f64().max(1e-9);
+        let mut text = match &self.machine {
+            Some(m) => format!(
+                "whole machine {:.0}% busy ({cores} cores; interrupts {:.0}% and steal {:.0}% of one core)",
+                100.0 * m.busy() / m.total.max(1e-9),
+                share(m.irq),
+                share(m.steal)
+            ),
             None => "whole machine: n/a".to_string(),
         };
-        let share = |cpu: f64| 100.0 * cpu / self.elapsed.as_secs_f64().max(1e-9);
         if self.postgres > 0.0 {
             let p = self.postgres;
             text.push_str(&format!("; PostgreSQL server processes {p:.2} s CPU ({:.0}% of one core)", share(p)));
@@ -97,7 +102,7 @@ impl Usage {
 /// Snapshot at a phase start: peaks reset, CPU so far.
 pub struct Meter {
     started: Instant,
-    machine: Option<(f64, f64)>,
+    machine: Option<MachineCpu>,
     postgres: f64,
     before: Vec<ProcStats>,
     threads: Vec<BTreeMap<String, f64>>,
@@ -144,20 +149,18 @@ impl Meter {
             })
             .collect();
         let machine = match (self.machine, machine_cpu()) {
-            (Some((busy0, total0)), Some((busy1, total1))) if total1 > total0 => {
-                Some((busy1 - busy0, (busy1 - busy0) / (total1 - total0)))
-            }
+            (Some(before), Some(after)) if after.total > before.total => Some(after.since(&before)),
             _ => None,
         };
         let postgres = postgres_cpu() - self.postgres;
         let atende: f64 = per_process.iter().map(|(_, cpu, _)| cpu).sum();
         let other = match (machine, self.bench_cpu()) {
-            (Some((busy, _)), Some(bench)) => Some((busy - atende - bench - postgres).max(0.0)),
+            (Some(m), Some(bench)) => Some((m.tasks - atende - bench - postgres).max(0.0)),
             _ => None,
         };
         Ok(Usage {
             elapsed: self.started.elapsed(),
-            machine_busy: machine.map(|(_, share)| share),
+            machine,
             other,
             postgres,
             threads,

@@ -2,7 +2,8 @@
 
 -- `record_inbound` as one call: upsert the conversation, store the message, and queue or
 -- push back the conversation's reply job, exactly as the SQLite store does in Rust (the
--- store conformance suite holds both to one behaviour). Returns no row for a duplicate.
+-- store conformance suite holds both to one behaviour). Returns no row for a duplicate seen
+-- before the call, and fails with unique_violation for one committed during it.
 -- The job key and payload text match `JobSpec::conversation_key` and the Rust payload.
 CREATE FUNCTION atende_record_inbound(
     p_tenant BIGINT, p_contact TEXT, p_contact_name TEXT, p_ticket_id TEXT,
@@ -19,7 +20,7 @@ DECLARE
     v_not_after BIGINT;
     v_run_at BIGINT;
 BEGIN
-    -- A redelivered webhook changes nothing (a concurrent twin is caught below instead).
+    -- A redelivered webhook changes nothing.
     IF EXISTS (SELECT 1 FROM messages m WHERE m.tenant_id = p_tenant AND m.provider_id = p_provider_id) THEN
         RETURN;
     END IF;
@@ -41,13 +42,12 @@ BEGIN
             updated_at = excluded.updated_at
         RETURNING c.id INTO v_conversation;
     END IF;
+    -- A concurrent twin that got here first makes this insert fail with unique_violation
+    -- (23505), which undoes the whole call, conversation upsert included; the store reports
+    -- it as a duplicate.
     INSERT INTO messages (tenant_id, conversation_id, provider_id, direction, body, status, correlation_id, sent_at, created_at, sentiment)
     VALUES (p_tenant, v_conversation, p_provider_id, 'inbound', p_body, 'received', p_correlation_id, p_sent_at, p_now, p_sentiment)
-    ON CONFLICT (tenant_id, provider_id) DO NOTHING
     RETURNING id INTO v_message;
-    IF v_message IS NULL THEN
-        RETURN;
-    END IF;
     v_key := 'conversation:' || v_conversation;
     SELECT j.id, j.not_after, j.run_at INTO v_job, v_not_after, v_run_at FROM jobs j
     WHERE j.key = v_key AND j.kind = 'reply' AND j.state = 'queued'

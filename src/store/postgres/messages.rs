@@ -9,7 +9,7 @@ use sqlx::{AssertSqlSafe, PgConnection, Row};
 use time::OffsetDateTime;
 
 use super::tenants::{TENANT_COLUMNS, tenant_from_row};
-use super::{PgStore, corrupt, from_ms, ms};
+use super::{PgStore, corrupt, from_ms, is_unique_violation, ms};
 use crate::domain::{
     ContactNumber, ConversationId, ConversationState, CorrelationId, Direction, InboundMessage, MessageId, TenantId,
 };
@@ -32,7 +32,7 @@ impl MessageStore for PgStore {
         // One round trip: `atende_record_inbound` (migration 0004) does in the database what
         // the SQLite store does in Rust, in the statement's own transaction.
         let NewInbound { tenant, message, correlation_id, now, debounce, sentiment } = inbound;
-        let row: Option<(i64, i64)> =
+        let row: std::result::Result<Option<(i64, i64)>, sqlx::Error> =
             sqlx::query_as("SELECT message_id, conversation_id FROM atende_record_inbound($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
                 .bind(tenant.0)
                 .bind(message.contact.as_str())
@@ -48,7 +48,11 @@ impl MessageStore for PgStore {
                 .bind(ms(now + debounce.max))
                 .bind(i64::from(debounce.max_attempts))
                 .fetch_optional(&self.pool)
-                .await?;
+                .await;
+        let row = match row {
+            Err(err) if is_unique_violation(&err) => return Ok(RecordOutcome::Duplicate),
+            other => other?,
+        };
         Ok(match row {
             Some((message, conversation)) => {
                 RecordOutcome::Queued { message_id: MessageId(message), conversation_id: ConversationId(conversation) }

@@ -39,7 +39,7 @@ UPDATE jobs SET state = 'running', lease_owner = ?1, lease_until = ?2, attempts 
 WHERE id = (
     SELECT j.id FROM jobs j
     WHERE j.state IN ('queued', 'running') AND j.run_at <= ?3
-      AND ((j.state = 'queued') OR (j.lease_until < ?3))
+      AND (j.state = 'queued' OR j.lease_until < ?3)
       AND {RUNNABLE}
     ORDER BY CASE j.kind WHEN 'deliver' THEN 0 ELSE 1 END, j.run_at, j.id
     LIMIT 1)

@@ -56,7 +56,6 @@ impl MessageStore for SqliteStore {
         let (message, correlation_id) = (message.clone(), correlation_id.clone());
         self.writer
             .transact(move |conn| {
-                let conversation = upsert_conversation(conn, tenant, &message, now)?;
                 let row = MessageRow {
                     tenant,
                     message: &message,
@@ -64,7 +63,7 @@ impl MessageStore for SqliteStore {
                     correlation_id: &correlation_id,
                     sentiment,
                 };
-                let Some(message_id) = insert_message(conn, conversation, row, now)? else {
+                let Some((conversation, message_id)) = store_message(conn, row, now)? else {
                     return Ok(Tx::Rollback(RecordOutcome::Duplicate)); // undoes the conversation upsert
                 };
                 let key = JobSpec::conversation_key(conversation);
@@ -125,7 +124,6 @@ impl MessageStore for SqliteStore {
         let (message, correlation_id) = (message.clone(), correlation_id.clone());
         self.writer
             .transact(move |conn| {
-                let conversation = upsert_conversation(conn, tenant, &message, now)?;
                 let row = MessageRow {
                     tenant,
                     message: &message,
@@ -133,7 +131,7 @@ impl MessageStore for SqliteStore {
                     correlation_id: &correlation_id,
                     sentiment: None,
                 };
-                let Some(message_id) = insert_message(conn, conversation, row, now)? else {
+                let Some((conversation, message_id)) = store_message(conn, row, now)? else {
                     return Ok(Tx::Rollback(RecordOutcome::Duplicate));
                 };
                 hand_to_human(conn, conversation, now)?;
@@ -503,6 +501,17 @@ struct MessageRow<'a> {
     direction: Direction,
     correlation_id: &'a CorrelationId,
     sentiment: Option<f32>,
+}
+
+/// Upserts the message's conversation and inserts the message; `None` means duplicate (the
+/// caller rolls back, undoing the upsert).
+fn store_message(
+    conn: &Connection,
+    row: MessageRow<'_>,
+    now: OffsetDateTime,
+) -> Result<Option<(ConversationId, MessageId)>> {
+    let conversation = upsert_conversation(conn, row.tenant, row.message, now)?;
+    Ok(insert_message(conn, conversation, row, now)?.map(|message| (conversation, message)))
 }
 
 /// Inserts a message unless its provider id was seen; `None` means duplicate.

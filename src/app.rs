@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::brain::Brain;
+use crate::brain::{Brain, ContextCache};
 use crate::channel::WhaticketClient;
 use crate::config::{Config, LlmConfig};
 use crate::http::{AppState, router};
@@ -86,7 +86,8 @@ impl App {
             }
             None => LlmChain::new(llm_settings(&config.llm)),
         };
-        let brain = Brain::new(chain, config.brain.clone(), store.clone());
+        let brain = Brain::new(chain, config.brain.clone(), store.clone())
+            .with_context_cache(ContextCache::new(redis.clone(), config.brain.history_ttl));
         let whaticket = WhaticketClient::new(config.whaticket.timeout);
         let handler: Arc<dyn JobHandler> =
             Arc::new(Dispatcher::new(store.clone(), brain, whaticket, config.queue.clone()));

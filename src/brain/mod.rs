@@ -5,6 +5,7 @@
 //! reads the knowledge base); it never sends and never enqueues.
 
 mod context;
+mod context_cache;
 pub mod guard;
 mod handoff;
 mod prompt;
@@ -19,7 +20,7 @@ use tracing::{info, warn};
 use crate::config::BrainConfig;
 use crate::config::persona::PersonaTable;
 use crate::config::tenant::{ProviderChoice, ResolvedLlm, ResolvedTenant};
-use crate::domain::{ConversationState, ErrorClass, Language};
+use crate::domain::{ConversationId, ConversationState, ErrorClass, Language};
 use crate::llm::{BreakerState, ChainError, LlmChain, ProviderConfig, ProviderKind};
 use crate::store::{ConversationUpdate, ReplyContext, Store, StoreError};
 use crate::telemetry::metrics as m;
@@ -34,6 +35,7 @@ pub fn decision_labels(outcome: &Outcome) -> (&'static str, String) {
 }
 
 pub use context::{Knowledge, KnowledgeCache};
+pub use context_cache::{ContextCache, ContextCacheStats};
 pub use handoff::{HandoffReason, out_of_hours};
 pub use prompt::{PromptInputs, build_prompt, burst_text, render_system, validate_template};
 
@@ -118,6 +120,7 @@ pub struct Brain {
     config: BrainConfig,
     store: Arc<dyn Store>,
     knowledge: KnowledgeCache,
+    context: ContextCache,
 }
 
 /// What `decide` works from, besides the conversation.
@@ -134,7 +137,25 @@ struct Facts<'a> {
 impl Brain {
     /// A brain asking `chain` for answers and reading knowledge from `store`.
     pub fn new(chain: LlmChain, config: BrainConfig, store: Arc<dyn Store>) -> Self {
-        Self { chain, config, store, knowledge: KnowledgeCache::default() }
+        let context = ContextCache::new(None, config.history_ttl);
+        Self { chain, config, store, knowledge: KnowledgeCache::default(), context }
+    }
+
+    /// Keeps short-term context in `cache` (shared through Redis) instead of this process.
+    pub fn with_context_cache(mut self, cache: ContextCache) -> Self {
+        self.context = cache;
+        self
+    }
+
+    /// What answering `conversation` at `now` needs: the burst, the history within the TTL
+    /// (through the short-term context cache) and the counters.
+    pub async fn load_context(
+        &self,
+        conversation: ConversationId,
+        now: OffsetDateTime,
+    ) -> Result<Option<ReplyContext>, StoreError> {
+        let ttl = time::Duration::try_from(self.config.history_ttl).unwrap_or(time::Duration::DAY);
+        self.context.load(&*self.store, conversation, self.config.history_turns, now - ttl).await
     }
 
     /// Settings used to load context.

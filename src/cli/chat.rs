@@ -88,6 +88,7 @@ impl<'a> Chat<'a> {
             ai_count_from: MessageId(0),
             summary: None,
             summary_upto: MessageId(0),
+            context_epoch: 0,
         };
         Self { tenant, conversation, transcript: Vec::new(), window, replies: 0 }
     }

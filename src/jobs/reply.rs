@@ -1,6 +1,5 @@
 //! `reply`: answer the burst of a conversation.
 
-use time::Duration;
 use tracing::{info, warn};
 
 use super::{Dispatcher, payload_id, store_error};
@@ -11,11 +10,9 @@ use crate::telemetry::metrics as m;
 
 pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, JobError> {
     let conversation = ConversationId(payload_id(job, "conversation_id")?);
-    let config = d.brain.config();
-    let since = job.claimed_at - Duration::try_from(config.history_ttl).unwrap_or(Duration::DAY);
     let ctx = d
-        .store
-        .load_reply_context(conversation, config.history_turns, since)
+        .brain
+        .load_context(conversation, job.claimed_at)
         .await
         .map_err(store_error)?
         .ok_or_else(|| JobError::permanent(format!("conversation {conversation} not found")))?;

@@ -120,6 +120,28 @@ impl RedisHandle {
         result.map_err(|err| self.failed("has_flag", &err)).ok()
     }
 
+    /// The value of `key` (prefixed): `Some(None)` when absent, `None` when Redis cannot answer.
+    pub async fn get_value(&self, key: &str) -> Option<Option<Vec<u8>>> {
+        let mut conn = self.connection().await?;
+        let result: redis::RedisResult<Option<Vec<u8>>> =
+            redis::cmd("GET").arg(format!("{}{key}", self.prefix)).query_async(&mut conn).await;
+        result.map_err(|err| self.failed("get", &err)).ok()
+    }
+
+    /// Stores `value` under `key` (prefixed) for `ttl`; false when Redis cannot answer.
+    pub async fn set_value(&self, key: &str, value: &[u8], ttl: Duration) -> bool {
+        let Some(mut conn) = self.connection().await else { return false };
+        let ms = ttl.as_millis().max(1) as u64;
+        let result: redis::RedisResult<()> = redis::cmd("SET")
+            .arg(format!("{}{key}", self.prefix))
+            .arg(value)
+            .arg("PX")
+            .arg(ms)
+            .query_async(&mut conn)
+            .await;
+        result.map_err(|err| self.failed("set", &err)).is_ok()
+    }
+
     /// Round trip, for `/ready`.
     pub async fn status(&self) -> RedisStatus {
         let Some(mut conn) = self.connection().await else { return RedisStatus::Unavailable };
@@ -177,7 +199,7 @@ impl RedisHandle {
     }
 
     fn failed(&self, op: &'static str, err: &redis::RedisError) {
-        warn!(op, error = %err, "Redis unavailable; using per-process limits for now");
+        warn!(op, error = %err, "Redis unavailable; using per-process limits and caches for now");
         metrics::counter!(m::REDIS_ERRORS_TOTAL, "op" => op).increment(1);
         if op == "connect" {
             *self.next_attempt.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + RECONNECT_PAUSE);

@@ -25,6 +25,10 @@ pub use sqlite::SqliteStore;
 pub use tenant_cache::TenantCache;
 pub use types::*;
 
+/// Turns older than the prompt window that `load_reply_context` also reads, for the
+/// running summary (`ReplyContext::older`).
+pub const OLDER_TURNS: u32 = 20;
+
 /// Result alias of this module.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -142,11 +146,14 @@ pub trait MessageStore {
     /// Messages of a conversation, oldest first.
     async fn list_messages(&self, conversation: ConversationId) -> Result<Vec<StoredMessage>>;
     /// What a `reply` job needs: tenant, conversation, the unanswered burst and recent history.
+    /// History holds only turns with ids above `history_after` (`MessageId(0)`: all of them;
+    /// a context cache passes the last id its window covers and reads just the rest).
     async fn load_reply_context(
         &self,
         conversation: ConversationId,
         history_turns: u32,
         history_since: OffsetDateTime,
+        history_after: MessageId,
     ) -> Result<Option<ReplyContext>>;
     /// Finishes a `reply` job: marks the burst answered, stores the outbound message and
     /// enqueues its `deliver` job, in one transaction.

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::config::tenant::TenantFile;
@@ -126,10 +126,13 @@ pub struct Conversation {
     pub summary: Option<String>,
     /// Last message id the summary covers.
     pub summary_upto: MessageId,
+    /// Changes when answered messages change in place (a handoff cancels unsent answers):
+    /// cached context windows of an older epoch are dropped.
+    pub context_epoch: i64,
 }
 
 /// A stored message.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredMessage {
     /// Row id.
     pub id: MessageId,

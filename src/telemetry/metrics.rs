@@ -44,5 +44,8 @@ pub const INTENTS_TOTAL: &str = "atende_intents_total";
 pub const MOOD_MEAN: &str = "atende_mood_mean";
 /// Counter: Redis operations that failed and fell back to local state, label `op`.
 pub const REDIS_ERRORS_TOTAL: &str = "atende_redis_errors_total";
+/// Counter: short-term context cache lookups, labels `cache` (redis, memory) and `result`
+/// (hit: only newer turns were read; miss: no window; stale: the window's ticket or epoch changed).
+pub const CONTEXT_CACHE_LOOKUPS_TOTAL: &str = "atende_context_cache_lookups_total";
 /// Gauge: memory Redis reports as used (`INFO memory` `used_memory`), in bytes.
 pub const REDIS_MEMORY_BYTES: &str = "atende_redis_memory_bytes";

@@ -9,6 +9,7 @@ mod helpers;
 mod binary;
 mod brain;
 mod concurrency;
+mod context_cache;
 mod deliver;
 mod group_commit;
 mod ingress;

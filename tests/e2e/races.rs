@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use atende::domain::MessageId;
 use atende::store::{DeadLetterFilter, NewReply};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -22,7 +23,12 @@ on_each_backend!(
 async fn start_reply(app: &TestApp, now: OffsetDateTime) -> (atende::store::ClaimedJob, atende::domain::MessageId) {
     let job = app.store.claim_job("w1", now, Duration::from_secs(60)).await.unwrap().unwrap();
     let conversation = atende::domain::ConversationId(job.payload["conversation_id"].as_i64().unwrap());
-    let ctx = app.store.load_reply_context(conversation, 12, now - Duration::from_secs(3600)).await.unwrap().unwrap();
+    let ctx = app
+        .store
+        .load_reply_context(conversation, 12, now - Duration::from_secs(3600), MessageId(0))
+        .await
+        .unwrap()
+        .unwrap();
     (job, ctx.pending.last().unwrap().id)
 }
 

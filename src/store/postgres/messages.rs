@@ -14,17 +14,14 @@ use crate::domain::{
     ContactNumber, ConversationId, ConversationState, CorrelationId, Direction, InboundMessage, MessageId, TenantId,
 };
 use crate::store::{
-    Conversation, Delivery, Finish, MessageStore, NewInbound, NewReply, RecordOutcome, ReplyContext, Result,
-    StoredMessage,
+    Conversation, Delivery, Finish, MessageStore, NewInbound, NewReply, OLDER_TURNS, RecordOutcome, ReplyContext,
+    Result, StoredMessage,
 };
-
-/// Turns older than the recent window that are loaded for the running summary.
-const SUMMARY_TURNS: i64 = 20;
 
 // Dynamic SQL in this file is built only from these constant column lists (AssertSqlSafe).
 const MESSAGE_COLUMNS: &str = "id, direction, body, status, correlation_id, sentiment, meta, created_at";
 const CONVERSATION_COLUMNS: &str = "id, tenant_id, contact, contact_name, ticket_id, state, replied_upto, context_from,
-    guard_strikes, negative_streak, ai_count_from, summary, summary_upto";
+    guard_strikes, negative_streak, ai_count_from, summary, summary_upto, context_epoch";
 
 #[async_trait]
 impl MessageStore for PgStore {
@@ -183,6 +180,7 @@ impl MessageStore for PgStore {
         conversation: ConversationId,
         history_turns: u32,
         history_since: OffsetDateTime,
+        history_after: MessageId,
     ) -> Result<Option<ReplyContext>> {
         // One snapshot for every read, so the burst, history and counters agree.
         let mut tx = self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?;
@@ -216,13 +214,13 @@ impl MessageStore for PgStore {
                AND status <> 'cancelled' AND id > $5
              ORDER BY id DESC LIMIT $4"
         );
-        // The recent turns, plus up to SUMMARY_TURNS older ones the brain folds into a summary.
+        // The recent turns, plus up to OLDER_TURNS older ones the brain folds into a summary.
         let mut history: Vec<StoredMessage> = sqlx::query(AssertSqlSafe(sql))
             .bind(conversation.id.0)
             .bind(conversation.replied_upto.0)
             .bind(ms(history_since))
-            .bind(i64::from(history_turns) + SUMMARY_TURNS)
-            .bind(conversation.context_from.0)
+            .bind(i64::from(history_turns) + i64::from(OLDER_TURNS))
+            .bind(conversation.context_from.0.max(history_after.0))
             .fetch_all(&mut *tx)
             .await?
             .iter()
@@ -390,7 +388,7 @@ async fn insert_outbound(conn: &mut PgConnection, reply: &NewReply<'_>, text: &s
 /// answer, and bot answers not yet sent are cancelled (their `deliver` jobs then skip them).
 async fn hand_to_human(conn: &mut PgConnection, conversation: ConversationId, now: OffsetDateTime) -> Result<()> {
     sqlx::query(
-        "UPDATE conversations SET state = 'human', updated_at = $1,
+        "UPDATE conversations SET state = 'human', updated_at = $1, context_epoch = context_epoch + 1,
                 replied_upto = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = $2)
          WHERE id = $2",
     )
@@ -522,6 +520,7 @@ fn conversation_from_row(row: &PgRow) -> Conversation {
         ai_count_from: MessageId(row.get("ai_count_from")),
         summary: row.get("summary"),
         summary_upto: MessageId(row.get("summary_upto")),
+        context_epoch: row.get("context_epoch"),
     }
 }
 

@@ -15,17 +15,14 @@ use crate::domain::{
     TenantId,
 };
 use crate::store::{
-    ClaimedJob, Conversation, ConversationUpdate, Delivery, Finish, MessageStore, NewInbound, NewReply, RecordOutcome,
-    ReplyContext, Result, StoredMessage,
+    ClaimedJob, Conversation, ConversationUpdate, Delivery, Finish, MessageStore, NewInbound, NewReply, OLDER_TURNS,
+    RecordOutcome, ReplyContext, Result, StoredMessage,
 };
-
-/// Turns older than the recent window that are loaded for the running summary.
-const SUMMARY_TURNS: i64 = 20;
 
 // Dynamic SQL in this file is built only from these constant column lists.
 const MESSAGE_COLUMNS: &str = "id, direction, body, status, correlation_id, sentiment, meta, created_at";
 const CONVERSATION_COLUMNS: &str = "id, tenant_id, contact, contact_name, ticket_id, state, replied_upto, context_from,
-    guard_strikes, negative_streak, ai_count_from, summary, summary_upto";
+    guard_strikes, negative_streak, ai_count_from, summary, summary_upto, context_epoch";
 
 static CONVERSATION_BY_CONTACT_SQL: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE tenant_id = ?1 AND contact = ?2"));
@@ -239,9 +236,12 @@ impl MessageStore for SqliteStore {
         conversation: ConversationId,
         history_turns: u32,
         history_since: OffsetDateTime,
+        history_after: MessageId,
     ) -> Result<Option<ReplyContext>> {
         // Read on the writer so the context is never staler than the job that asked for it.
-        self.writer.write(move |conn| reply_context(conn, conversation, history_turns, history_since)).await
+        self.writer
+            .write(move |conn| reply_context(conn, conversation, history_turns, history_since, history_after))
+            .await
     }
 
     async fn record_reply(&self, reply: NewReply<'_>) -> Result<Finish> {
@@ -323,6 +323,7 @@ fn reply_context(
     conversation: ConversationId,
     history_turns: u32,
     history_since: OffsetDateTime,
+    history_after: MessageId,
 ) -> Result<Option<ReplyContext>> {
     let Some(conversation) = query_opt(conn, &CONVERSATION_BY_ID_SQL, params![conversation.0], conversation_from_row)?
     else {
@@ -331,7 +332,7 @@ fn reply_context(
     let tenant = query_one(conn, &TENANT_BY_ID_SQL, params![conversation.tenant_id.0], tenant_from_row)?;
     let pending =
         query_all(conn, &PENDING_SQL, params![conversation.id.0, conversation.replied_upto.0], message_from_row)?;
-    // The recent turns, plus up to SUMMARY_TURNS older ones the brain folds into a summary.
+    // The recent turns, plus up to OLDER_TURNS older ones the brain folds into a summary.
     let mut history = query_all(
         conn,
         &HISTORY_SQL,
@@ -339,8 +340,8 @@ fn reply_context(
             conversation.id.0,
             conversation.replied_upto.0,
             ms(history_since),
-            i64::from(history_turns) + SUMMARY_TURNS,
-            conversation.context_from.0
+            i64::from(history_turns) + i64::from(OLDER_TURNS),
+            conversation.context_from.0.max(history_after.0)
         ],
         message_from_row,
     )?;
@@ -448,7 +449,7 @@ fn insert_outbound(conn: &Connection, reply: &OwnedReply, text: &str) -> Result<
 fn hand_to_human(conn: &Connection, conversation: ConversationId, now: OffsetDateTime) -> Result<()> {
     execute(
         conn,
-        "UPDATE conversations SET state = 'human', updated_at = ?1,
+        "UPDATE conversations SET state = 'human', updated_at = ?1, context_epoch = context_epoch + 1,
                 replied_upto = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = ?2)
          WHERE id = ?2",
         params![ms(now), conversation.0],
@@ -559,6 +560,7 @@ fn conversation_from_row(row: &Row<'_>) -> Result<Conversation> {
         ai_count_from: MessageId(row.get("ai_count_from")?),
         summary: row.get("summary")?,
         summary_upto: MessageId(row.get("summary_upto")?),
+        context_epoch: row.get("context_epoch")?,
     })
 }
 

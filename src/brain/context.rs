@@ -1,12 +1,13 @@
 //! What the brain reads from a conversation: first contact, the AI message count, the
-//! extractive running summary of older turns, and the knowledge cache.
+//! extractive running summary of older turns, and knowledge search (in memory or in the database).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::config::KnowledgeSearch;
 use crate::domain::{Direction, Language, TenantId};
 use crate::knowledge::{Entry, Index};
-use crate::store::{KnowledgeRow, ReplyContext, Store, StoreError};
+use crate::store::{KnowledgeMatch, KnowledgeRow, ReplyContext, Store, StoreError};
 
 /// Unsummarised older turns that trigger an LLM refresh of the running summary.
 pub const SUMMARY_REFRESH_TURNS: usize = 6;
@@ -92,9 +93,13 @@ pub fn summary(ctx: &ReplyContext, language: Language) -> Option<String> {
     })
 }
 
-/// Per-tenant search indexes, rebuilt when the knowledge base changes.
+/// Finds the knowledge entries for a message with the configured engine: per-tenant
+/// in-memory indexes (rebuilt when the knowledge base changes) or the database's search.
 #[derive(Clone, Default)]
 pub struct KnowledgeCache {
+    /// `[brain] knowledge_search`.
+    engine: KnowledgeSearch,
+    /// Memory engine only: each tenant's index, with the stamp it was built at.
     indexes: Arc<Mutex<HashMap<TenantId, Cached>>>,
 }
 
@@ -106,23 +111,53 @@ struct Cached {
 }
 
 /// A tenant's enabled entries and their index.
-pub struct Knowledge {
+struct Knowledge {
     /// The search index over `rows`.
-    pub index: Arc<Index>,
+    index: Arc<Index>,
     /// Enabled entries, by id.
-    pub rows: Arc<Vec<KnowledgeRow>>,
+    rows: Arc<Vec<KnowledgeRow>>,
 }
 
 impl Knowledge {
     /// The stored row of a hit.
-    pub fn row(&self, id: i64) -> Option<&KnowledgeRow> {
+    fn row(&self, id: i64) -> Option<&KnowledgeRow> {
         self.rows.binary_search_by_key(&id, |r| r.id).ok().map(|i| &self.rows[i])
     }
 }
 
 impl KnowledgeCache {
+    /// A cache searching with `engine`.
+    pub fn new(engine: KnowledgeSearch) -> Self {
+        Self { engine, ..Self::default() }
+    }
+
+    /// The tenant's entries best matching `text`, best first, at most `limit`. The memory engine
+    /// analyzes in `language`; the database engine always analyzes Portuguese (see the store).
+    /// Scores compare only within one result; coverage means the same for both engines.
+    pub async fn search(
+        &self,
+        store: &dyn Store,
+        tenant: TenantId,
+        language: Language,
+        text: &str,
+        limit: usize,
+    ) -> Result<Vec<KnowledgeMatch>, StoreError> {
+        if self.engine == KnowledgeSearch::Database {
+            return store.search_knowledge(tenant, text, limit).await;
+        }
+        let knowledge = self.load(store, tenant, language).await?;
+        let hits = knowledge.index.search(text, limit);
+        Ok(hits
+            .iter()
+            .filter_map(|h| {
+                let row = knowledge.row(h.id)?.clone();
+                Some(KnowledgeMatch { row, score: h.score, coverage: h.coverage })
+            })
+            .collect())
+    }
+
     /// The tenant's knowledge, from cache unless the store says it changed.
-    pub async fn load(&self, store: &dyn Store, tenant: TenantId, language: Language) -> Result<Knowledge, StoreError> {
+    async fn load(&self, store: &dyn Store, tenant: TenantId, language: Language) -> Result<Knowledge, StoreError> {
         let stamp = store.knowledge_stamp(tenant).await?;
         if let Some(hit) = self.get(tenant, stamp, language) {
             return Ok(hit);

@@ -34,7 +34,7 @@ pub fn decision_labels(outcome: &Outcome) -> (&'static str, String) {
     }
 }
 
-pub use context::{Knowledge, KnowledgeCache};
+pub use context::KnowledgeCache;
 pub use context_cache::{ContextCache, ContextCacheStats};
 pub use handoff::{HandoffReason, out_of_hours};
 pub use prompt::{PromptInputs, build_prompt, burst_text, render_system, validate_template};
@@ -138,7 +138,8 @@ impl Brain {
     /// A brain asking `chain` for answers and reading knowledge from `store`.
     pub fn new(chain: LlmChain, config: BrainConfig, store: Arc<dyn Store>) -> Self {
         let context = ContextCache::new(None, config.history_ttl);
-        Self { chain, config, store, knowledge: KnowledgeCache::default(), context }
+        let knowledge = KnowledgeCache::new(config.knowledge_search);
+        Self { chain, config, store, knowledge, context }
     }
 
     /// Keeps short-term context in `cache` (shared through Redis) instead of this process.
@@ -200,10 +201,9 @@ impl Brain {
         if let Some(outcome) = facts.gates() {
             return Ok(Ok(outcome));
         }
-        let knowledge = self.knowledge.load(&*self.store, ctx.tenant.id, language).await?;
-        let hits = knowledge.index.search(&facts.burst, KNOWLEDGE_IN_PROMPT);
-        let confident =
-            hits.first().filter(|h| h.coverage >= KNOWLEDGE_ONLY_COVERAGE).and_then(|h| knowledge.row(h.id));
+        let found =
+            self.knowledge.search(&*self.store, ctx.tenant.id, language, &facts.burst, KNOWLEDGE_IN_PROMPT).await?;
+        let confident = found.first().filter(|m| m.coverage >= KNOWLEDGE_ONLY_COVERAGE).map(|m| &m.row);
         if tenant.llm.is_empty() {
             return Ok(Ok(match confident {
                 Some(row) => facts.knowledge_answer(row, "no_llm"),
@@ -215,7 +215,7 @@ impl Brain {
                 None => facts.fallback("no_match", "no knowledge entry matched".into()),
             }));
         }
-        let snippets: Vec<_> = hits.iter().filter_map(|h| knowledge.row(h.id)).collect();
+        let snippets: Vec<_> = found.iter().map(|m| &m.row).collect();
         let providers: Vec<ProviderConfig> = tenant.llm.iter().map(|llm| provider_config(llm, persona)).collect();
         let mut inputs = PromptInputs::from_persona(&ctx.tenant.name, persona);
         inputs.mood = mood.mood().as_str();

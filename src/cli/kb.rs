@@ -36,32 +36,28 @@ pub async fn run(config: &Config, command: KbCommand, lang: Lang) -> anyhow::Res
             let parsed = knowledge::parse_import(format, &text).with_context(|| format!("{}", file.display()))?;
             import(&*store, &tenant, parsed, lang).await
         }
-        KbCommand::Search { tenant, text, json, limit } => {
+        KbCommand::Search { tenant, text, json, limit, engine } => {
             let tenant = find(&*store, &tenant, lang).await?;
-            // Exactly the index the bot searches (enabled entries, the persona's language).
+            // Exactly the search the bot runs (enabled entries, the persona's language).
             let language = tenant.settings.persona.language();
-            let knowledge = KnowledgeCache::default().load(&*store, tenant.id, language).await?;
-            let hits = knowledge.index.search(&text, limit);
-            let found = hits.iter().filter_map(|h| knowledge.row(h.id).map(|r| (h, r)));
+            let engine = engine.unwrap_or(config.brain.knowledge_search);
+            let found = KnowledgeCache::new(engine).search(&*store, tenant.id, language, &text, limit).await?;
             if json {
                 let out: Vec<_> = found
-                    .map(|(h, r)| json!({ "id": r.id, "question": r.question, "answer": r.answer, "score": h.score }))
+                    .iter()
+                    .map(|m| {
+                        let r = &m.row;
+                        json!({ "id": r.id, "question": r.question, "answer": r.answer,
+                                "score": m.score, "coverage": m.coverage })
+                    })
                     .collect();
                 println!("{}", serde_json::to_string_pretty(&out)?);
+            } else if found.is_empty() {
+                println!("{}", lang.pick("nenhuma entrada encontrada", "no entries found"));
             } else {
-                let mut any = false;
-                for (hit, row) in found {
-                    any = true;
-                    println!(
-                        "{:>7.3}  kb:{:<5} {}\n         {}",
-                        hit.score,
-                        row.id,
-                        row.question,
-                        knowledge::excerpt(&row.answer, 100)
-                    );
-                }
-                if !any {
-                    println!("{}", lang.pick("nenhuma entrada encontrada", "no entries found"));
+                for m in &found {
+                    let answer = knowledge::excerpt(&m.row.answer, 100);
+                    println!("{:>7.3}  kb:{:<5} {}\n         {answer}", m.score, m.row.id, m.row.question);
                 }
             }
             Ok(())

@@ -62,7 +62,12 @@ const EN: &[(&str, &str, &str)] = &[
     ("kb import", "format", "Format, when the extension does not tell: csv, jsonl or markdown."),
     ("kb search", "", "Search the knowledge base as the bot does and show entries with their score."),
     ("kb search", "text", "Question text."),
-    ("kb search", "json", "JSON output: [{\"id\",\"question\",\"answer\",\"score\"}], best first."),
+    ("kb search", "json", "JSON output: [{\"id\",\"question\",\"answer\",\"score\",\"coverage\"}], best first."),
+    (
+        "kb search",
+        "engine",
+        "Search engine: memory (BM25 in Atende) or database (the database's full-text search); default: [brain] knowledge_search.",
+    ),
     ("persona", "", "A tenant's persona: version history and rollback."),
     ("persona history", "", "List persona versions, newest first."),
     ("persona rollback", "", "Go back to an earlier persona version (default: the previous one)."),

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::app::Role;
+use crate::config::KnowledgeSearch;
 pub use lang::Lang;
 
 /// Atende: atendente com IA para helpdesks de WhatsApp.
@@ -141,13 +142,23 @@ pub enum KbCommand {
         tenant: String,
         /// Texto da pergunta.
         text: String,
-        /// Saída em JSON: [{"id","question","answer","score"}], da melhor para a pior.
+        /// Saída em JSON: [{"id","question","answer","score","coverage"}], da melhor para a pior.
         #[arg(long)]
         json: bool,
         /// No máximo este número.
         #[arg(long, default_value_t = 5)]
         limit: usize,
+        /// Busca: memory (BM25 no Atende) ou database (busca textual do banco); padrão: [brain] knowledge_search.
+        #[arg(long, value_parser = engine_parser())]
+        engine: Option<KnowledgeSearch>,
     },
+}
+
+/// `--engine`: the two names of [`KnowledgeSearch`], listed in the help.
+fn engine_parser() -> impl clap::builder::TypedValueParser<Value = KnowledgeSearch> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new([KnowledgeSearch::Memory.as_str(), KnowledgeSearch::Database.as_str()])
+        .map(|name| name.parse().unwrap_or_default())
 }
 
 /// `atende persona …`

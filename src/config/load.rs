@@ -129,4 +129,24 @@ mod tests {
         let err = load_from(Some(&path), &[]).unwrap_err().to_string();
         assert!(err.contains("debounse") && err.contains("atende.toml"), "{err}");
     }
+
+    #[test]
+    fn knowledge_search_defaults_to_memory_and_takes_database_from_file_or_environment() {
+        use crate::config::KnowledgeSearch;
+        assert_eq!(load_from(None, &[]).unwrap().brain.knowledge_search, KnowledgeSearch::Memory);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("atende.toml");
+        std::fs::write(&path, "[brain]\nknowledge_search = \"database\"\n").unwrap();
+        assert_eq!(load_from(Some(&path), &[]).unwrap().brain.knowledge_search, KnowledgeSearch::Database);
+        let vars = env(&[("ATENDE_BRAIN__KNOWLEDGE_SEARCH", "database")]);
+        assert_eq!(load_from(None, &vars).unwrap().brain.knowledge_search, KnowledgeSearch::Database);
+    }
+
+    #[test]
+    fn an_unknown_knowledge_search_names_the_key_and_the_valid_values() {
+        let vars = env(&[("ATENDE_BRAIN__KNOWLEDGE_SEARCH", "elastic")]);
+        let err = load_from(None, &vars).unwrap_err().to_string();
+        assert!(err.contains("brain.knowledge_search") && err.contains("\"elastic\""), "{err}");
+        assert!(err.contains("\"memory\"") && err.contains("\"database\""), "{err}");
+    }
 }

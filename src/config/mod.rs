@@ -221,11 +221,63 @@ pub struct BrainConfig {
     /// Older messages are left out of the prompt.
     #[serde(with = "humantime_serde")]
     pub history_ttl: Duration,
+    /// What ranks knowledge entries for a message: `memory` (BM25 in Atende, the same on every
+    /// database) or `database` (SQLite FTS5 / PostgreSQL full-text search).
+    pub knowledge_search: KnowledgeSearch,
 }
 
 impl Default for BrainConfig {
     fn default() -> Self {
-        Self { history_turns: 12, history_ttl: Duration::from_secs(24 * 3600) }
+        Self {
+            history_turns: 12,
+            history_ttl: Duration::from_secs(24 * 3600),
+            knowledge_search: KnowledgeSearch::default(),
+        }
+    }
+}
+
+/// The engine that ranks a tenant's knowledge entries for a customer's message.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KnowledgeSearch {
+    /// BM25 over an index Atende keeps in memory per tenant (Portuguese or English stems, as the
+    /// persona's language); ranks alike on SQLite and PostgreSQL.
+    #[default]
+    Memory,
+    /// The database's own full-text search, with Portuguese analysis: FTS5 on SQLite (folded
+    /// words, prefixes), `tsvector` on PostgreSQL (Snowball stems, `unaccent` when installed).
+    Database,
+}
+
+impl KnowledgeSearch {
+    /// The name used in `atende.toml` and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Memory => "memory",
+            Self::Database => "database",
+        }
+    }
+}
+
+impl std::str::FromStr for KnowledgeSearch {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        match name {
+            "memory" => Ok(Self::Memory),
+            "database" => Ok(Self::Database),
+            other => Err(format!(
+                "unknown knowledge search {other:?}: use \"memory\" (BM25 in Atende, the default) \
+                 or \"database\" (the database's full-text search)"
+            )),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for KnowledgeSearch {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        name.parse().map_err(|e| serde::de::Error::custom(format!("brain.knowledge_search: {e}")))
     }
 }
 

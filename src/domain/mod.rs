@@ -8,6 +8,7 @@ mod ids;
 mod job;
 mod language;
 mod message;
+mod stopwords;
 
 pub use contact::{ContactNumber, ContactNumberError};
 pub use conversation::ConversationState;
@@ -15,3 +16,4 @@ pub use ids::{ConversationId, CorrelationId, JobId, MessageId, TenantId};
 pub use job::{ErrorClass, JobKind, JobSpec, JobState};
 pub use language::Language;
 pub use message::{Direction, InboundMessage};
+pub use stopwords::is_stopword;

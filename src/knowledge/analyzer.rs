@@ -13,8 +13,7 @@ use rust_stemmers::{Algorithm, Stemmer};
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
-use super::stopwords;
-use crate::domain::Language;
+use crate::domain::{Language, is_stopword};
 
 /// Tokens for indexing and search: folded (see [`fold`]), split on non-alphanumerics, without
 /// stopwords of `lang`, stemmed with Snowball (Portuguese for pt-BR, English for en); tokens of
@@ -58,7 +57,7 @@ impl Analyzer {
     /// See [`analyze`].
     pub(crate) fn analyze(&self, text: &str) -> Vec<String> {
         let folded = fold(text);
-        words(&folded).filter(|w| keeps_length(w) && !stopwords::contains(self.lang, w)).map(|w| self.term(w)).collect()
+        words(&folded).filter(|w| keeps_length(w) && !is_stopword(self.lang, w)).map(|w| self.term(w)).collect()
     }
 
     fn term(&self, word: &str) -> String {

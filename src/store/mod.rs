@@ -170,7 +170,8 @@ pub trait MessageStore {
     ) -> Result<Finish>;
 }
 
-/// Each tenant's knowledge base (search ranking is done by `knowledge`, portably).
+/// Each tenant's knowledge base. Ranking is done in memory by `knowledge` (the default,
+/// the same on every backend) or by the database's own full-text search.
 #[async_trait]
 pub trait KnowledgeStore {
     /// Adds or updates one entry by its `question_key`.
@@ -184,6 +185,11 @@ pub trait KnowledgeStore {
     async fn list_knowledge(&self, tenant: TenantId) -> Result<Vec<KnowledgeRow>>;
     /// (entry count, latest change in ms): changes whenever the knowledge base does.
     async fn knowledge_stamp(&self, tenant: TenantId) -> Result<(i64, i64)>;
+    /// The tenant's enabled entries matching any term of `text`, best first (ties by id), at
+    /// most `limit`, ranked by the database's full-text search with Portuguese analysis (accents
+    /// folded, stopwords dropped). Any text is safe: it is reduced to the engine's own terms,
+    /// never parsed as query syntax; text without a search term finds nothing.
+    async fn search_knowledge(&self, tenant: TenantId, text: &str, limit: usize) -> Result<Vec<KnowledgeMatch>>;
 }
 
 /// The job queue and its dead-letter queue.

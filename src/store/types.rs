@@ -386,3 +386,17 @@ pub struct KnowledgeRow {
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
+
+/// An enabled entry found by the database's full-text search (SQLite FTS5, PostgreSQL
+/// `tsvector`), for `[brain] knowledge_search = "database"`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KnowledgeMatch {
+    /// The entry.
+    pub row: KnowledgeRow,
+    /// Relevance, > 0 and higher is better; its scale differs per backend (FTS5 `bm25`,
+    /// PostgreSQL `ts_rank`), so compare scores only within one result.
+    pub score: f32,
+    /// Share (0..=1) of the query's distinct terms, as the database analyzes them, found in
+    /// the entry: the same meaning as the in-memory BM25 hit's coverage.
+    pub coverage: f32,
+}

@@ -290,9 +290,16 @@ fn the_sample_shop_works_from_the_command_line_with_no_api_key() {
     let hits: Vec<Value> = serde_json::from_slice(&search.stdout).unwrap_or_else(|_| panic!("{}", text(&search)));
     assert!(hits[0]["question"].as_str().unwrap().to_lowercase().contains("prazo"), "{hits:?}");
     assert!(hits.windows(2).all(|w| w[0]["score"].as_f64() >= w[1]["score"].as_f64()), "best first");
-    for key in ["id", "question", "answer", "score"] {
+    for key in ["id", "question", "answer", "score", "coverage"] {
         assert!(hits[0].get(key).is_some(), "missing {key}");
     }
+    let text_args = ["kb", "search", "loja-exemplo", "qual o prazo de entrega para o nordeste?", "--json"];
+    let search = atende(&db, &[&text_args[..], &["--engine", "database"]].concat());
+    let hits: Vec<Value> = serde_json::from_slice(&search.stdout).unwrap_or_else(|_| panic!("{}", text(&search)));
+    assert!(hits[0]["question"].as_str().unwrap().to_lowercase().contains("prazo"), "FTS5: {hits:?}");
+    assert!(hits.windows(2).all(|w| w[0]["score"].as_f64() >= w[1]["score"].as_f64()), "best first");
+    let wrong = atende(&db, &[&text_args[..], &["--engine", "elastic"]].concat());
+    assert!(!wrong.status.success() && text(&wrong).contains("database"), "{}", text(&wrong));
 
     let md = atende(&db, &["kb", "import", "loja-exemplo", &repo("examples/loja-exemplo/conhecimento.md")]);
     assert!(md.status.success() && text(&md).contains("ignoradas"), "{}", text(&md));

@@ -1,5 +1,6 @@
 //! The brain end to end: persona, greetings, knowledge, context resets, guards, handoffs.
 
+use atende::config::KnowledgeSearch;
 use atende::domain::ConversationState;
 use atende::store::NewKnowledge;
 use serde_json::{Value, json};
@@ -367,4 +368,51 @@ async fn turns_that_leave_the_window_are_folded_into_a_running_summary_refreshed
     assert_eq!(conversation(&app).await.summary.as_deref(), Some(summary));
     let summary_request = requests.iter().find(|r| system_text(r).starts_with("Resuma a conversa")).unwrap();
     assert!(last_user_text(summary_request).contains("Quero trocar um tênis"), "customer words are summarised");
+}
+
+// `[brain] knowledge_search = "database"`: the store's full-text search feeds the brain.
+on_each_backend!(
+    with_database_search_a_matching_entry_answers_without_an_llm_and_edits_show_at_once,
+    with_database_search_knowledge_snippets_reach_the_prompt,
+);
+
+async fn spawn_with_database_search(backend: &Backend) -> TestApp {
+    spawn_app_on_with(backend, |c| c.brain.knowledge_search = KnowledgeSearch::Database).await
+}
+
+async fn with_database_search_a_matching_entry_answers_without_an_llm_and_edits_show_at_once(backend: Backend) {
+    let app = spawn_with_database_search(&backend).await;
+    mount_whaticket_ok(&app.whaticket).await;
+    let toml =
+        tenant_toml(&app.llm.uri(), &app.whaticket.uri(), "").replace("provider = \"gemini\"", "provider = \"none\"");
+    app.apply_tenant(&toml).await;
+    let id = add_knowledge(&app, "Vocês aceitam Pix?", "Sim! Aceitamos Pix, boleto e cartão em até 10x.").await;
+    ask(&app, "d1", "voces aceitam pix?").await;
+    // An edit that leaves `updated_at` alone: an in-memory index would keep serving the old
+    // answer until the knowledge base's stamp moves; the database search reads it at once.
+    app._db.execute(format!("UPDATE knowledge_entries SET answer = 'Aceitamos Pix, sim.' WHERE id = {id}")).await;
+    ask(&app, "d2", "aceitam pix?").await;
+    ask(&app, "d3", "meu cachorro comeu o controle remoto").await;
+
+    let sent = bodies(&app.sent().await);
+    assert_eq!(sent[0], "Sim! Aceitamos Pix, boleto e cartão em até 10x.");
+    assert_eq!(sent[1], "Aceitamos Pix, sim.");
+    assert_eq!(sent[2], FALLBACK_TEXT, "nothing matched");
+    let meta = outbound_meta(&app).await;
+    assert_eq!((&meta[0]["source"], &meta[0]["knowledge"][0]), (&json!("knowledge"), &json!(id)));
+}
+
+async fn with_database_search_knowledge_snippets_reach_the_prompt(backend: Backend) {
+    let app = spawn_with_database_search(&backend).await;
+    mount_whaticket_ok(&app.whaticket).await;
+    let id = add_knowledge(&app, "Qual o prazo de entrega?", "Capitais: de 2 a 4 dias úteis.").await;
+    mount_gemini(&app.llm, &format!("Entregamos em até 4 dias úteis [kb:{id}].")).await;
+    add_knowledge(&app, "Como faço uma devolução?", "Você tem 7 dias para desistir da compra.").await;
+    ask(&app, "k1", "qual é o prazo de entrega pra SP?").await;
+
+    let system = system_text(&app.llm_requests().await[0]);
+    assert!(system.contains(&format!("[kb:{id}]")) && system.contains("de 2 a 4 dias úteis"), "{system}");
+    assert!(!system.contains("desistir da compra"), "only matching entries: {system}");
+    assert_eq!(app.sent().await[0]["body"], "Entregamos em até 4 dias úteis.");
+    assert_eq!(outbound_meta(&app).await[0]["knowledge"], json!([id]));
 }

@@ -1,13 +1,38 @@
-//! The knowledge base on PostgreSQL (ranking is done in Rust by `knowledge`, the same on every backend).
+//! The knowledge base on PostgreSQL, and its full-text search: the `search_vector` column
+//! (migration 0006: the `portuguese` configuration over `atende_unaccent`, weighted question A,
+//! title and tags B, answer C) ranked by `ts_rank`.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{PgStore, corrupt, from_ms, ms};
 use crate::domain::TenantId;
-use crate::store::{KnowledgeRow, KnowledgeStore, KnowledgeUpsert, NewKnowledge, Result};
+use crate::store::{KnowledgeMatch, KnowledgeRow, KnowledgeStore, KnowledgeUpsert, NewKnowledge, Result};
 
 type Row = (i64, Option<String>, String, String, String, bool, i64);
+
+/// The customer's text analyzed exactly as entries are, its distinct lexemes OR-ed into a
+/// tsquery. Each lexeme is quoted by the tsquery input rules (`\` escaped, `'` doubled), so no
+/// character of the text is ever read as a tsquery operator and the cast analyzes nothing
+/// again. Text without a lexeme gives a NULL tsquery, which matches nothing. Coverage counts
+/// the query's lexemes present in the entry's vector.
+const SEARCH: &str = r#"
+WITH query AS (
+    SELECT terms,
+           (SELECT string_agg('''' || replace(replace(t, E'\\', E'\\\\'), '''', '''''') || '''', ' | ')
+              FROM unnest(terms) t)::tsquery AS tsq
+      FROM (SELECT tsvector_to_array(to_tsvector('portuguese', atende_unaccent($2))) AS terms) analyzed
+)
+SELECT k.id, k.title, k.question, k.answer, k.tags, k.enabled, k.updated_at,
+       ts_rank(k.search_vector, q.tsq) AS score,
+       ((SELECT count(*) FROM unnest(q.terms) t WHERE t = ANY (tsvector_to_array(k.search_vector)))::real
+           / cardinality(q.terms))::real AS coverage
+  FROM knowledge_entries k, query q
+ WHERE k.tenant_id = $1 AND k.enabled AND k.search_vector @@ q.tsq
+ ORDER BY score DESC, k.id
+ LIMIT $3"#;
+
+type SearchRow = (i64, Option<String>, String, String, String, bool, i64, f32, f32);
 
 #[async_trait]
 impl KnowledgeStore for PgStore {
@@ -82,19 +107,7 @@ impl KnowledgeStore for PgStore {
         .bind(tenant.0)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|(id, title, question, answer, tags, enabled, updated_at)| {
-                Ok(KnowledgeRow {
-                    id,
-                    title,
-                    question,
-                    answer,
-                    tags: serde_json::from_str(&tags).map_err(|e| corrupt(format!("knowledge {id} tags: {e}")))?,
-                    enabled,
-                    updated_at: from_ms(updated_at),
-                })
-            })
-            .collect()
+        rows.into_iter().map(knowledge_row).collect()
     }
 
     async fn knowledge_stamp(&self, tenant: TenantId) -> Result<(i64, i64)> {
@@ -105,4 +118,31 @@ impl KnowledgeStore for PgStore {
                 .await?;
         Ok((stamp.0, stamp.1.unwrap_or(0)))
     }
+
+    async fn search_knowledge(&self, tenant: TenantId, text: &str, limit: usize) -> Result<Vec<KnowledgeMatch>> {
+        let rows: Vec<SearchRow> = sqlx::query_as(SEARCH)
+            .bind(tenant.0)
+            .bind(text)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|(id, title, question, answer, tags, enabled, updated_at, score, coverage)| {
+                let row = knowledge_row((id, title, question, answer, tags, enabled, updated_at))?;
+                Ok(KnowledgeMatch { row, score, coverage })
+            })
+            .collect()
+    }
+}
+
+fn knowledge_row((id, title, question, answer, tags, enabled, updated_at): Row) -> Result<KnowledgeRow> {
+    Ok(KnowledgeRow {
+        id,
+        title,
+        question,
+        answer,
+        tags: serde_json::from_str(&tags).map_err(|e| corrupt(format!("knowledge {id} tags: {e}")))?,
+        enabled,
+        updated_at: from_ms(updated_at),
+    })
 }

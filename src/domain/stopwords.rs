@@ -1,4 +1,6 @@
 //! Stopwords per language, already accent-folded and sorted so lookups are a binary search.
+//! Shared by the in-memory ranking (`knowledge`) and the SQLite full-text query (`store`),
+//! so both drop the same words.
 //!
 //! pt-BR starts from the Snowball Portuguese list, plus chat fillers seen on WhatsApp
 //! ("vc", "pra", "gostaria", "obrigado") and question words ("onde", "quanto"): every stored
@@ -6,10 +8,10 @@
 //! "nem", "nunca", "not", "no") are stopwords too: a bag-of-words ranking cannot use them, and
 //! they sit in most answers. Sentiment and handoff detection read the raw text instead.
 
-use crate::domain::Language;
+use super::Language;
 
 /// Whether the accent-folded, lowercase `word` carries no meaning for search in `lang`.
-pub(crate) fn contains(lang: Language, word: &str) -> bool {
+pub fn is_stopword(lang: Language, word: &str) -> bool {
     list(lang).binary_search(&word).is_ok()
 }
 
@@ -74,17 +76,17 @@ mod tests {
     #[test]
     fn portuguese_function_words_and_negations_are_stopwords() {
         for word in ["o", "a", "de", "da", "do", "que", "e", "um", "uma", "para", "com", "nao", "voce", "qual"] {
-            assert!(contains(Language::PtBr, word), "{word}");
+            assert!(is_stopword(Language::PtBr, word), "{word}");
         }
         for word in ["entrega", "prazo", "pix", "dia", "troca"] {
-            assert!(!contains(Language::PtBr, word), "{word}");
+            assert!(!is_stopword(Language::PtBr, word), "{word}");
         }
     }
 
     #[test]
     fn english_list_is_separate_from_portuguese() {
-        assert!(contains(Language::En, "the"));
-        assert!(!contains(Language::En, "para"));
-        assert!(!contains(Language::PtBr, "the"));
+        assert!(is_stopword(Language::En, "the"));
+        assert!(!is_stopword(Language::En, "para"));
+        assert!(!is_stopword(Language::PtBr, "the"));
     }
 }

@@ -1,6 +1,9 @@
 //! The prompt: the persona's system instruction (a minijinja template the tenant may
 //! override), recent turns, and the new (burst) turn, customer text always fenced as data.
 
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+
 use minijinja::Environment;
 use serde::Serialize;
 
@@ -73,12 +76,32 @@ pub fn render_system(persona: &PersonaTable, inputs: &PromptInputs<'_>) -> Resul
         (None, Language::PtBr) => SYSTEM_PT_BR,
         (None, Language::En) => SYSTEM_EN,
     };
-    let mut env = Environment::new();
-    env.set_undefined_behavior(minijinja::UndefinedBehavior::Lenient);
-    env.add_template("system", source).map_err(|e| format!("persona.prompt_template: {e}"))?;
+    let env = compiled(source).map_err(|e| format!("persona.prompt_template: {e}"))?;
     let template = env.get_template("system").map_err(|e| e.to_string())?;
     let text = template.render(minijinja::value::Serde(inputs)).map_err(|e| format!("persona.prompt_template: {e}"))?;
     Ok(collapse_blank_lines(&text))
+}
+
+/// Distinct templates kept compiled; past it the cache starts afresh.
+const MAX_COMPILED: usize = 256;
+
+/// The system template compiled from `source`, from a process-wide cache: compiling costs
+/// more than rendering and runs twice per answer otherwise, while templates change rarely.
+fn compiled(source: &str) -> Result<Arc<Environment<'static>>, minijinja::Error> {
+    static CACHE: LazyLock<Mutex<HashMap<String, Arc<Environment<'static>>>>> = LazyLock::new(Mutex::default);
+    if let Some(env) = CACHE.lock().unwrap_or_else(PoisonError::into_inner).get(source) {
+        return Ok(env.clone());
+    }
+    let mut env = Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Lenient);
+    env.add_template_owned("system", source.to_string())?;
+    let env = Arc::new(env);
+    let mut cache = CACHE.lock().unwrap_or_else(PoisonError::into_inner);
+    if cache.len() >= MAX_COMPILED {
+        cache.clear();
+    }
+    cache.insert(source.to_string(), env.clone());
+    Ok(env)
 }
 
 /// Checks that a tenant's template compiles (for `tenant apply` and `check`).

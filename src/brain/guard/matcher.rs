@@ -15,9 +15,46 @@ const WINDOW: usize = 3;
 /// The token standing for a sentence end; patterns and windows never cross it.
 const SENTENCE_END: &str = "|";
 
+/// The tokens of one text, in order, plus a sorted copy: a phrase whose slots cannot all be
+/// present is ruled out with a few binary searches instead of a walk over the text (the
+/// guards try dozens of phrases on every message).
+pub(crate) struct Tokens {
+    list: Vec<String>,
+    sorted: Vec<String>,
+}
+
+impl Tokens {
+    /// Whether some token is `word` (or, for a prefix word, starts with it).
+    fn has(&self, word: &Word) -> bool {
+        match word {
+            Word::Exact(w) => self.sorted.binary_search(w).is_ok(),
+            Word::Prefix(stem) => {
+                let at = self.sorted.partition_point(|t| t.as_str() < stem.as_str());
+                self.sorted.get(at).is_some_and(|t| t.starts_with(stem.as_str()))
+            }
+        }
+    }
+}
+
+impl std::ops::Deref for Tokens {
+    type Target = [String];
+
+    fn deref(&self) -> &[String] {
+        &self.list
+    }
+}
+
 /// Splits folded text into words, sentence ends (`|`) and colons (`:`). Apostrophes join
 /// ("i'm" → "im"), and chat abbreviations are spelled out ("vc" → "voce").
-pub(crate) fn tokenize(text: &str) -> Vec<String> {
+pub(crate) fn tokenize(text: &str) -> Tokens {
+    let list = token_list(text);
+    let mut sorted = list.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    Tokens { list, sorted }
+}
+
+fn token_list(text: &str) -> Vec<String> {
     let chars: Vec<char> = text.chars().collect();
     let mut tokens: Vec<String> = Vec::new();
     let mut word = String::new();
@@ -107,6 +144,11 @@ impl Alternatives {
             .max()
     }
 
+    /// Whether the first word of some alternative occurs in `tokens` (needed for a match).
+    fn may_occur(&self, tokens: &Tokens) -> bool {
+        self.0.iter().any(|words| words.first().is_some_and(|w| tokens.has(w)))
+    }
+
     fn any_in(&self, tokens: &[String], from: usize, to: usize) -> bool {
         (from..to).any(|at| self.match_at(tokens, at).is_some())
     }
@@ -158,7 +200,10 @@ impl Phrase {
     }
 
     /// The first match in `tokens` that satisfies the context, as the matched words.
-    pub(crate) fn find(&self, tokens: &[String]) -> Option<String> {
+    pub(crate) fn find(&self, tokens: &Tokens) -> Option<String> {
+        if !self.slots.iter().all(|(_, alternatives)| alternatives.may_occur(tokens)) {
+            return None;
+        }
         (0..tokens.len()).find_map(|start| {
             let end = self.match_from(tokens, start)?;
             self.context_ok(tokens, start, end).then(|| tokens[start..end].join(" "))
@@ -166,7 +211,7 @@ impl Phrase {
     }
 
     /// Whether the pattern occurs anywhere in `tokens` with its context.
-    pub(crate) fn is_in(&self, tokens: &[String]) -> bool {
+    pub(crate) fn is_in(&self, tokens: &Tokens) -> bool {
         self.find(tokens).is_some()
     }
 

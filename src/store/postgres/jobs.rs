@@ -35,21 +35,48 @@ const RUNNABLE: &str = "
         SELECT 1 FROM jobs h WHERE h.key = j.key AND h.id < j.id AND h.state IN ('queued', 'running')
           AND NOT (j.kind = 'deliver' AND h.kind = 'reply' AND h.state = 'queued')))";
 
+/// The first runnable queued job and the first running job whose lease expired, each
+/// found through its own partial index (`jobs_claim_queued`, `jobs_lease_expiry`, migration
+/// 0007) and locked with `SKIP LOCKED`, and the better of the two: the order of a single walk
+/// over all live jobs, without stepping over the running ones. (A lock clause may not stand
+/// in a `UNION` arm itself, hence the sub-selects.)
 const CLAIM: &str = "
 UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3
 WHERE id = (
-    SELECT j.id FROM jobs j
-    WHERE j.state IN ('queued', 'running') AND j.run_at <= $3
-      AND (j.state = 'queued' OR j.lease_until < $3)
-      AND {RUNNABLE}
-    ORDER BY CASE j.kind WHEN 'deliver' THEN 0 ELSE 1 END, j.run_at, j.id
-    LIMIT 1
-    FOR UPDATE OF j SKIP LOCKED)
+    SELECT id FROM (
+        SELECT * FROM (
+            SELECT j.id, CASE j.kind WHEN 'deliver' THEN 0 ELSE 1 END AS rank, j.run_at FROM jobs j
+            WHERE j.state = 'queued' AND j.run_at <= $3 AND {RUNNABLE}
+            ORDER BY CASE j.kind WHEN 'deliver' THEN 0 ELSE 1 END, j.run_at, j.id
+            LIMIT 1
+            FOR UPDATE OF j SKIP LOCKED) queued
+        UNION ALL
+        SELECT * FROM (
+            SELECT j.id, CASE j.kind WHEN 'deliver' THEN 0 ELSE 1 END AS rank, j.run_at FROM jobs j
+            WHERE j.state = 'running' AND j.lease_until < $3 AND j.run_at <= $3 AND {RUNNABLE}
+            ORDER BY CASE j.kind WHEN 'deliver' THEN 0 ELSE 1 END, j.run_at, j.id
+            LIMIT 1
+            FOR UPDATE OF j SKIP LOCKED) expired) candidates
+    ORDER BY rank, run_at, id
+    LIMIT 1)
 RETURNING id, tenant_id, kind, key, payload, attempts, max_attempts, correlation_id, run_at";
 
+/// The earliest due time of a runnable queued job (the first in index order of each rank)
+/// or lease expiry of a running one (always runnable: one running job per key), each through
+/// its partial index rather than a pass over every live job.
 const NEXT_DUE: &str = "
-SELECT MIN(CASE WHEN j.state = 'queued' THEN j.run_at ELSE j.lease_until END) FROM jobs j
-WHERE j.state IN ('queued', 'running') AND {RUNNABLE}";
+SELECT MIN(due) FROM (
+    SELECT * FROM (
+        SELECT j.run_at AS due FROM jobs j
+        WHERE j.state = 'queued' AND CASE j.kind WHEN 'deliver' THEN 0 ELSE 1 END = 0 AND {RUNNABLE}
+        ORDER BY CASE j.kind WHEN 'deliver' THEN 0 ELSE 1 END, j.run_at, j.id LIMIT 1) deliveries
+    UNION ALL
+    SELECT * FROM (
+        SELECT j.run_at AS due FROM jobs j
+        WHERE j.state = 'queued' AND CASE j.kind WHEN 'deliver' THEN 0 ELSE 1 END = 1 AND {RUNNABLE}
+        ORDER BY CASE j.kind WHEN 'deliver' THEN 0 ELSE 1 END, j.run_at, j.id LIMIT 1) replies
+    UNION ALL
+    SELECT MIN(j.lease_until) FROM jobs j WHERE j.state = 'running' AND j.kind IN ('reply', 'deliver')) due";
 
 static CLAIM_SQL: LazyLock<String> = LazyLock::new(|| CLAIM.replace("{RUNNABLE}", RUNNABLE));
 static NEXT_DUE_SQL: LazyLock<String> = LazyLock::new(|| NEXT_DUE.replace("{RUNNABLE}", RUNNABLE));

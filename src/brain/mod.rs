@@ -22,7 +22,9 @@ use crate::config::persona::PersonaTable;
 use crate::config::tenant::{ProviderChoice, ResolvedLlm, ResolvedTenant};
 use crate::domain::{ConversationId, ConversationState, ErrorClass, Language};
 use crate::llm::{BreakerState, ChainError, LlmChain, ProviderConfig, ProviderKind};
-use crate::store::{ConversationUpdate, ReplyContext, Store, StoreError};
+use crate::store::{
+    Conversation, ConversationUpdate, NewHandoff, ReplyContext, Store, StoreError, StoredMessage, Tenant,
+};
 use crate::telemetry::metrics as m;
 
 /// Labels of a decision, for the replies and handoffs counters (counted once recorded).
@@ -36,7 +38,7 @@ pub fn decision_labels(outcome: &Outcome) -> (&'static str, String) {
 
 pub use context::KnowledgeCache;
 pub use context_cache::{ContextCache, ContextCacheStats};
-pub use handoff::{HandoffReason, out_of_hours};
+pub use handoff::{HandoffReason, handoff_text, out_of_hours, sla_breach_text};
 pub use prompt::{PromptInputs, build_prompt, burst_text, render_system, validate_template};
 
 /// WhatsApp's limit for one text message.
@@ -185,12 +187,20 @@ impl Brain {
         let update = ConversationUpdate {
             guard_strikes: ctx.conversation.guard_strikes,
             negative_streak: if negative { ctx.conversation.negative_streak + 1 } else { 0 },
-            handoff: false,
+            handoff: None,
+            resume_idle: None,
             summary: None,
         };
         let mut facts = Facts { ctx, persona, language, burst, mood, update, now };
         if ctx.conversation.state != ConversationState::Bot {
-            return Ok(Ok(facts.silent("human")));
+            match handoff::idle_since(ctx, now) {
+                // The person went quiet: the bot takes the conversation back with this answer.
+                Some(human_at) => {
+                    info!("no person wrote for the idle period; the bot resumes");
+                    facts.update.resume_idle = Some(human_at);
+                }
+                None => return Ok(Ok(facts.silent("human"))),
+            }
         }
         if !persona.ai_enabled() {
             return Ok(Ok(facts.silent("ai_off")));
@@ -279,6 +289,31 @@ impl Brain {
         }
     }
 
+    /// What the person taking over reads: written by the tenant's LLM when one answers,
+    /// extractive otherwise (no LLM, breaker open, an error). `messages` are the ticket's.
+    /// Returns the text and how it was made (`llm` or `extractive`).
+    pub async fn handoff_summary(
+        &self,
+        tenant: &Tenant,
+        resolved: &ResolvedTenant,
+        conversation: &Conversation,
+        messages: &[StoredMessage],
+        reason: &str,
+    ) -> (String, &'static str) {
+        let persona = &tenant.settings.persona;
+        let language = persona.language();
+        let providers: Vec<ProviderConfig> = resolved.llm.iter().map(|llm| provider_config(llm, persona)).collect();
+        if !providers.is_empty() {
+            let prompt = handoff::summary_prompt(conversation, messages, reason, language);
+            match self.chain.complete(&tenant.slug, &providers, &prompt).await {
+                Ok(done) if !done.text.trim().is_empty() => return (handoff::bounded_summary(&done.text), "llm"),
+                Ok(_) => warn!("the LLM wrote an empty hand-off summary; using the extractive one"),
+                Err(err) => warn!(error = %err, "no LLM hand-off summary; using the extractive one"),
+            }
+        }
+        (handoff::extractive_summary(conversation, messages, reason, language), "extractive")
+    }
+
     fn unavailable(&self, facts: &Facts<'_>, providers: &[ProviderConfig], err: ChainError) -> LlmUnavailable {
         // Retrying before a tripped breaker cools down would only spend an attempt.
         let slug = &facts.ctx.tenant.slug;
@@ -320,8 +355,10 @@ impl Facts<'_> {
         if self.update.negative_streak >= handoff::NEGATIVE_STREAK_LIMIT {
             return Some(self.handoff(HandoffReason::NegativeMood, json!({ "mood": self.mood.compound })));
         }
+        // A bot taking back an idle conversation starts its count again.
+        let replies = if self.update.resume_idle.is_some() { 0 } else { context::ai_replies(self.ctx) };
         if let Some(limit) = self.persona.max_ai_messages
-            && context::ai_replies(self.ctx) >= limit
+            && replies >= limit
         {
             return Some(self.handoff(HandoffReason::AiLimit, json!({ "limit": limit })));
         }
@@ -387,14 +424,17 @@ impl Facts<'_> {
 
     fn handoff(&self, reason: HandoffReason, meta: Value) -> Outcome {
         info!(reason = reason.as_str(), "handing the conversation to a person");
+        let settings = &self.ctx.tenant.settings.handoff;
         let text = match (&self.persona.out_of_hours_text, out_of_hours(self.persona, self.now)) {
-            (Some(text), true) => text.as_str(),
-            _ => self.persona.handoff_text(),
+            (Some(text), true) => text.clone(),
+            _ => handoff::handoff_text(settings, self.persona),
         };
         let mut meta = self.stamp(meta, "handoff");
         meta["handoff"] = json!(reason.as_str());
-        let update = ConversationUpdate { handoff: true, ..self.update.clone() };
-        Outcome { decision: Decision::Handoff { reason, parts: vec![text.to_string()], meta }, update, mood: self.mood }
+        let sla = settings.sla_minutes.map(|minutes| time::Duration::minutes(i64::from(minutes)));
+        let new = NewHandoff { reason: reason.as_str().to_string(), sla };
+        let update = ConversationUpdate { handoff: Some(new), ..self.update.clone() };
+        Outcome { decision: Decision::Handoff { reason, parts: vec![text], meta }, update, mood: self.mood }
     }
 
     fn fallback(&self, kind: &str, reason: String) -> Outcome {

@@ -1,5 +1,6 @@
 //! The generic inbound body, Atende's own contract (protocols.md §7.2):
-//! `{id, from, name?, text, timestamp, ticket_id?, from_me?}`, alone or in a JSON array.
+//! `{id, from, name?, text, timestamp, ticket_id?, from_me?}`, alone or in a JSON array;
+//! and one event, `{"event": "ticket.closed", from, ticket_id?}` (docs/handoff.md).
 //! Unknown fields are allowed for forward compatibility; known fields must have their type.
 
 use serde_json::Value;
@@ -19,6 +20,9 @@ pub(super) fn parse(value: &Value) -> Result<Vec<Inbound>, ParseError> {
 
 fn parse_one(value: &Value) -> Result<Inbound, ParseError> {
     let fields = Fields::root(value, "a message object")?;
+    if let Some(event) = fields.str("event")? {
+        return parse_event(&fields, event);
+    }
     let provider_id = fields.provider_id("id")?;
     let contact = ContactNumber::parse(fields.req_str("from")?).map_err(|e| fields.invalid("from", &e.to_string()))?;
     let text =
@@ -47,6 +51,15 @@ fn parse_one(value: &Value) -> Result<Inbound, ParseError> {
         ticket_id: fields.id("ticket_id")?,
         from_me,
     }))
+}
+
+/// `{"event": "ticket.closed", "from": digits, "ticket_id"?}`; other events are ignored.
+fn parse_event(fields: &Fields<'_>, event: &str) -> Result<Inbound, ParseError> {
+    if event != inbound::TICKET_CLOSED_EVENT {
+        return Ok(Inbound::Ignored(IgnoreReason::Event));
+    }
+    let contact = ContactNumber::parse(fields.req_str("from")?).map_err(|e| fields.invalid("from", &e.to_string()))?;
+    Ok(Inbound::TicketClosed(inbound::TicketClosed { contact, ticket_id: fields.id("ticket_id")? }))
 }
 
 #[cfg(test)]

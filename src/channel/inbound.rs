@@ -22,9 +22,24 @@ pub const MAX_BATCH_ITEMS: usize = 100;
 pub enum Inbound {
     /// A text message to record (possibly `from_me`: our echo or a human agent).
     Message(InboundMessage),
+    /// The helpdesk closed the contact's ticket: the conversation closes and the bot takes
+    /// the next message (WT-flavio `ticket.closed`, generic `{"event": "ticket.closed"}`).
+    TicketClosed(TicketClosed),
     /// Something that is not a customer text; upstream answers 200 "ignored" with the reason.
     Ignored(IgnoreReason),
 }
+
+/// A closed helpdesk ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketClosed {
+    /// The customer.
+    pub contact: crate::domain::ContactNumber,
+    /// The ticket, when the sender says.
+    pub ticket_id: Option<String>,
+}
+
+/// The event name that closes a ticket, on every channel that reports it.
+pub const TICKET_CLOSED_EVENT: &str = "ticket.closed";
 
 /// Why an item is not a message to answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

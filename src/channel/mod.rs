@@ -13,6 +13,7 @@
 //! - `generic.rs`: Atende's own body (§7.2).
 //! - `whaticket.rs`, `baileys.rs`: Whaticket payload shapes (§1.4, §1.6).
 //! - `whaticket_send.rs`: Whaticket's send API (§1.2, §1.3).
+//! - `whaticket_ticket.rs`: ticket hand-off with a user session (§1.5).
 //! - `error.rs`: [`VerifyError`], [`ParseError`], [`ChannelError`].
 
 mod baileys;
@@ -23,6 +24,7 @@ mod inbound;
 mod signature;
 mod whaticket;
 mod whaticket_send;
+mod whaticket_ticket;
 
 #[cfg(test)]
 mod fuzz_tests;
@@ -31,14 +33,15 @@ use std::fmt;
 
 pub use error::{ChannelError, ParseError, VerifyError};
 pub use inbound::{
-    IgnoreReason, Inbound, MAX_BATCH_ITEMS, MAX_ID_CHARS, MAX_NAME_CHARS, MAX_TEXT_CHARS, parse_inbound,
-    parse_inbound_at,
+    IgnoreReason, Inbound, MAX_BATCH_ITEMS, MAX_ID_CHARS, MAX_NAME_CHARS, MAX_TEXT_CHARS, TICKET_CLOSED_EVENT,
+    TicketClosed, parse_inbound, parse_inbound_at,
 };
 pub use signature::{
     InboundCredentials, MAX_SKEW_SECONDS, SIGNATURE_HEADER, TIMESTAMP_HEADER, WEBHOOK_SIGNATURE_HEADER, sign_generic,
     verify,
 };
 pub use whaticket_send::{WhaticketClient, WhaticketCredentials};
+pub use whaticket_ticket::WhaticketUser;
 
 /// Result of sending through a channel.
 pub type Result<T, E = ChannelError> = std::result::Result<T, E>;

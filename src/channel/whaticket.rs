@@ -13,6 +13,23 @@ use crate::domain::{ContactNumber, InboundMessage};
 
 /// WT-flavio events that carry a message; every other event is ignored.
 const MESSAGE_EVENTS: [&str; 2] = ["message.received", "message.create"];
+/// WT-flavio events that carry a ticket row: `ticket.closed`, or an update to `closed`.
+const TICKET_EVENTS: [&str; 3] = [inbound::TICKET_CLOSED_EVENT, "ticket.updated", "ticket.update"];
+
+/// A ticket row `{id, status, contact: {number}}` in a ticket event: a close ends the
+/// conversation; any other update is ignored.
+fn parse_ticket_event(envelope: &Fields<'_>, event: &str) -> Result<Inbound, ParseError> {
+    let ticket = envelope.obj("payload")?.ok_or_else(|| envelope.invalid("payload", "is required"))?;
+    let closed = event == inbound::TICKET_CLOSED_EVENT || ticket.str("status")? == Some("closed");
+    if !closed {
+        return Ok(Inbound::Ignored(IgnoreReason::Event));
+    }
+    let contact = ticket.obj("contact")?.ok_or_else(|| ticket.invalid("contact", "is required (contact.number)"))?;
+    if contact.bool("isGroup")?.unwrap_or(false) {
+        return Ok(Inbound::Ignored(IgnoreReason::Group));
+    }
+    Ok(Inbound::TicketClosed(inbound::TicketClosed { contact: number_of(&contact)?, ticket_id: ticket.id("id")? }))
+}
 
 /// Parses a Whaticket body; `received_at` stands in when a payload carries no send time.
 pub(super) fn parse(value: &Value, received_at: OffsetDateTime) -> Result<Vec<Inbound>, ParseError> {
@@ -48,6 +65,9 @@ fn parse_item(value: &Value, received_at: OffsetDateTime) -> Result<Inbound, Par
 /// WT-flavio `{event, payload, timestamp}`: the payload is a Baileys message or a Message row.
 fn parse_event(envelope: &Fields<'_>, received_at: OffsetDateTime) -> Result<Inbound, ParseError> {
     let event = envelope.req_str("event")?;
+    if TICKET_EVENTS.contains(&event) {
+        return parse_ticket_event(envelope, event);
+    }
     if !MESSAGE_EVENTS.contains(&event) {
         return Ok(Inbound::Ignored(IgnoreReason::Event));
     }

@@ -32,7 +32,9 @@ pub struct WhaticketCredentials {
 #[derive(Debug, Clone)]
 pub struct WhaticketClient {
     /// Carries the request timeout, so every send is bounded.
-    http: reqwest::Client,
+    pub(super) http: reqwest::Client,
+    /// User sessions for ticket changes (`whaticket_ticket`).
+    pub(super) sessions: super::whaticket_ticket::Sessions,
 }
 
 impl WhaticketClient {
@@ -42,7 +44,7 @@ impl WhaticketClient {
     pub fn new(timeout: Duration) -> Self {
         let http =
             reqwest::Client::builder().timeout(timeout).build().expect("the HTTP client's TLS backend initialises");
-        Self { http }
+        Self { http, sessions: Default::default() }
     }
 
     /// Sends `text` to `number` with `{"number": digits, "body": text}`; any 2xx is success.
@@ -101,7 +103,7 @@ fn send_url(root: &str) -> Result<Url, ChannelError> {
     }
 }
 
-fn bearer(token: &SecretString) -> Result<HeaderValue, ChannelError> {
+pub(super) fn bearer(token: &SecretString) -> Result<HeaderValue, ChannelError> {
     let token = token.expose_secret().trim();
     if token.is_empty() {
         return Err(ChannelError::InvalidConfig("whaticket token is empty".into()));
@@ -112,7 +114,7 @@ fn bearer(token: &SecretString) -> Result<HeaderValue, ChannelError> {
     Ok(value)
 }
 
-fn transport_error(error: reqwest::Error) -> ChannelError {
+pub(super) fn transport_error(error: reqwest::Error) -> ChannelError {
     if error.is_timeout() {
         return ChannelError::Timeout;
     }
@@ -127,7 +129,7 @@ fn transport_error(error: reqwest::Error) -> ChannelError {
     ChannelError::Connect(cut(&message))
 }
 
-async fn http_error(response: Response, token: &SecretString) -> ChannelError {
+pub(super) async fn http_error(response: Response, token: &SecretString) -> ChannelError {
     let status = response.status().as_u16();
     let body = read_start(response).await;
     let message = error_message(&body);

@@ -89,6 +89,7 @@ impl<'a> Chat<'a> {
             summary: None,
             summary_upto: MessageId(0),
             context_epoch: 0,
+            human_at: None,
         };
         Self { tenant, conversation, transcript: Vec::new(), window, replies: 0 }
     }
@@ -134,7 +135,7 @@ impl<'a> Chat<'a> {
             self.conversation.summary = Some(summary.clone());
             self.conversation.summary_upto = *upto;
         }
-        if outcome.update.handoff {
+        if outcome.update.handoff.is_some() {
             self.conversation.state = ConversationState::Human;
         }
     }

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use time::OffsetDateTime;
 
-use super::{Cli, Command, ConversationCommand, DlqCommand, DlqFilter, Lang, MigrateAction, TenantCommand};
+use super::{
+    Cli, Command, ConversationCommand, DlqCommand, DlqFilter, HandoffCommand, Lang, MigrateAction, TenantCommand,
+};
 use crate::app::{App, redact_url, shutdown_on_signal};
 use crate::config::tenant::TenantFile;
 use crate::config::{self, Config};
@@ -38,6 +40,9 @@ pub async fn execute(cli: Cli, lang: Lang) -> anyhow::Result<()> {
         Command::Dlq(command) => dlq(&config, command, lang).await,
         Command::Conversation(command) => conversation(&config, command, lang).await,
         Command::Check { files } => super::check::run(&config, &files, lang).await,
+        Command::Handoff(HandoffCommand::List { tenant, limit, json }) => {
+            handoffs(&config, &tenant, limit, json, lang).await
+        }
         Command::Kb(command) => super::kb::run(&config, command, lang).await,
         Command::Persona(command) => super::kb::persona(&config, command, lang).await,
         Command::Chat { tenant } => super::chat::run(&config, &tenant, lang).await,
@@ -162,9 +167,64 @@ async fn conversation(config: &Config, command: ConversationCommand, lang: Lang)
 fn dead_letter_filter(filter: &DlqFilter) -> anyhow::Result<DeadLetterFilter> {
     let kind = match filter.kind.as_deref() {
         None => None,
-        Some(kind) => Some(JobKind::parse(kind).with_context(|| format!("--kind {kind:?}: use reply or deliver"))?),
+        Some(kind) => {
+            Some(JobKind::parse(kind).with_context(|| format!("--kind {kind:?}: use reply, deliver, handoff or sla"))?)
+        }
     };
     Ok(DeadLetterFilter { tenant: filter.tenant.clone(), kind, limit: Some(filter.limit) })
+}
+
+async fn handoffs(config: &Config, slug: &str, limit: u32, json: bool, lang: Lang) -> anyhow::Result<()> {
+    let store = open(config, lang).await?;
+    let tenant = store.find_tenant(slug).await?.with_context(|| not_found_tenant(slug, lang))?;
+    let records = store.list_handoffs(tenant.id, limit).await?;
+    let time = |at: Option<time::OffsetDateTime>| {
+        at.and_then(|at| at.format(&time::format_description::well_known::Rfc3339).ok())
+    };
+    if json {
+        let rows: Vec<serde_json::Value> = records
+            .iter()
+            .map(|h| {
+                serde_json::json!({
+                    "id": h.id, "contact": h.conversation.contact, "reason": h.reason, "summary": h.summary,
+                    "ticket_id": h.ticket_id, "transfer": h.transfer, "created_at": time(Some(h.created_at)),
+                    "sla_due_at": time(h.sla_due_at), "first_human_at": time(h.first_human_at),
+                    "breached_at": time(h.breached_at), "closed_at": time(h.closed_at),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    if records.is_empty() {
+        println!("{}", lang.pick("nenhuma transferência", "no hand-offs"));
+        return Ok(());
+    }
+    println!(
+        "{}",
+        lang.pick(
+            "ID\tCONTATO\tMOTIVO\tTICKET\tCRIADA\tSLA\tRESUMO",
+            "ID\tCONTACT\tREASON\tTICKET\tCREATED\tSLA\tSUMMARY"
+        )
+    );
+    for h in &records {
+        let sla = match (h.sla_due_at, h.first_human_at, h.breached_at) {
+            (None, _, _) => "-",
+            (_, _, Some(_)) => lang.pick("estourado", "breached"),
+            (_, Some(_), None) => lang.pick("cumprido", "met"),
+            (Some(_), None, None) => lang.pick("aguardando", "waiting"),
+        };
+        let summary: String = h.summary.as_deref().unwrap_or("-").replace('\n', " · ").chars().take(120).collect();
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{sla}\t{summary}",
+            h.id,
+            h.conversation.contact,
+            h.reason,
+            h.ticket_id.as_deref().unwrap_or("-"),
+            time(Some(h.created_at)).unwrap_or_default()
+        );
+    }
+    Ok(())
 }
 
 fn print_jobs(jobs: &[JobRecord], lang: Lang) {

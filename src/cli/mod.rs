@@ -53,6 +53,9 @@ pub enum Command {
     /// Controla o bot em uma conversa.
     #[command(subcommand)]
     Conversation(ConversationCommand),
+    /// Transferências para atendentes humanos: resumo, ticket e SLA.
+    #[command(subcommand)]
+    Handoff(HandoffCommand),
     /// Base de conhecimento de um cliente: importar e pesquisar.
     #[command(subcommand)]
     Kb(KbCommand),
@@ -237,13 +240,29 @@ pub enum DlqCommand {
     },
 }
 
+/// `atende handoff …`
+#[derive(Debug, Subcommand)]
+pub enum HandoffCommand {
+    /// Lista as transferências de um cliente, das mais novas às mais antigas.
+    List {
+        /// Cliente (slug).
+        tenant: String,
+        /// No máximo este número.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Saída em JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 /// Dead-letter filter options.
 #[derive(Debug, Clone, Args)]
 pub struct DlqFilter {
     /// Só deste cliente (slug).
     #[arg(long)]
     pub tenant: Option<String>,
-    /// Só deste tipo de job (reply, deliver).
+    /// Só deste tipo de job (reply, deliver, handoff, sla).
     #[arg(long)]
     pub kind: Option<String>,
     /// No máximo este número.

@@ -80,6 +80,70 @@ pub struct TenantFile {
     /// How the bot speaks.
     #[serde(default)]
     pub persona: PersonaTable,
+    /// Hand-off to a person: text, SLA, when the bot resumes.
+    #[serde(default, skip_serializing_if = "HandoffTable::is_default")]
+    pub handoff: HandoffTable,
+}
+
+/// `[handoff]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandoffTable {
+    /// Said to the customer on hand-off (overrides `persona.handoff_text`); `{wait}` becomes
+    /// the expected wait in minutes, which is otherwise appended when `sla_minutes` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Target time from hand-off to the first message of a person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla_minutes: Option<u32>,
+    /// The bot answers again when no person wrote for this long after a hand-off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_after_idle_minutes: Option<u32>,
+    /// A person's message that gives the conversation back to the bot (default `#bot`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_command: Option<String>,
+    /// Said to the customer when the SLA passes without an answer from a person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla_breach_text: Option<String>,
+}
+
+/// The resume command when `[handoff] resume_command` is not set.
+pub const DEFAULT_RESUME_COMMAND: &str = "#bot";
+
+impl HandoffTable {
+    fn is_default(&self) -> bool {
+        self == &Self::default()
+    }
+
+    /// The command that gives a conversation back to the bot.
+    pub fn resume_command(&self) -> &str {
+        self.resume_command.as_deref().map(str::trim).filter(|c| !c.is_empty()).unwrap_or(DEFAULT_RESUME_COMMAND)
+    }
+
+    /// Whether `text`, written by a person, is the resume command (case and spaces aside).
+    pub fn is_resume_command(&self, text: &str) -> bool {
+        text.trim().eq_ignore_ascii_case(self.resume_command())
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.sla_minutes == Some(0) {
+            return Err("handoff.sla_minutes: must be at least 1 (leave it out for no SLA)".into());
+        }
+        if self.resume_after_idle_minutes == Some(0) {
+            return Err(
+                "handoff.resume_after_idle_minutes: must be at least 1 (leave it out to wait for a person)".into()
+            );
+        }
+        if self.sla_minutes.is_none() && self.text.as_deref().is_some_and(|t| t.contains("{wait}")) {
+            return Err("handoff.text: `{wait}` needs `sla_minutes` (the expected wait it stands for)".into());
+        }
+        for (key, text) in [("handoff.text", &self.text), ("handoff.sla_breach_text", &self.sla_breach_text)] {
+            if text.as_deref().is_some_and(|t| t.trim().is_empty()) {
+                return Err(format!("{key}: must not be empty (leave it out for the default)"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `[webhook]`.
@@ -112,6 +176,18 @@ pub struct WhaticketTable {
     /// File holding `token`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_file: Option<PathBuf>,
+    /// Login of the bot's Whaticket user, needed to move tickets on hand-off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_email: Option<String>,
+    /// That user's password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_password: Option<Secret>,
+    /// File holding `user_password`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_password_file: Option<PathBuf>,
+    /// The queue (Whaticket "fila") of the people who take hand-offs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handoff_queue_id: Option<i64>,
 }
 
 /// Which LLM API a provider speaks.
@@ -213,6 +289,21 @@ impl TenantFile {
         if let Some(w) = &self.whaticket {
             check_url("whaticket.url", &w.url)?;
             one_of("whaticket.token", w.token.is_some(), w.token_file.is_some(), true)?;
+            let password = w.user_password.is_some() || w.user_password_file.is_some();
+            one_of("whaticket.user_password", w.user_password.is_some(), w.user_password_file.is_some(), false)?;
+            match (w.user_email.as_deref().map(str::trim), password, w.handoff_queue_id) {
+                (None, false, None) => {}
+                (Some(email), true, Some(queue)) if !email.is_empty() && queue > 0 => {}
+                (Some(""), _, _) => return Err("whaticket.user_email: must not be empty".into()),
+                (_, _, Some(queue)) if queue <= 0 => {
+                    return Err(format!("whaticket.handoff_queue_id: {queue} is not a queue id (a positive number)"));
+                }
+                _ => {
+                    return Err("whaticket: moving tickets on hand-off needs all of `user_email`, `user_password` \
+                                (or `user_password_file`) and `handoff_queue_id`"
+                        .into());
+                }
+            }
         }
         one_of(
             "webhook.inbound_token",
@@ -221,6 +312,7 @@ impl TenantFile {
             false,
         )?;
         validate_llm("llm", &self.llm)?;
+        self.handoff.validate()?;
         self.persona.validate()
     }
 
@@ -237,6 +329,15 @@ impl TenantFile {
             Some(w) => Some(ResolvedWhaticket {
                 url: w.url.trim_end_matches('/').to_string(),
                 token: pick("whaticket.token", &w.token, &w.token_file)?.ok_or("whaticket.token: missing")?,
+                user: match (&w.user_email, w.handoff_queue_id) {
+                    (Some(email), Some(queue_id)) => Some(ResolvedWhaticketUser {
+                        email: email.trim().to_string(),
+                        password: pick("whaticket.user_password", &w.user_password, &w.user_password_file)?
+                            .ok_or("whaticket.user_password: missing")?,
+                        queue_id,
+                    }),
+                    _ => None,
+                },
             }),
             None => None,
         };
@@ -268,6 +369,7 @@ impl TenantFile {
         copy.webhook.inbound_token = mask(&copy.webhook.inbound_token);
         if let Some(w) = copy.whaticket.as_mut() {
             w.token = mask(&w.token);
+            w.user_password = mask(&w.user_password);
         }
         let mut table = Some(&mut copy.llm);
         while let Some(t) = table {
@@ -298,6 +400,19 @@ pub struct ResolvedWhaticket {
     pub url: String,
     /// Bearer token.
     pub token: Secret,
+    /// The bot user that moves tickets on hand-off, when configured.
+    pub user: Option<ResolvedWhaticketUser>,
+}
+
+/// The Whaticket user Atende logs in as, and the queue hand-offs go to.
+#[derive(Debug, Clone)]
+pub struct ResolvedWhaticketUser {
+    /// Login e-mail.
+    pub email: String,
+    /// Password.
+    pub password: Secret,
+    /// `handoff_queue_id`.
+    pub queue_id: i64,
 }
 
 /// One LLM provider with its key.
@@ -466,11 +581,55 @@ model = "gemini-2.0-flash"
     }
 
     #[test]
+    fn handoff_keys_are_read_and_the_bot_user_resolves_with_its_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let password = write(&dir, "password", "p4ss-from-file\n");
+        let text = MINIMAL.replace(
+            "token = \"whaticket-api-token\"",
+            &format!(
+                "token = \"whaticket-api-token\"\nuser_email = \"bot@acme.com\"\nuser_password_file = {password:?}\nhandoff_queue_id = 7"
+            ),
+        ) + "[handoff]\ntext = \"Já chamo alguém (até {wait} min).\"\nsla_minutes = 15\nresume_after_idle_minutes = 60\n";
+        let file = TenantFile::read(&write(&dir, "t.toml", &text)).unwrap();
+        assert_eq!(file.handoff.sla_minutes, Some(15));
+        assert_eq!(file.handoff.resume_after_idle_minutes, Some(60));
+        assert!(file.handoff.is_resume_command("  #BOT "));
+        assert!(!file.handoff.is_resume_command("#bot please"));
+        let user = file.resolve().unwrap().whaticket.unwrap().user.unwrap();
+        assert_eq!((user.email.as_str(), user.password.expose(), user.queue_id), ("bot@acme.com", "p4ss-from-file", 7));
+    }
+
+    #[test]
+    fn incomplete_or_wrong_handoff_settings_are_refused_with_the_key() {
+        let cases = [
+            ("user_email = \"bot@acme.com\"\n", "", "handoff_queue_id"),
+            ("handoff_queue_id = 3\n", "", "user_email"),
+            ("user_email = \"b@a.com\"\nuser_password = \"x\"\nhandoff_queue_id = 0\n", "", "handoff_queue_id"),
+            ("", "[handoff]\nsla_minutes = 0\n", "handoff.sla_minutes"),
+            ("", "[handoff]\ntext = \"espere {wait} min\"\n", "sla_minutes"),
+            ("", "[handoff]\nresume_after_idle = 5\n", "resume_after_idle"),
+        ];
+        for (whaticket, extra, expected) in cases {
+            let text =
+                MINIMAL.replace("token = \"whaticket-api-token\"", &format!("token = \"t\"\n{whaticket}")) + extra;
+            let err = match toml::from_str::<TenantFile>(&text) {
+                Ok(file) => file.validate().unwrap_err(),
+                Err(err) => err.to_string(),
+            };
+            assert!(err.contains(expected), "{whaticket}{extra}: {err}");
+        }
+    }
+
+    #[test]
     fn masked_copies_and_debug_output_hide_every_secret() {
-        let file: TenantFile = toml::from_str(MINIMAL).unwrap();
+        let with_user = MINIMAL.replace(
+            "token = \"whaticket-api-token\"",
+            "token = \"whaticket-api-token\"\nuser_email = \"bot@acme.com\"\nuser_password = \"user-pass-123\"\nhandoff_queue_id = 2",
+        );
+        let file: TenantFile = toml::from_str(&with_user).unwrap();
         let shown = toml::to_string(&file.masked()).unwrap();
         assert!(shown.contains("api_key = \"********\""), "{shown}");
-        for secret in ["s3cr3t", "t0k3n", "whaticket-api-token"] {
+        for secret in ["s3cr3t", "t0k3n", "whaticket-api-token", "user-pass-123"] {
             assert!(!shown.contains(secret), "{secret} leaked in {shown}");
             assert!(!format!("{file:?}").contains(secret), "{secret} leaked in Debug");
         }

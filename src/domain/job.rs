@@ -11,17 +11,23 @@ pub enum JobKind {
     Reply,
     /// Send one stored outbound message through the channel.
     Deliver,
+    /// Hand a conversation to a person: write the summary, move the helpdesk ticket.
+    Handoff,
+    /// At a handoff's SLA deadline: escalate when no person has answered yet.
+    Sla,
 }
 
 impl JobKind {
     /// Every kind, for metrics and listings.
-    pub const ALL: [JobKind; 2] = [JobKind::Reply, JobKind::Deliver];
+    pub const ALL: [JobKind; 4] = [JobKind::Reply, JobKind::Deliver, JobKind::Handoff, JobKind::Sla];
 
     /// Stored spelling.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Reply => "reply",
             Self::Deliver => "deliver",
+            Self::Handoff => "handoff",
+            Self::Sla => "sla",
         }
     }
 
@@ -30,6 +36,8 @@ impl JobKind {
         match value {
             "reply" => Some(Self::Reply),
             "deliver" => Some(Self::Deliver),
+            "handoff" => Some(Self::Handoff),
+            "sla" => Some(Self::Sla),
             _ => None,
         }
     }

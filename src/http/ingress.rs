@@ -20,10 +20,10 @@ use tracing::{Instrument, info, info_span, warn};
 
 use super::{ApiError, AppState};
 use crate::brain::sentiment;
-use crate::channel::{self, ChannelKind, Inbound, InboundCredentials};
-use crate::domain::{CorrelationId, InboundMessage};
+use crate::channel::{self, ChannelKind, Inbound, InboundCredentials, TicketClosed};
+use crate::domain::{ConversationState, CorrelationId, InboundMessage};
 use crate::limits::Limited;
-use crate::store::{Debounce, NewInbound, RecordOutcome, Tenant};
+use crate::store::{AgentAction, AgentOutcome, Debounce, NewInbound, RecordOutcome, Tenant};
 use crate::telemetry::metrics as m;
 
 pub(super) fn router() -> Router<AppState> {
@@ -102,6 +102,12 @@ async fn receive(
     for item in items {
         answers.push(match item {
             Inbound::Ignored(reason) => ignored(reason.as_str()),
+            Inbound::TicketClosed(closed) => {
+                state.limits.check_contact(&tenant.slug, closed.contact.as_str()).await.map_err(limited)?;
+                let correlation_id = CorrelationId::new();
+                let span = info_span!("webhook", correlation_id = %correlation_id, tenant = %tenant.slug, channel = kind.as_str());
+                close_ticket(state, &tenant, &closed).instrument(span).await?
+            }
             Inbound::Message(message) => {
                 state.limits.check_contact(&tenant.slug, message.contact.as_str()).await.map_err(limited)?;
                 let correlation_id = CorrelationId::new();
@@ -152,12 +158,29 @@ async fn record(
         if is_own_echo(&message.text, &recent) {
             return Ok(ignored("own_echo"));
         }
-        let outcome = store.record_agent_message(tenant.id, message, correlation_id, now).await.map_err(unavailable)?;
-        if outcome == RecordOutcome::Duplicate {
+        let settings = &tenant.settings.handoff;
+        let action =
+            if settings.is_resume_command(&message.text) { AgentAction::Resume } else { AgentAction::TakeOver };
+        let outcome =
+            store.record_agent_message(tenant.id, message, correlation_id, action, now).await.map_err(unavailable)?;
+        let AgentOutcome::Recorded { first_answer_after, .. } = outcome else {
             return Ok(duplicate());
+        };
+        if let Some(waited) = first_answer_after {
+            let seconds = waited.as_seconds_f64().max(0.0);
+            metrics::histogram!(m::HANDOFF_SLA_SECONDS, "tenant" => tenant.slug.clone()).record(seconds);
+            info!(contact = %message.contact, waited_seconds = seconds, "a person answered the hand-off");
         }
-        info!(contact = %message.contact, "a human agent wrote; the bot is paused for this conversation");
-        return Ok(ignored("human_agent"));
+        return Ok(match action {
+            AgentAction::Resume => {
+                info!(contact = %message.contact, "a person gave the conversation back to the bot");
+                ignored("resume_command")
+            }
+            AgentAction::TakeOver => {
+                info!(contact = %message.contact, "a human agent wrote; the bot is paused for this conversation");
+                ignored("human_agent")
+            }
+        });
     }
     let language = sentiment::detect_language(&message.text);
     let mood = sentiment::analyze(&message.text, language).compound;
@@ -185,6 +208,23 @@ async fn record(
             Ok(duplicate())
         }
     }
+}
+
+/// The helpdesk closed the ticket: the conversation closes (its hand-off ends) and the bot
+/// answers the customer's next message in a fresh context.
+async fn close_ticket(state: &AppState, tenant: &Tenant, closed: &TicketClosed) -> Result<Answer, ApiError> {
+    let contact = closed.contact.as_str();
+    let found =
+        state.store.mark_conversation_state(tenant.id, contact, ConversationState::Closed).await.map_err(|err| {
+            warn!(error = %err, "cannot close the conversation");
+            ApiError::Unavailable
+        })?;
+    if !found {
+        info!(contact, "ticket closed for a contact without a conversation; nothing to do");
+        return Ok(ignored("unknown_conversation"));
+    }
+    info!(contact, ticket_id = ?closed.ticket_id, "ticket closed; the bot answers this contact's next message");
+    Ok(Answer { status: StatusCode::OK, body: json!({ "status": "closed" }) })
 }
 
 /// A `from_me` message whose text we sent recently (some forks add U+200E/U+200C markers).

@@ -1,10 +1,13 @@
 //! What each job does: `reply` asks the brain and stores the answer with its `deliver`
-//! job; `deliver` sends it through the helpdesk.
+//! job; `deliver` sends it through the helpdesk; `handoff` writes the summary and moves the
+//! ticket to people; `sla` checks a person answered a hand-off in time.
 //!
 //! Layer 5: may import anything below; never `http`.
 
 mod deliver;
+mod handoff;
 mod reply;
+mod sla;
 
 use std::sync::Arc;
 
@@ -38,6 +41,8 @@ impl JobHandler for Dispatcher {
         match job.kind {
             JobKind::Reply => reply::run(self, job).await,
             JobKind::Deliver => deliver::run(self, job).await,
+            JobKind::Handoff => handoff::run(self, job).await,
+            JobKind::Sla => sla::run(self, job).await,
         }
     }
 }

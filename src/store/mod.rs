@@ -96,7 +96,7 @@ fn backend(url: &str) -> Result<Backend<'_>> {
 
 /// Everything Atende persists.
 #[async_trait]
-pub trait Store: TenantStore + MessageStore + JobStore + KnowledgeStore + Send + Sync + 'static {
+pub trait Store: TenantStore + MessageStore + JobStore + KnowledgeStore + HandoffStore + Send + Sync + 'static {
     /// Applies pending migrations; fails when the database has migrations this binary lacks.
     async fn migrate(&self) -> Result<()>;
     /// Applied, pending and unknown (newer than this binary) migrations.
@@ -126,18 +126,22 @@ pub trait MessageStore {
     /// Stores an inbound message, upserts its conversation and enqueues (or debounces)
     /// the conversation's `reply` job, in one transaction. Duplicates store nothing.
     async fn record_inbound(&self, inbound: NewInbound<'_>) -> Result<RecordOutcome>;
-    /// Stores a message a human agent sent and pauses the bot for that conversation.
+    /// Stores a message a human agent sent and pauses the bot for that conversation (or,
+    /// for the resume command, gives it back to the bot); the first such message after a
+    /// hand-off is its SLA answer.
     async fn record_agent_message(
         &self,
         tenant: TenantId,
         message: &InboundMessage,
         correlation_id: &CorrelationId,
+        action: AgentAction,
         now: OffsetDateTime,
-    ) -> Result<RecordOutcome>;
+    ) -> Result<AgentOutcome>;
     /// Texts Atende sent to this contact since `since`, newest first (to spot our own echoes).
     async fn list_recent_outbound(&self, tenant: TenantId, contact: &str, since: OffsetDateTime)
     -> Result<Vec<String>>;
-    /// Sets who answers a conversation; false when it does not exist.
+    /// Sets who answers a conversation (closing or resuming ends its open hand-off); false
+    /// when it does not exist.
     async fn mark_conversation_state(&self, tenant: TenantId, contact: &str, state: ConversationState) -> Result<bool>;
     /// One conversation of a tenant.
     async fn find_conversation(&self, tenant: TenantId, contact: &str) -> Result<Option<Conversation>>;
@@ -168,6 +172,32 @@ pub trait MessageStore {
         message: MessageId,
         now: OffsetDateTime,
     ) -> Result<Finish>;
+}
+
+/// Hand-offs to a person and their SLA.
+#[async_trait]
+pub trait HandoffStore {
+    /// One hand-off with its tenant and conversation.
+    async fn find_handoff(&self, id: i64) -> Result<Option<HandoffRecord>>;
+    /// A tenant's hand-offs, newest first.
+    async fn list_handoffs(&self, tenant: TenantId, limit: u32) -> Result<Vec<HandoffRecord>>;
+    /// Finishes a `handoff` job: stores the summary and the ticket's fate with the job's end.
+    async fn record_handoff_transfer(
+        &self,
+        job: &ClaimedJob,
+        handoff: i64,
+        transfer: &HandoffTransfer,
+    ) -> Result<Finish>;
+    /// Finishes an `sla` job at the deadline: when no person answered in time the hand-off
+    /// is marked breached (once) and, if the conversation still waits for a person,
+    /// `update_text` is queued to the customer.
+    async fn record_sla_check(
+        &self,
+        job: &ClaimedJob,
+        handoff: i64,
+        update_text: &str,
+        deliver_max_attempts: u32,
+    ) -> Result<SlaCheck>;
 }
 
 /// Each tenant's knowledge base. Ranking is done in memory by `knowledge` (the default,
@@ -232,5 +262,33 @@ fn migration_status(migrator: &sqlx::migrate::Migrator, applied: &[i64]) -> Migr
         applied: known.iter().filter(|(v, _)| applied.contains(v)).cloned().collect(),
         pending: known.iter().filter(|(v, _)| !applied.contains(v)).cloned().collect(),
         unknown: applied.iter().copied().filter(|v| !known.iter().any(|(k, _)| k == v)).collect(),
+    }
+}
+
+/// What an `sla` job finds, from the hand-off's times (ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SlaVerdict {
+    Met,
+    Closed,
+    Breached,
+    AlreadyChecked,
+}
+
+/// The same on every backend: a person answering by the deadline meets it; a hand-off that
+/// ended before the deadline with nobody answering is moot; anything else breaches, once.
+pub(crate) fn sla_verdict(
+    due: Option<i64>,
+    first_human: Option<i64>,
+    breached: Option<i64>,
+    closed: Option<i64>,
+) -> SlaVerdict {
+    let Some(due) = due else { return SlaVerdict::AlreadyChecked };
+    if breached.is_some() {
+        return SlaVerdict::AlreadyChecked;
+    }
+    match (first_human, closed) {
+        (Some(at), _) if at <= due => SlaVerdict::Met,
+        (None, Some(at)) if at <= due => SlaVerdict::Closed,
+        _ => SlaVerdict::Breached,
     }
 }

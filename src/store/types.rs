@@ -129,6 +129,8 @@ pub struct Conversation {
     /// Changes when answered messages change in place (a handoff cancels unsent answers):
     /// cached context windows of an older epoch are dropped.
     pub context_epoch: i64,
+    /// When a person last took the conversation over or wrote in it.
+    pub human_at: Option<OffsetDateTime>,
 }
 
 /// A stored message.
@@ -296,9 +298,108 @@ pub struct ConversationUpdate {
     /// New value of `negative_streak`.
     pub negative_streak: u32,
     /// Hand the conversation to a person after these messages.
-    pub handoff: bool,
+    pub handoff: Option<NewHandoff>,
+    /// Give a conversation whose person went idle back to the bot: the `human_at` the
+    /// decision saw (a person who wrote since keeps it).
+    pub resume_idle: Option<OffsetDateTime>,
     /// A new running summary and the last message it covers.
     pub summary: Option<(String, MessageId)>,
+}
+
+/// A hand-off decided with a reply, stored in the same transaction with its `handoff` job
+/// (and its `sla` job when there is a target).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewHandoff {
+    /// Why (`customer_asked`, `negative_mood`, ...).
+    pub reason: String,
+    /// Time a person has to answer.
+    pub sla: Option<time::Duration>,
+}
+
+/// A stored hand-off.
+#[derive(Debug, Clone)]
+pub struct HandoffRecord {
+    /// Row id.
+    pub id: i64,
+    /// Owner.
+    pub tenant: Tenant,
+    /// The conversation as it is now.
+    pub conversation: Conversation,
+    /// Why.
+    pub reason: String,
+    /// What the person taking over reads.
+    pub summary: Option<String>,
+    /// The helpdesk ticket moved.
+    pub ticket_id: Option<String>,
+    /// What happened to the ticket (`moved`, `moved_with_note`, `no_ticket`, `not_configured`).
+    pub transfer: Option<String>,
+    /// When a person should have answered by.
+    pub sla_due_at: Option<OffsetDateTime>,
+    /// A person's first message after the hand-off.
+    pub first_human_at: Option<OffsetDateTime>,
+    /// When the SLA was found breached.
+    pub breached_at: Option<OffsetDateTime>,
+    /// When the bot resumed or the ticket closed.
+    pub closed_at: Option<OffsetDateTime>,
+    /// The message that caused it.
+    pub correlation_id: CorrelationId,
+    /// Hand-off time.
+    pub created_at: OffsetDateTime,
+}
+
+/// What a `handoff` job did, stored as it finishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandoffTransfer {
+    /// The summary written for the person.
+    pub summary: String,
+    /// The ticket moved, when known.
+    pub ticket_id: Option<String>,
+    /// See [`HandoffRecord::transfer`].
+    pub transfer: String,
+}
+
+/// The end of an `sla` job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlaCheck {
+    /// A person answered in time.
+    Met,
+    /// The hand-off ended (bot resumed, ticket closed) before the deadline.
+    Closed,
+    /// Nobody answered in time; the update to the customer is queued when one was given
+    /// and the conversation still waits for a person.
+    Breached {
+        /// The update message, if queued.
+        message_id: Option<MessageId>,
+    },
+    /// Already checked (a replay): nothing written.
+    AlreadyChecked,
+    /// Another worker holds the job now; nothing was written.
+    LeaseLost,
+}
+
+/// What a person's message did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentAction {
+    /// Take the conversation over (the bot pauses).
+    TakeOver,
+    /// Give it back to the bot (the resume command).
+    Resume,
+}
+
+/// The end of `record_agent_message`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentOutcome {
+    /// Stored.
+    Recorded {
+        /// The stored message.
+        message_id: MessageId,
+        /// Its conversation.
+        conversation_id: ConversationId,
+        /// The first answer of a person to an open hand-off: how long the customer waited.
+        first_answer_after: Option<time::Duration>,
+    },
+    /// The provider id was seen before: nothing stored.
+    Duplicate,
 }
 
 /// Whether a handler's final write went through.

@@ -70,6 +70,14 @@ pub fn prometheus() -> PrometheusHandle {
                         &[1.0, 2.0, 3.0, 5.0, 8.0, 13.0],
                     )
                 })
+                // Minutes to hours: people answer hand-offs on a human scale. (A full-name
+                // matcher wins over the `_seconds` suffix.)
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full(super::metrics::HANDOFF_SLA_SECONDS.into()),
+                        &[30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0],
+                    )
+                })
                 .expect("bucket lists are non-empty")
                 .install_recorder()
                 .expect("no other metrics recorder is installed")

@@ -36,6 +36,13 @@ pub const DELIVERIES_TOTAL: &str = "atende_deliveries_total";
 pub const REPLIES_TOTAL: &str = "atende_replies_total";
 /// Counter: handoffs decided, label `reason`.
 pub const HANDOFFS_TOTAL: &str = "atende_handoffs_total";
+/// Histogram: time from a hand-off to a person's first message, label `tenant`.
+pub const HANDOFF_SLA_SECONDS: &str = "atende_handoff_sla_seconds";
+/// Counter: hand-offs nobody answered within the tenant's `sla_minutes`, label `tenant`.
+pub const HANDOFF_SLA_BREACHES_TOTAL: &str = "atende_handoff_sla_breaches_total";
+/// Counter: `handoff` jobs finished, label `outcome` (moved, moved_with_note, no_ticket,
+/// not_configured, closed).
+pub const HANDOFF_TRANSFERS_TOTAL: &str = "atende_handoff_transfers_total";
 /// Counter: guard interventions, labels `direction` (input, output) and `reason`.
 pub const GUARD_BLOCKS_TOTAL: &str = "atende_guard_blocks_total";
 /// Counter: intents detected in customer messages, label `intent` (human, injection, negative).

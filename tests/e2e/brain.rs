@@ -151,7 +151,9 @@ async fn a_customer_asking_for_a_person_is_handed_off_and_the_bot_stays_silent()
     assert_eq!(bodies(&app.sent().await), vec![atende::config::persona::DEFAULT_HANDOFF_TEXT]);
     ask(&app, "h2", "alô?").await;
     assert_eq!(app.sent().await.len(), 1, "the bot spoke after the handoff");
-    assert!(app.llm_requests().await.is_empty());
+    // Only the hand-off summary for the agent asked the LLM: no answer was generated.
+    assert!(app.llm_answer_requests().await.is_empty());
+    assert_eq!(app.llm_requests().await.len(), 1);
 }
 
 #[tokio::test]
@@ -165,7 +167,7 @@ async fn reaching_the_ai_message_limit_hands_off() {
     ask(&app, "l1", "primeira pergunta").await;
     ask(&app, "l2", "segunda pergunta").await;
     ask(&app, "l3", "terceira pergunta").await;
-    assert_eq!(app.llm_requests().await.len(), 2);
+    assert_eq!(app.llm_answer_requests().await.len(), 2);
     assert_eq!(conversation(&app).await.state, ConversationState::Human);
     assert_eq!(outbound_meta(&app).await.last().unwrap()["handoff"], "ai_limit");
 }
@@ -339,7 +341,7 @@ async fn the_ai_limit_counts_the_whole_ticket_and_restarts_when_the_bot_is_hande
     app.store.mark_conversation_state(tenant.id, CONTACT, ConversationState::Bot).await.unwrap();
     ask(&app, "t4", "quarta").await;
     assert_eq!(conversation(&app).await.state, ConversationState::Bot, "resuming must not hand off at once");
-    assert_eq!(app.llm_requests().await.len(), 3);
+    assert_eq!(app.llm_answer_requests().await.len(), 3);
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use atende::config::RedisConfig;
 use atende::domain::{ConversationId, ConversationState, CorrelationId, ErrorClass, JobKind, MessageId};
 use atende::limits::{Limits, RedisHandle};
 use atende::store::{
-    ClaimedJob, ConversationUpdate, Finish, JobFailure, NewInbound, NewReply, RecordOutcome, ReplyContext,
+    AgentAction, ClaimedJob, ConversationUpdate, Finish, JobFailure, NewInbound, NewReply, RecordOutcome, ReplyContext,
 };
 use time::OffsetDateTime;
 
@@ -131,7 +131,10 @@ async fn script(f: &Fixture, caches: &[ContextCache]) -> ConversationId {
                 let mut agent = message(&format!("agent{round}"), CONTACT);
                 agent.from_me = true;
                 agent.text = "Oi, aqui é a Ana, da equipe.".into();
-                f.store.record_agent_message(f.tenant, &agent, &CorrelationId::new(), now).await.unwrap();
+                f.store
+                    .record_agent_message(f.tenant, &agent, &CorrelationId::new(), AgentAction::TakeOver, now)
+                    .await
+                    .unwrap();
                 assert!(f.store.mark_conversation_state(f.tenant, CONTACT, ConversationState::Bot).await.unwrap());
             }
             // The ticket closes; the next message opens a new one with a fresh context.

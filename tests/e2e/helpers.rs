@@ -305,6 +305,12 @@ impl TestApp {
         bodies(&self.llm, GEMINI_PATH).await
     }
 
+    /// LLM requests for answers: without the hand-off summaries written for agents.
+    pub async fn llm_answer_requests(&self) -> Vec<Value> {
+        let handoff_summary = |r: &Value| r.to_string().contains("passagem de um atendimento para um atendente humano");
+        self.llm_requests().await.into_iter().filter(|r| !handoff_summary(r)).collect()
+    }
+
     /// Counts rows through the public store API: (conversations of the contact, dead letters).
     pub async fn conversation_exists(&self, contact: &str) -> bool {
         let tenant = self.store.find_tenant("acme").await.unwrap().unwrap();

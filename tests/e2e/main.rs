@@ -12,6 +12,7 @@ mod concurrency;
 mod context_cache;
 mod deliver;
 mod group_commit;
+mod handoff;
 mod ingress;
 mod ops;
 mod queue;

@@ -8,20 +8,22 @@ use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 use time::OffsetDateTime;
 
+use super::handoffs;
 use super::tenants::{TENANT_COLUMNS, tenant_from_row};
 use super::{PgStore, corrupt, from_ms, is_unique_violation, ms};
 use crate::domain::{
     ContactNumber, ConversationId, ConversationState, CorrelationId, Direction, InboundMessage, MessageId, TenantId,
 };
 use crate::store::{
-    Conversation, Delivery, Finish, MessageStore, NewInbound, NewReply, OLDER_TURNS, RecordOutcome, ReplyContext,
-    Result, StoredMessage,
+    AgentAction, AgentOutcome, ClaimedJob, Conversation, Delivery, Finish, MessageStore, NewInbound, NewReply,
+    OLDER_TURNS, RecordOutcome, ReplyContext, Result, StoredMessage,
 };
 
 // Dynamic SQL in this file is built only from these constant column lists (AssertSqlSafe).
 const MESSAGE_COLUMNS: &str = "id, direction, body, status, correlation_id, sentiment, meta, created_at";
-const CONVERSATION_COLUMNS: &str = "id, tenant_id, contact, contact_name, ticket_id, state, replied_upto, context_from,
-    guard_strikes, negative_streak, ai_count_from, summary, summary_upto, context_epoch";
+pub(super) const CONVERSATION_COLUMNS: &str =
+    "id, tenant_id, contact, contact_name, ticket_id, state, replied_upto, context_from,
+    guard_strikes, negative_streak, ai_count_from, summary, summary_upto, context_epoch, human_at";
 
 #[async_trait]
 impl MessageStore for PgStore {
@@ -63,8 +65,9 @@ impl MessageStore for PgStore {
         tenant: TenantId,
         message: &InboundMessage,
         correlation_id: &CorrelationId,
+        action: AgentAction,
         now: OffsetDateTime,
-    ) -> Result<RecordOutcome> {
+    ) -> Result<AgentOutcome> {
         let mut tx = self.pool.begin().await?;
         let conversation = upsert_conversation(&mut tx, tenant, message, now).await?;
         let Some(message_id) = insert_message(
@@ -76,11 +79,15 @@ impl MessageStore for PgStore {
         .await?
         else {
             tx.rollback().await?;
-            return Ok(RecordOutcome::Duplicate);
+            return Ok(AgentOutcome::Duplicate);
         };
-        hand_to_human(&mut tx, conversation, now).await?;
+        let first_answer_after = handoffs::first_human_answer(&mut tx, conversation, now).await?;
+        match action {
+            AgentAction::TakeOver => hand_to_human(&mut tx, conversation, now).await?,
+            AgentAction::Resume => hand_to_bot(&mut tx, conversation, now).await?,
+        }
         tx.commit().await?;
-        Ok(RecordOutcome::Recorded { message_id, conversation_id: conversation })
+        Ok(AgentOutcome::Recorded { message_id, conversation_id: conversation, first_answer_after })
     }
 
     async fn list_recent_outbound(
@@ -120,7 +127,7 @@ impl MessageStore for PgStore {
             // A closed ticket's messages stay out of the next ticket's prompts.
             ConversationState::Closed => {
                 sqlx::query(
-                    "UPDATE conversations SET state = 'closed', updated_at = $1, guard_strikes = 0, negative_streak = 0,
+                    "UPDATE conversations SET state = 'closed', updated_at = $1, guard_strikes = 0, negative_streak = 0, ticket_id = NULL,
                             summary = NULL, summary_upto = 0,
                             context_from = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = $2),
                             replied_upto = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = $2)
@@ -131,22 +138,10 @@ impl MessageStore for PgStore {
                 .execute(&mut *tx)
                 .await?;
             }
-            // Handing back to the bot restarts the AI reply count.
-            ConversationState::Bot => {
-                sqlx::query(
-                    "UPDATE conversations SET ai_count_from = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = $1)
-                     WHERE id = $1",
-                )
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("UPDATE conversations SET state = $1, updated_at = $2 WHERE id = $3")
-                    .bind(state.as_str())
-                    .bind(ms(now))
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            ConversationState::Bot => hand_to_bot(&mut tx, ConversationId(id), now).await?,
+        }
+        if state != ConversationState::Human {
+            handoffs::close_open(&mut tx, ConversationId(id), now).await?;
         }
         tx.commit().await?;
         Ok(true)
@@ -266,13 +261,34 @@ impl MessageStore for PgStore {
             .bind(reply.conversation.0)
             .fetch_one(&mut *tx)
             .await?;
-        // A human agent may have taken over while the LLM was thinking: then stay silent.
-        let bot = ConversationState::from_stored(&state) == ConversationState::Bot;
+        // A human agent may have taken over while the LLM was thinking: then stay silent. A
+        // person gone idle gives the conversation back only if they did not write since.
         let update = &reply.update;
-        let handoff = bot && update.handoff;
+        let mut bot = ConversationState::from_stored(&state) == ConversationState::Bot;
+        if !bot && let Some(seen) = update.resume_idle {
+            let human_at: Option<i64> = sqlx::query_scalar("SELECT human_at FROM conversations WHERE id = $1")
+                .bind(reply.conversation.0)
+                .fetch_one(&mut *tx)
+                .await?;
+            if ConversationState::from_stored(&state) == ConversationState::Human && human_at == Some(ms(seen)) {
+                // Not `hand_to_bot`: a message that came in since the burst still needs its answer.
+                sqlx::query(
+                    "UPDATE conversations SET state = 'bot',
+                            ai_count_from = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = $1)
+                     WHERE id = $1",
+                )
+                .bind(reply.conversation.0)
+                .execute(&mut *tx)
+                .await?;
+                handoffs::close_open(&mut tx, reply.conversation, now).await?;
+                bot = true;
+            }
+        }
+        let handoff = bot && update.handoff.is_some();
         sqlx::query(
             "UPDATE conversations SET replied_upto = GREATEST(replied_upto, $1), updated_at = $2,
-                    state = CASE WHEN $3 THEN 'human' ELSE state END
+                    state = CASE WHEN $3 THEN 'human' ELSE state END,
+                    human_at = CASE WHEN $3 THEN $2 ELSE human_at END
              WHERE id = $4",
         )
         .bind(reply.covered_upto.0)
@@ -303,6 +319,10 @@ impl MessageStore for PgStore {
         for text in reply.parts.iter().filter(|_| bot) {
             let id = insert_outbound(&mut tx, &reply, text).await?;
             first.get_or_insert(MessageId(id));
+        }
+        // After the hand-off text's deliveries (same key, higher id), so the customer hears it first.
+        if let Some(new) = update.handoff.as_ref().filter(|_| handoff) {
+            handoffs::open(&mut tx, job, reply.conversation, new, reply.deliver_max_attempts).await?;
         }
         tx.commit().await?;
         Ok(Finish::Recorded { message_id: first })
@@ -356,16 +376,30 @@ impl MessageStore for PgStore {
 /// Stores one outbound part of a reply and its `deliver` job (same key, so parts go in order).
 async fn insert_outbound(conn: &mut PgConnection, reply: &NewReply<'_>, text: &str) -> Result<i64> {
     let job = reply.job;
+    queue_outbound(conn, job, &job.key, reply.conversation, text, &reply.meta, reply.deliver_max_attempts).await
+}
+
+/// Stores an outbound message and its `deliver` job on `key` (the conversation's), with
+/// `job`'s tenant, clock and correlation id.
+pub(super) async fn queue_outbound(
+    conn: &mut PgConnection,
+    job: &ClaimedJob,
+    key: &str,
+    conversation: ConversationId,
+    text: &str,
+    meta: &serde_json::Value,
+    deliver_max_attempts: u32,
+) -> Result<i64> {
     let now = ms(job.claimed_at);
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO messages (tenant_id, conversation_id, direction, body, status, correlation_id, meta, created_at)
          VALUES ($1, $2, 'outbound', $3, 'pending', $4, $5, $6) RETURNING id",
     )
     .bind(job.tenant_id.0)
-    .bind(reply.conversation.0)
+    .bind(conversation.0)
     .bind(text)
     .bind(job.correlation_id.as_str())
-    .bind(reply.meta.to_string())
+    .bind(meta.to_string())
     .bind(now)
     .fetch_one(&mut *conn)
     .await?;
@@ -374,9 +408,9 @@ async fn insert_outbound(conn: &mut PgConnection, reply: &NewReply<'_>, text: &s
          VALUES ($1, 'deliver', $2, $3, $4, $5, $6, $5, $5)",
     )
     .bind(job.tenant_id.0)
-    .bind(&job.key)
+    .bind(key)
     .bind(serde_json::json!({ "message_id": id }).to_string())
-    .bind(i64::from(reply.deliver_max_attempts))
+    .bind(i64::from(deliver_max_attempts))
     .bind(now)
     .bind(job.correlation_id.as_str())
     .execute(&mut *conn)
@@ -388,7 +422,7 @@ async fn insert_outbound(conn: &mut PgConnection, reply: &NewReply<'_>, text: &s
 /// answer, and bot answers not yet sent are cancelled (their `deliver` jobs then skip them).
 async fn hand_to_human(conn: &mut PgConnection, conversation: ConversationId, now: OffsetDateTime) -> Result<()> {
     sqlx::query(
-        "UPDATE conversations SET state = 'human', updated_at = $1, context_epoch = context_epoch + 1,
+        "UPDATE conversations SET state = 'human', updated_at = $1, context_epoch = context_epoch + 1, human_at = $1,
                 replied_upto = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = $2)
          WHERE id = $2",
     )
@@ -405,8 +439,24 @@ async fn hand_to_human(conn: &mut PgConnection, conversation: ConversationId, no
     Ok(())
 }
 
+/// Gives a conversation back to the bot. The AI reply count restarts, and what the customer
+/// wrote meanwhile was the person's to answer (a reply job still queued skips it).
+async fn hand_to_bot(conn: &mut PgConnection, conversation: ConversationId, now: OffsetDateTime) -> Result<()> {
+    sqlx::query(
+        "UPDATE conversations SET state = 'bot', updated_at = $1,
+                ai_count_from = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = $2),
+                replied_upto = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = $2 AND direction = 'inbound')
+         WHERE id = $2",
+    )
+    .bind(ms(now))
+    .bind(conversation.0)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Marks a leased job done inside `tx`; false when `owner` no longer holds it.
-async fn finish_job(conn: &mut PgConnection, job: i64, owner: &str, now: OffsetDateTime) -> Result<bool> {
+pub(super) async fn finish_job(conn: &mut PgConnection, job: i64, owner: &str, now: OffsetDateTime) -> Result<bool> {
     let done = sqlx::query(
         "UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = $1
          WHERE id = $2 AND lease_owner = $3 AND state = 'running'",
@@ -505,7 +555,7 @@ async fn insert_message(
     Ok(id.map(MessageId))
 }
 
-fn conversation_from_row(row: &PgRow) -> Conversation {
+pub(super) fn conversation_from_row(row: &PgRow) -> Conversation {
     Conversation {
         id: ConversationId(row.get("id")),
         tenant_id: TenantId(row.get("tenant_id")),
@@ -521,6 +571,7 @@ fn conversation_from_row(row: &PgRow) -> Conversation {
         summary: row.get("summary"),
         summary_upto: MessageId(row.get("summary_upto")),
         context_epoch: row.get("context_epoch"),
+        human_at: row.get::<Option<i64>, _>("human_at").map(from_ms),
     }
 }
 

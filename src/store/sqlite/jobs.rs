@@ -28,7 +28,7 @@ use crate::store::{ClaimedJob, DeadLetterFilter, JobCount, JobFailure, JobRecord
 /// Among runnable jobs, deliveries go first: finishing an answer already paid for beats
 /// starting a new LLM call.
 const RUNNABLE: &str = "
-    j.kind IN ('reply', 'deliver')
+    j.kind IN ('reply', 'deliver', 'handoff', 'sla')
     AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.key = j.key AND r.id <> j.id AND r.state = 'running')
     AND (j.state = 'running' OR NOT EXISTS (
         SELECT 1 FROM jobs h WHERE h.key = j.key AND h.id < j.id AND h.state IN ('queued', 'running')
@@ -74,7 +74,7 @@ SELECT MIN(due) FROM (
         ORDER BY j.run_at, j.id LIMIT 1)
     UNION ALL
     SELECT MIN(j.lease_until) FROM jobs j INDEXED BY jobs_lease_expiry
-    WHERE j.state = 'running' AND j.kind IN ('reply', 'deliver'))";
+    WHERE j.state = 'running' AND j.kind IN ('reply', 'deliver', 'handoff', 'sla'))";
 
 static CLAIM_SQL: LazyLock<String> = LazyLock::new(|| CLAIM.replace("{RUNNABLE}", RUNNABLE));
 static NEXT_DUE_SQL: LazyLock<String> = LazyLock::new(|| NEXT_DUE.replace("{RUNNABLE}", RUNNABLE));

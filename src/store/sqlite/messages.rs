@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, Row, params};
 use time::OffsetDateTime;
 
+use super::handoffs;
 use super::sql::{execute, query_all, query_one, query_opt};
 use super::tenants::{TENANT_BY_ID_SQL, tenant_from_row};
 use super::writer::Tx;
@@ -15,18 +16,18 @@ use crate::domain::{
     TenantId,
 };
 use crate::store::{
-    ClaimedJob, Conversation, ConversationUpdate, Delivery, Finish, MessageStore, NewInbound, NewReply, OLDER_TURNS,
-    RecordOutcome, ReplyContext, Result, StoredMessage,
+    AgentAction, AgentOutcome, ClaimedJob, Conversation, ConversationUpdate, Delivery, Finish, MessageStore,
+    NewInbound, NewReply, OLDER_TURNS, RecordOutcome, ReplyContext, Result, StoredMessage,
 };
 
 // Dynamic SQL in this file is built only from these constant column lists.
 const MESSAGE_COLUMNS: &str = "id, direction, body, status, correlation_id, sentiment, meta, created_at";
 const CONVERSATION_COLUMNS: &str = "id, tenant_id, contact, contact_name, ticket_id, state, replied_upto, context_from,
-    guard_strikes, negative_streak, ai_count_from, summary, summary_upto, context_epoch";
+    guard_strikes, negative_streak, ai_count_from, summary, summary_upto, context_epoch, human_at";
 
 static CONVERSATION_BY_CONTACT_SQL: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE tenant_id = ?1 AND contact = ?2"));
-static CONVERSATION_BY_ID_SQL: LazyLock<String> =
+pub(super) static CONVERSATION_BY_ID_SQL: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?1"));
 static MESSAGES_SQL: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1 ORDER BY id"));
@@ -116,8 +117,9 @@ impl MessageStore for SqliteStore {
         tenant: TenantId,
         message: &InboundMessage,
         correlation_id: &CorrelationId,
+        action: AgentAction,
         now: OffsetDateTime,
-    ) -> Result<RecordOutcome> {
+    ) -> Result<AgentOutcome> {
         let (message, correlation_id) = (message.clone(), correlation_id.clone());
         self.writer
             .transact(move |conn| {
@@ -129,10 +131,14 @@ impl MessageStore for SqliteStore {
                     sentiment: None,
                 };
                 let Some((conversation, message_id)) = store_message(conn, row, now)? else {
-                    return Ok(Tx::Rollback(RecordOutcome::Duplicate));
+                    return Ok(Tx::Rollback(AgentOutcome::Duplicate));
                 };
-                hand_to_human(conn, conversation, now)?;
-                Ok(Tx::Commit(RecordOutcome::Recorded { message_id, conversation_id: conversation }))
+                let first_answer_after = handoffs::first_human_answer(conn, conversation, now)?;
+                match action {
+                    AgentAction::TakeOver => hand_to_human(conn, conversation, now)?,
+                    AgentAction::Resume => hand_to_bot(conn, conversation, now)?,
+                }
+                Ok(Tx::Commit(AgentOutcome::Recorded { message_id, conversation_id: conversation, first_answer_after }))
             })
             .await
     }
@@ -176,7 +182,7 @@ impl MessageStore for SqliteStore {
                     ConversationState::Closed => {
                         execute(
                             conn,
-                            "UPDATE conversations SET state = 'closed', updated_at = ?1, guard_strikes = 0, negative_streak = 0,
+                            "UPDATE conversations SET state = 'closed', updated_at = ?1, guard_strikes = 0, negative_streak = 0, ticket_id = NULL,
                                     summary = NULL, summary_upto = 0,
                                     context_from = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = ?2),
                                     replied_upto = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = ?2)
@@ -184,20 +190,10 @@ impl MessageStore for SqliteStore {
                             params![ms(now), id],
                         )?;
                     }
-                    // Handing back to the bot restarts the AI reply count.
-                    ConversationState::Bot => {
-                        execute(
-                            conn,
-                            "UPDATE conversations SET ai_count_from = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = ?1)
-                             WHERE id = ?1",
-                            params![id],
-                        )?;
-                        execute(conn, "UPDATE conversations SET state = ?1, updated_at = ?2 WHERE id = ?3", params![
-                            state.as_str(),
-                            ms(now),
-                            id
-                        ])?;
-                    }
+                    ConversationState::Bot => hand_to_bot(conn, ConversationId(id), now)?,
+                }
+                if state != ConversationState::Human {
+                    handoffs::close_open(conn, ConversationId(id), now)?;
                 }
                 Ok(Tx::Commit(true))
             })
@@ -379,14 +375,36 @@ fn finish_reply(conn: &Connection, reply: &OwnedReply) -> Result<Tx<Finish>> {
         query_one(conn, "SELECT state FROM conversations WHERE id = ?1", params![reply.conversation.0], |row| {
             Ok(row.get(0)?)
         })?;
-    // A human agent may have taken over while the LLM was thinking: then stay silent.
-    let bot = ConversationState::from_stored(&state) == ConversationState::Bot;
+    // A human agent may have taken over while the LLM was thinking: then stay silent. A
+    // person gone idle gives the conversation back only if they did not write since.
     let update = &reply.update;
-    let handoff = bot && update.handoff;
+    let mut bot = ConversationState::from_stored(&state) == ConversationState::Bot;
+    if !bot && let Some(seen) = update.resume_idle {
+        let human_at: Option<i64> = query_one(
+            conn,
+            "SELECT human_at FROM conversations WHERE id = ?1",
+            params![reply.conversation.0],
+            |row| Ok(row.get(0)?),
+        )?;
+        if ConversationState::from_stored(&state) == ConversationState::Human && human_at == Some(ms(seen)) {
+            // Not `hand_to_bot`: a message that came in since the burst still needs its answer.
+            execute(
+                conn,
+                "UPDATE conversations SET state = 'bot',
+                        ai_count_from = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = ?1)
+                 WHERE id = ?1",
+                params![reply.conversation.0],
+            )?;
+            handoffs::close_open(conn, reply.conversation, now)?;
+            bot = true;
+        }
+    }
+    let handoff = bot && update.handoff.is_some();
     execute(
         conn,
         "UPDATE conversations SET replied_upto = MAX(replied_upto, ?1), updated_at = ?2,
-                state = CASE WHEN ?3 THEN 'human' ELSE state END
+                state = CASE WHEN ?3 THEN 'human' ELSE state END,
+                human_at = CASE WHEN ?3 THEN ?2 ELSE human_at END
          WHERE id = ?4",
         params![reply.covered_upto.0, ms(now), handoff, reply.conversation.0],
     )?;
@@ -414,18 +432,36 @@ fn finish_reply(conn: &Connection, reply: &OwnedReply) -> Result<Tx<Finish>> {
         let id = insert_outbound(conn, reply, text)?;
         first.get_or_insert(MessageId(id));
     }
+    // After the hand-off text's deliveries (same key, higher id), so the customer hears it first.
+    if let Some(new) = update.handoff.as_ref().filter(|_| handoff) {
+        handoffs::open(conn, job, reply.conversation, new, reply.deliver_max_attempts)?;
+    }
     Ok(Tx::Commit(Finish::Recorded { message_id: first }))
 }
 
 /// Stores one outbound part of a reply and its `deliver` job (same key, so parts go in order).
 fn insert_outbound(conn: &Connection, reply: &OwnedReply, text: &str) -> Result<i64> {
     let job = &reply.job;
+    queue_outbound(conn, job, &job.key, reply.conversation, text, &reply.meta, reply.deliver_max_attempts)
+}
+
+/// Stores an outbound message and its `deliver` job on `key` (the conversation's), with
+/// `job`'s tenant, clock and correlation id.
+pub(super) fn queue_outbound(
+    conn: &Connection,
+    job: &ClaimedJob,
+    key: &str,
+    conversation: ConversationId,
+    text: &str,
+    meta: &serde_json::Value,
+    deliver_max_attempts: u32,
+) -> Result<i64> {
     let now = ms(job.claimed_at);
     let id: i64 = query_one(
         conn,
         "INSERT INTO messages (tenant_id, conversation_id, direction, body, status, correlation_id, meta, created_at)
          VALUES (?1, ?2, 'outbound', ?3, 'pending', ?4, ?5, ?6) RETURNING id",
-        params![job.tenant_id.0, reply.conversation.0, text, job.correlation_id.as_str(), reply.meta.to_string(), now],
+        params![job.tenant_id.0, conversation.0, text, job.correlation_id.as_str(), meta.to_string(), now],
         |row| Ok(row.get(0)?),
     )?;
     execute(
@@ -434,9 +470,9 @@ fn insert_outbound(conn: &Connection, reply: &OwnedReply, text: &str) -> Result<
          VALUES (?1, 'deliver', ?2, ?3, ?4, ?5, ?6, ?5, ?5)",
         params![
             job.tenant_id.0,
-            job.key,
+            key,
             serde_json::json!({ "message_id": id }).to_string(),
-            i64::from(reply.deliver_max_attempts),
+            i64::from(deliver_max_attempts),
             now,
             job.correlation_id.as_str()
         ],
@@ -449,7 +485,7 @@ fn insert_outbound(conn: &Connection, reply: &OwnedReply, text: &str) -> Result<
 fn hand_to_human(conn: &Connection, conversation: ConversationId, now: OffsetDateTime) -> Result<()> {
     execute(
         conn,
-        "UPDATE conversations SET state = 'human', updated_at = ?1, context_epoch = context_epoch + 1,
+        "UPDATE conversations SET state = 'human', updated_at = ?1, context_epoch = context_epoch + 1, human_at = ?1,
                 replied_upto = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = ?2)
          WHERE id = ?2",
         params![ms(now), conversation.0],
@@ -462,8 +498,22 @@ fn hand_to_human(conn: &Connection, conversation: ConversationId, now: OffsetDat
     Ok(())
 }
 
+/// Gives a conversation back to the bot. The AI reply count restarts, and what the customer
+/// wrote meanwhile was the person's to answer (a reply job still queued skips it).
+pub(super) fn hand_to_bot(conn: &Connection, conversation: ConversationId, now: OffsetDateTime) -> Result<()> {
+    execute(
+        conn,
+        "UPDATE conversations SET state = 'bot', updated_at = ?1,
+                ai_count_from = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = ?2),
+                replied_upto = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = ?2 AND direction = 'inbound')
+         WHERE id = ?2",
+        params![ms(now), conversation.0],
+    )?;
+    Ok(())
+}
+
 /// Marks a leased job done in the current transaction; false when `owner` no longer holds it.
-fn finish_job(conn: &Connection, job: i64, owner: &str, now: OffsetDateTime) -> Result<bool> {
+pub(super) fn finish_job(conn: &Connection, job: i64, owner: &str, now: OffsetDateTime) -> Result<bool> {
     let done = execute(
         conn,
         "UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = ?1
@@ -544,7 +594,7 @@ fn insert_message(
     Ok(id.map(MessageId))
 }
 
-fn conversation_from_row(row: &Row<'_>) -> Result<Conversation> {
+pub(super) fn conversation_from_row(row: &Row<'_>) -> Result<Conversation> {
     let state: String = row.get("state")?;
     Ok(Conversation {
         id: ConversationId(row.get("id")?),
@@ -561,6 +611,7 @@ fn conversation_from_row(row: &Row<'_>) -> Result<Conversation> {
         summary: row.get("summary")?,
         summary_upto: MessageId(row.get("summary_upto")?),
         context_epoch: row.get("context_epoch")?,
+        human_at: row.get::<_, Option<i64>>("human_at")?.map(from_ms),
     })
 }
 

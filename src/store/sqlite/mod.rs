@@ -10,6 +10,7 @@
 //! embedded migrator.
 
 mod fts_query;
+mod handoffs;
 mod jobs;
 mod knowledge;
 mod messages;

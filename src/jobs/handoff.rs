@@ -1,0 +1,114 @@
+//! `handoff`: write the summary for the person taking over and move the helpdesk ticket to
+//! the tenant's human queue (protocols.md §1.5), after the customer got the hand-off text.
+
+use secrecy::SecretString;
+use tracing::{info, warn};
+
+use super::{Dispatcher, payload_id, store_error};
+use crate::channel::{ChannelError, WhaticketClient, WhaticketUser};
+use crate::config::tenant::{ResolvedTenant, ResolvedWhaticket};
+use crate::domain::{ContactNumber, ConversationState};
+use crate::queue::{JobError, JobOutcome};
+use crate::store::{ClaimedJob, Finish, HandoffRecord, HandoffTransfer};
+use crate::telemetry::metrics as m;
+
+pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, JobError> {
+    let id = payload_id(job, "handoff_id")?;
+    let handoff = d
+        .store
+        .find_handoff(id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| JobError::permanent(format!("handoff {id} not found")))?;
+    let tenant = handoff
+        .tenant
+        .settings
+        .resolve()
+        .map_err(|err| JobError::permanent(format!("tenant {}: {err}", handoff.tenant.slug)))?;
+    let conversation = &handoff.conversation;
+    let messages: Vec<_> = d
+        .store
+        .list_messages(conversation.id)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .filter(|m| m.id > conversation.context_from)
+        .collect();
+    let (summary, source) =
+        d.brain.handoff_summary(&handoff.tenant, &tenant, conversation, &messages, &handoff.reason).await;
+    info!(handoff_id = id, reason = %handoff.reason, summary_source = source, "hand-off summary written");
+    let (ticket_id, transfer) = transfer(&d.whaticket, &handoff, &tenant, &summary).await?;
+    let finish = d
+        .store
+        .record_handoff_transfer(job, id, &HandoffTransfer { summary, ticket_id, transfer: transfer.to_string() })
+        .await
+        .map_err(store_error)?;
+    Ok(match finish {
+        Finish::Recorded { .. } => {
+            metrics::counter!(m::HANDOFF_TRANSFERS_TOTAL, "outcome" => transfer).increment(1);
+            JobOutcome::Recorded
+        }
+        Finish::LeaseLost => JobOutcome::LeaseLost,
+    })
+}
+
+/// Moves the ticket when the tenant has a bot user and the ticket is known (or found);
+/// returns the ticket and what happened to it.
+async fn transfer(
+    client: &WhaticketClient,
+    handoff: &HandoffRecord,
+    tenant: &ResolvedTenant,
+    summary: &str,
+) -> Result<(Option<String>, &'static str), JobError> {
+    let conversation = &handoff.conversation;
+    // The bot resumed or the ticket closed before this job ran: nothing to move.
+    if handoff.closed_at.is_some() || conversation.state != ConversationState::Human {
+        info!(handoff_id = handoff.id, "the hand-off ended before the ticket moved; leaving the ticket alone");
+        return Ok((None, "closed"));
+    }
+    let Some((whaticket, user)) = tenant.whaticket.as_ref().and_then(|w| Some((w, w.user.as_ref()?))) else {
+        info!(
+            handoff_id = handoff.id,
+            "no [whaticket] user_email/handoff_queue_id: the ticket stays where it is (summary kept in Atende)"
+        );
+        return Ok((None, "not_configured"));
+    };
+    let session = session(whaticket);
+    let known = conversation.ticket_id.clone().filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()));
+    let ticket = match known {
+        Some(ticket) => Some(ticket),
+        None => {
+            let contact = ContactNumber::parse(&conversation.contact)
+                .map_err(|err| JobError::permanent(format!("conversation contact: {err}")))?;
+            client.find_open_ticket(&session, &contact).await.map_err(channel_error)?
+        }
+    };
+    let Some(ticket) = ticket else {
+        warn!(handoff_id = handoff.id, "no open Whaticket ticket for this contact; nothing to move");
+        return Ok((None, "no_ticket"));
+    };
+    client.transfer_ticket(&session, &ticket, user.queue_id).await.map_err(channel_error)?;
+    info!(handoff_id = handoff.id, ticket_id = %ticket, queue_id = user.queue_id, "ticket moved to the human queue");
+    // A note is a courtesy where the fork has them; the summary is kept in Atende either way.
+    let noted = match client.add_ticket_note(&session, &ticket, None, summary).await {
+        Ok(noted) => noted,
+        Err(err) => {
+            warn!(error = %err, "could not add the summary as a ticket note");
+            false
+        }
+    };
+    Ok((Some(ticket), if noted { "moved_with_note" } else { "moved" }))
+}
+
+fn session(whaticket: &ResolvedWhaticket) -> WhaticketUser {
+    let user = whaticket.user.as_ref().expect("checked by the caller");
+    WhaticketUser {
+        url: whaticket.url.clone(),
+        email: user.email.clone(),
+        password: SecretString::from(user.password.expose().to_string()),
+    }
+}
+
+fn channel_error(err: ChannelError) -> JobError {
+    JobError { class: err.class(), message: format!("whaticket: {err}"), retry_after: None }
+}

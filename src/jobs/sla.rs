@@ -1,0 +1,38 @@
+//! `sla`: at a hand-off's deadline, count a breach when no person answered in time and send
+//! the customer a courteous update while they still wait.
+
+use tracing::{info, warn};
+
+use super::{Dispatcher, payload_id, store_error};
+use crate::queue::{JobError, JobOutcome};
+use crate::store::{ClaimedJob, SlaCheck};
+use crate::telemetry::metrics as m;
+
+pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, JobError> {
+    let id = payload_id(job, "handoff_id")?;
+    let handoff = d
+        .store
+        .find_handoff(id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| JobError::permanent(format!("handoff {id} not found")))?;
+    let settings = &handoff.tenant.settings;
+    let text = crate::brain::sla_breach_text(&settings.handoff, &settings.persona);
+    let check = d.store.record_sla_check(job, id, &text, d.queue.deliver_max_attempts).await.map_err(store_error)?;
+    Ok(match check {
+        SlaCheck::LeaseLost => JobOutcome::LeaseLost,
+        SlaCheck::Breached { message_id } => {
+            metrics::counter!(m::HANDOFF_SLA_BREACHES_TOTAL, "tenant" => handoff.tenant.slug.clone()).increment(1);
+            warn!(
+                handoff_id = id,
+                customer_updated = message_id.is_some(),
+                "hand-off SLA breached: no person answered in time"
+            );
+            JobOutcome::Recorded
+        }
+        SlaCheck::Met | SlaCheck::Closed | SlaCheck::AlreadyChecked => {
+            info!(handoff_id = id, outcome = ?check, "hand-off SLA checked");
+            JobOutcome::Recorded
+        }
+    })
+}

@@ -90,7 +90,7 @@ impl App {
             .with_context_cache(ContextCache::new(redis.clone(), config.brain.history_ttl));
         let whaticket = WhaticketClient::new(config.whaticket.timeout);
         let handler: Arc<dyn JobHandler> =
-            Arc::new(Dispatcher::new(store.clone(), brain, whaticket, config.queue.clone()));
+            Arc::new(Dispatcher::new(store.clone(), brain, whaticket, config.queue.clone(), config.events.clone()));
         let worker = (role != Role::Api)
             .then(|| Worker::new(store.clone(), handler.clone(), config.queue.clone(), wake.clone()));
         let limits = Arc::new(Limits::new(&config.limits, redis));

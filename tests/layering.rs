@@ -14,10 +14,41 @@ const RULES: &[(&str, &[&str])] = &[
     ("channel", &["domain", "telemetry"]),
     ("llm", &["domain", "telemetry"]),
     ("knowledge", &["domain"]),
+    ("notify", &["domain", "config", "telemetry", "store"]),
     ("queue", &["domain", "config", "telemetry", "store"]),
     ("brain", &["domain", "config", "telemetry", "store", "limits", "llm", "knowledge"]),
-    ("jobs", &["domain", "config", "telemetry", "store", "limits", "channel", "llm", "knowledge", "queue", "brain"]),
-    ("http", &["domain", "config", "telemetry", "store", "limits", "channel", "llm", "knowledge", "queue", "brain"]),
+    (
+        "jobs",
+        &[
+            "domain",
+            "config",
+            "telemetry",
+            "store",
+            "limits",
+            "channel",
+            "llm",
+            "knowledge",
+            "notify",
+            "queue",
+            "brain",
+        ],
+    ),
+    (
+        "http",
+        &[
+            "domain",
+            "config",
+            "telemetry",
+            "store",
+            "limits",
+            "channel",
+            "llm",
+            "knowledge",
+            "notify",
+            "queue",
+            "brain",
+        ],
+    ),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {

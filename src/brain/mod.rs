@@ -38,7 +38,7 @@ pub fn decision_labels(outcome: &Outcome) -> (&'static str, String) {
 
 pub use context::KnowledgeCache;
 pub use context_cache::{ContextCache, ContextCacheStats};
-pub use handoff::{HandoffReason, handoff_text, out_of_hours, sla_breach_text};
+pub use handoff::{HandoffReason, STRONGLY_NEGATIVE, handoff_text, out_of_hours, sla_breach_text};
 pub use prompt::{PromptInputs, build_prompt, burst_text, render_system, validate_template};
 
 /// WhatsApp's limit for one text message.

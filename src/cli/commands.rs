@@ -6,7 +6,8 @@ use anyhow::{Context, bail};
 use time::OffsetDateTime;
 
 use super::{
-    Cli, Command, ConversationCommand, DlqCommand, DlqFilter, HandoffCommand, Lang, MigrateAction, TenantCommand,
+    Cli, Command, ConversationCommand, DlqCommand, DlqFilter, EventsCommand, HandoffCommand, Lang, MigrateAction,
+    TenantCommand,
 };
 use crate::app::{App, redact_url, shutdown_on_signal};
 use crate::config::tenant::TenantFile;
@@ -42,6 +43,9 @@ pub async fn execute(cli: Cli, lang: Lang) -> anyhow::Result<()> {
         Command::Check { files } => super::check::run(&config, &files, lang).await,
         Command::Handoff(HandoffCommand::List { tenant, limit, json }) => {
             handoffs(&config, &tenant, limit, json, lang).await
+        }
+        Command::Events(EventsCommand::Log { tenant, limit, json }) => {
+            event_log(&config, &tenant, limit, json, lang).await
         }
         Command::Kb(command) => super::kb::run(&config, command, lang).await,
         Command::Persona(command) => super::kb::persona(&config, command, lang).await,
@@ -167,9 +171,10 @@ async fn conversation(config: &Config, command: ConversationCommand, lang: Lang)
 fn dead_letter_filter(filter: &DlqFilter) -> anyhow::Result<DeadLetterFilter> {
     let kind = match filter.kind.as_deref() {
         None => None,
-        Some(kind) => {
-            Some(JobKind::parse(kind).with_context(|| format!("--kind {kind:?}: use reply, deliver, handoff or sla"))?)
-        }
+        Some(kind) => Some(
+            JobKind::parse(kind)
+                .with_context(|| format!("--kind {kind:?}: use reply, deliver, handoff, sla or notify"))?,
+        ),
     };
     Ok(DeadLetterFilter { tenant: filter.tenant.clone(), kind, limit: Some(filter.limit) })
 }
@@ -225,6 +230,68 @@ async fn handoffs(config: &Config, slug: &str, limit: u32, json: bool, lang: Lan
         );
     }
     Ok(())
+}
+
+/// The `notify` jobs of a tenant: which event went where, and how it fared.
+async fn event_log(config: &Config, slug: &str, limit: u32, json: bool, lang: Lang) -> anyhow::Result<()> {
+    let store = open(config, lang).await?;
+    let tenant = store.find_tenant(slug).await?.with_context(|| not_found_tenant(slug, lang))?;
+    let jobs = store.list_jobs(tenant.id, JobKind::Notify, limit).await?;
+    let field = |job: &JobRecord, name: &str| job.payload.get(name).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let time = |at: OffsetDateTime| at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    if json {
+        let rows: Vec<serde_json::Value> = jobs
+            .iter()
+            .map(|j| {
+                serde_json::json!({
+                    "job_id": j.id, "event": field(j, "event"), "delivery_id": field(j, "delivery_id"),
+                    "url": receiver(&field(j, "url")), "state": j.state.as_str(), "attempts": j.attempts,
+                    "max_attempts": j.max_attempts, "last_error": j.last_error, "created_at": time(j.created_at),
+                    "updated_at": time(j.updated_at), "correlation_id": j.correlation_id,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    if jobs.is_empty() {
+        println!("{}", lang.pick("nenhum evento enviado", "no events sent"));
+        return Ok(());
+    }
+    println!(
+        "{}",
+        lang.pick(
+            "JOB\tEVENTO\tESTADO\tTENTATIVAS\tDESTINO\tATUALIZADO\tÚLTIMO ERRO",
+            "JOB\tEVENT\tSTATE\tATTEMPTS\tRECEIVER\tUPDATED\tLAST ERROR"
+        )
+    );
+    for j in &jobs {
+        let error: String = j.last_error.as_deref().unwrap_or("-").chars().take(120).collect();
+        println!(
+            "{}\t{}\t{}\t{}/{}\t{}\t{}\t{error}",
+            j.id,
+            field(j, "event"),
+            j.state.as_str(),
+            j.attempts,
+            j.max_attempts,
+            receiver(&field(j, "url")),
+            time(j.updated_at)
+        );
+    }
+    Ok(())
+}
+
+/// A receiver URL without user info or query string, which may carry tokens.
+fn receiver(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) => {
+            parsed.set_query(None);
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.to_string()
+        }
+        Err(_) => "(invalid URL)".into(),
+    }
 }
 
 fn print_jobs(jobs: &[JobRecord], lang: Lang) {

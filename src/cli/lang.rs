@@ -58,6 +58,8 @@ const EN: &[(&str, &str, &str)] = &[
     ("conversation pause", "", "Pause the bot in this conversation (a human answers)."),
     ("handoff", "", "Hand-offs to human agents: summary, ticket and SLA."),
     ("handoff list", "", "List a tenant's hand-offs, newest first."),
+    ("events", "", "Events sent to the tenant's outbound webhooks (n8n): delivery log."),
+    ("events log", "", "A tenant's event deliveries, newest first."),
     ("kb", "", "A tenant's knowledge base: import and search."),
     ("kb import", "", "Import a CSV (header with question,answer), JSONL or Markdown (one entry per ## section) file."),
     ("kb import", "file", "A .csv, .jsonl or .md file."),
@@ -99,7 +101,7 @@ const EN: &[(&str, &str, &str)] = &[
 
 const EN_FILTER: &[(&str, &str)] = &[
     ("tenant", "Only this tenant (slug)."),
-    ("kind", "Only this job kind (reply, deliver, handoff, sla)."),
+    ("kind", "Only this job kind (reply, deliver, handoff, sla, notify)."),
     ("limit", "At most this many."),
     ("json", "JSON output."),
     ("contact", "Contact number, digits with country code (e.g. 5511999999999)."),

@@ -56,6 +56,9 @@ pub enum Command {
     /// Transferências para atendentes humanos: resumo, ticket e SLA.
     #[command(subcommand)]
     Handoff(HandoffCommand),
+    /// Eventos enviados aos webhooks de saída do cliente (n8n): registro de entregas.
+    #[command(subcommand)]
+    Events(EventsCommand),
     /// Base de conhecimento de um cliente: importar e pesquisar.
     #[command(subcommand)]
     Kb(KbCommand),
@@ -256,13 +259,29 @@ pub enum HandoffCommand {
     },
 }
 
+/// `atende events …`
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Registro de entregas de eventos de um cliente, das mais novas às mais antigas.
+    Log {
+        /// Cliente (slug).
+        tenant: String,
+        /// No máximo este número.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Saída em JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 /// Dead-letter filter options.
 #[derive(Debug, Clone, Args)]
 pub struct DlqFilter {
     /// Só deste cliente (slug).
     #[arg(long)]
     pub tenant: Option<String>,
-    /// Só deste tipo de job (reply, deliver, handoff, sla).
+    /// Só deste tipo de job (reply, deliver, handoff, sla, notify).
     #[arg(long)]
     pub kind: Option<String>,
     /// No máximo este número.

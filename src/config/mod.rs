@@ -76,6 +76,8 @@ pub struct Config {
     pub redis: RedisConfig,
     /// Helpdesk client settings.
     pub whaticket: WhaticketConfig,
+    /// Outbound event deliveries (`notify` jobs).
+    pub events: EventsConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -343,6 +345,23 @@ pub struct WhaticketConfig {
 impl Default for WhaticketConfig {
     fn default() -> Self {
         Self { timeout: Duration::from_secs(15) }
+    }
+}
+
+/// Outbound event deliveries to tenants' subscribers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsConfig {
+    /// Per delivery request.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Attempts of a `notify` job before it is dead-lettered (backoff as `queue.backoff_*`).
+    pub max_attempts: u32,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self { timeout: Duration::from_secs(10), max_attempts: 8 }
     }
 }
 

@@ -10,6 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use super::persona::PersonaTable;
+use crate::domain::EventKind;
 
 /// Default Gemini API root.
 pub const GEMINI_DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com";
@@ -83,6 +84,33 @@ pub struct TenantFile {
     /// Hand-off to a person: text, SLA, when the bot resumes.
     #[serde(default, skip_serializing_if = "HandoffTable::is_default")]
     pub handoff: HandoffTable,
+    /// `[[events]]`: who gets which signed events (workflows such as n8n).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<EventSubscription>,
+}
+
+/// One `[[events]]` entry: a receiver URL, the events it wants and the secret its
+/// deliveries are signed with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventSubscription {
+    /// Receiver (an n8n webhook node, a script).
+    pub url: String,
+    /// Event names (`message.received`, `reply.sent`, …), or `"*"` for all of them.
+    pub events: Vec<String>,
+    /// HMAC secret of the `X-Atende-Signature` header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<Secret>,
+    /// File holding `secret`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_file: Option<PathBuf>,
+}
+
+impl EventSubscription {
+    /// Whether this subscriber asked for `event`.
+    pub fn wants(&self, event: EventKind) -> bool {
+        self.events.iter().any(|name| name == "*" || name == event.as_str())
+    }
 }
 
 /// `[handoff]`.
@@ -313,6 +341,18 @@ impl TenantFile {
         )?;
         validate_llm("llm", &self.llm)?;
         self.handoff.validate()?;
+        for (i, sub) in self.events.iter().enumerate() {
+            let key = format!("events[{i}]");
+            check_url(&format!("{key}.url"), &sub.url)?;
+            one_of(&format!("{key}.secret"), sub.secret.is_some(), sub.secret_file.is_some(), true)?;
+            if sub.events.is_empty() {
+                return Err(format!("{key}.events: name at least one event, or \"*\" for all"));
+            }
+            if let Some(unknown) = sub.events.iter().find(|e| *e != "*" && EventKind::parse(e).is_none()) {
+                let known: Vec<&str> = EventKind::ALL.iter().map(|e| e.as_str()).collect();
+                return Err(format!("{key}.events: unknown event {unknown:?}; use \"*\" or {}", known.join(", ")));
+            }
+        }
         self.persona.validate()
     }
 
@@ -358,7 +398,15 @@ impl TenantFile {
             table = t.fallback.as_deref();
             key.push_str(".fallback");
         }
-        Ok(ResolvedTenant { webhook_secrets, inbound_token, whaticket, llm })
+        let mut events = Vec::with_capacity(self.events.len());
+        for (i, sub) in self.events.iter().enumerate() {
+            let secret = pick(&format!("events[{i}].secret"), &sub.secret, &sub.secret_file)?;
+            events.push(ResolvedSubscription {
+                url: sub.url.clone(),
+                secret: secret.ok_or_else(|| format!("events[{i}].secret: missing"))?,
+            });
+        }
+        Ok(ResolvedTenant { webhook_secrets, inbound_token, whaticket, llm, events })
     }
 
     /// A copy safe to print: every secret value replaced by `********`.
@@ -376,7 +424,15 @@ impl TenantFile {
             t.api_key = mask(&t.api_key);
             table = t.fallback.as_deref_mut();
         }
+        for sub in &mut copy.events {
+            sub.secret = mask(&sub.secret);
+        }
         copy
+    }
+
+    /// The subscriptions that asked for `event`.
+    pub fn subscribers(&self, event: EventKind) -> impl Iterator<Item = &EventSubscription> {
+        self.events.iter().filter(move |sub| sub.wants(event))
     }
 }
 
@@ -391,6 +447,24 @@ pub struct ResolvedTenant {
     pub whaticket: Option<ResolvedWhaticket>,
     /// Providers in the order to try; empty means the AI is off.
     pub llm: Vec<ResolvedLlm>,
+    /// Event subscribers with their signing secrets, in file order.
+    pub events: Vec<ResolvedSubscription>,
+}
+
+impl ResolvedTenant {
+    /// The signing secret of the subscriber at `url` (the first one, when listed twice).
+    pub fn event_secret(&self, url: &str) -> Option<&Secret> {
+        self.events.iter().find(|sub| sub.url == url).map(|sub| &sub.secret)
+    }
+}
+
+/// An event subscriber, ready to sign for.
+#[derive(Debug, Clone)]
+pub struct ResolvedSubscription {
+    /// Receiver.
+    pub url: String,
+    /// HMAC secret.
+    pub secret: Secret,
 }
 
 /// Helpdesk credentials.
@@ -578,6 +652,41 @@ model = "gemini-2.0-flash"
         let text = MINIMAL.replace("api_key = \"k\"", "api_key_file = \"/nonexistent/key\"");
         let err = TenantFile::read(&write(&dir, "b.toml", &text)).unwrap_err().to_string();
         assert!(err.contains("llm.api_key_file") && err.contains("/nonexistent/key"), "{err}");
+    }
+
+    #[test]
+    fn event_subscriptions_are_validated_resolved_and_masked() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = write(&dir, "event-secret", "from-file-secret\n");
+        let text = format!(
+            "{MINIMAL}[[events]]\nurl = \"https://n8n.example/webhook/a\"\nevents = [\"handoff.created\", \"sla.breached\"]\nsecret = \"ev-1\"\n\
+             [[events]]\nurl = \"https://hooks.example/all\"\nevents = [\"*\"]\nsecret_file = {secret:?}\n"
+        );
+        let file = TenantFile::read(&write(&dir, "t.toml", &text)).unwrap();
+        let urls = |event| file.subscribers(event).map(|s| s.url.as_str()).collect::<Vec<_>>();
+        assert_eq!(urls(EventKind::HandoffCreated), ["https://n8n.example/webhook/a", "https://hooks.example/all"]);
+        assert_eq!(urls(EventKind::ReplySent), ["https://hooks.example/all"]);
+        let resolved = file.resolve().unwrap();
+        assert_eq!(resolved.event_secret("https://n8n.example/webhook/a").unwrap().expose(), "ev-1");
+        assert_eq!(resolved.event_secret("https://hooks.example/all").unwrap().expose(), "from-file-secret");
+        assert!(resolved.event_secret("https://elsewhere.example").is_none());
+        let shown = toml::to_string(&file.masked()).unwrap();
+        assert!(!shown.contains("ev-1") && shown.contains("********"), "{shown}");
+
+        let bad = |events: &str, secret: &str| {
+            let text = format!("{MINIMAL}[[events]]\nurl = \"https://n8n.example/x\"\nevents = {events}\n{secret}");
+            TenantFile::read(&write(&dir, "bad.toml", &text)).unwrap_err().to_string()
+        };
+        let err = bad(r#"["reply.sent", "message.recieved"]"#, "secret = \"x\"\n");
+        assert!(err.contains("events[0].events") && err.contains("message.recieved"), "{err}");
+        assert!(err.contains("message.received"), "the error lists the known events: {err}");
+        let err = bad(r#"["reply.sent"]"#, "");
+        assert!(err.contains("events[0].secret: missing"), "{err}");
+        let err = bad("[]", "secret = \"x\"\n");
+        assert!(err.contains("at least one event"), "{err}");
+        let text = format!("{MINIMAL}[[events]]\nurl = \"ftp://x\"\nevents = [\"*\"]\nsecret = \"x\"\n");
+        let err = TenantFile::read(&write(&dir, "url.toml", &text)).unwrap_err().to_string();
+        assert!(err.contains("events[0].url"), "{err}");
     }
 
     #[test]

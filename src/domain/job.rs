@@ -15,11 +15,13 @@ pub enum JobKind {
     Handoff,
     /// At a handoff's SLA deadline: escalate when no person has answered yet.
     Sla,
+    /// Deliver one signed event to a tenant's subscriber (workflows, n8n).
+    Notify,
 }
 
 impl JobKind {
     /// Every kind, for metrics and listings.
-    pub const ALL: [JobKind; 4] = [JobKind::Reply, JobKind::Deliver, JobKind::Handoff, JobKind::Sla];
+    pub const ALL: [JobKind; 5] = [JobKind::Reply, JobKind::Deliver, JobKind::Handoff, JobKind::Sla, JobKind::Notify];
 
     /// Stored spelling.
     pub fn as_str(self) -> &'static str {
@@ -28,6 +30,7 @@ impl JobKind {
             Self::Deliver => "deliver",
             Self::Handoff => "handoff",
             Self::Sla => "sla",
+            Self::Notify => "notify",
         }
     }
 
@@ -38,6 +41,7 @@ impl JobKind {
             "deliver" => Some(Self::Deliver),
             "handoff" => Some(Self::Handoff),
             "sla" => Some(Self::Sla),
+            "notify" => Some(Self::Notify),
             _ => None,
         }
     }

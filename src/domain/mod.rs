@@ -4,6 +4,7 @@
 
 mod contact;
 mod conversation;
+mod event;
 mod ids;
 mod job;
 mod language;
@@ -12,6 +13,7 @@ mod stopwords;
 
 pub use contact::{ContactNumber, ContactNumberError};
 pub use conversation::ConversationState;
+pub use event::EventKind;
 pub use ids::{ConversationId, CorrelationId, JobId, MessageId, TenantId};
 pub use job::{ErrorClass, JobKind, JobSpec, JobState};
 pub use language::Language;

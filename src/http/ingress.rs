@@ -19,11 +19,12 @@ use time::OffsetDateTime;
 use tracing::{Instrument, info, info_span, warn};
 
 use super::{ApiError, AppState};
-use crate::brain::sentiment;
+use crate::brain::{self, sentiment};
 use crate::channel::{self, ChannelKind, Inbound, InboundCredentials, TicketClosed};
-use crate::domain::{ConversationState, CorrelationId, InboundMessage};
+use crate::domain::{ConversationState, CorrelationId, EventKind, InboundMessage};
 use crate::limits::Limited;
-use crate::store::{AgentAction, AgentOutcome, Debounce, NewInbound, RecordOutcome, Tenant};
+use crate::notify;
+use crate::store::{AgentAction, AgentOutcome, Debounce, NewInbound, NewNotify, RecordOutcome, Tenant};
 use crate::telemetry::metrics as m;
 
 pub(super) fn router() -> Router<AppState> {
@@ -186,10 +187,17 @@ async fn record(
     let mood = sentiment::analyze(&message.text, language).compound;
     let queue = &state.config.queue;
     let debounce = Debounce { window: queue.debounce, max: queue.debounce_max, max_attempts: queue.reply_max_attempts };
-    let outcome = store
-        .record_inbound(NewInbound { tenant: tenant.id, message, correlation_id, now, debounce, sentiment: Some(mood) })
-        .await
-        .map_err(unavailable)?;
+    let notify = events(state, tenant, message, mood, correlation_id, now);
+    let inbound = NewInbound {
+        tenant: tenant.id,
+        message,
+        correlation_id,
+        now,
+        debounce,
+        sentiment: Some(mood),
+        notify: &notify,
+    };
+    let outcome = store.record_inbound(inbound).await.map_err(unavailable)?;
     match outcome {
         RecordOutcome::Queued { message_id, conversation_id } => {
             info!(message_id = %message_id, conversation_id = %conversation_id, "message queued");
@@ -208,6 +216,35 @@ async fn record(
             Ok(duplicate())
         }
     }
+}
+
+/// `message.received`, and `mood.negative` for a strongly negative message, for the
+/// tenant's subscribers (nothing when the tenant has none: the common, fast case).
+fn events(
+    state: &AppState,
+    tenant: &Tenant,
+    message: &InboundMessage,
+    mood: f32,
+    correlation_id: &CorrelationId,
+    now: OffsetDateTime,
+) -> Vec<NewNotify> {
+    if tenant.settings.events.is_empty() {
+        return Vec::new();
+    }
+    let max_attempts = state.config.events.max_attempts;
+    let data = json!({
+        "contact": message.contact.as_str(),
+        "name": message.contact_name,
+        "text": message.text,
+        "provider_id": message.provider_id,
+        "ticket_id": message.ticket_id,
+        "sentiment": mood,
+    });
+    let mut notify = notify::outbox(tenant, EventKind::MessageReceived, &data, correlation_id, now, max_attempts);
+    if mood <= brain::STRONGLY_NEGATIVE {
+        notify.extend(notify::outbox(tenant, EventKind::MoodNegative, &data, correlation_id, now, max_attempts));
+    }
+    notify
 }
 
 /// The helpdesk closed the ticket: the conversation closes (its hand-off ends) and the bot

@@ -2,13 +2,14 @@
 
 use std::time::Duration;
 
+use serde_json::json;
 use tracing::{error, info, warn};
 
 use super::{Dispatcher, payload_id, store_error};
 use crate::channel::WhaticketCredentials;
-use crate::domain::MessageId;
+use crate::domain::{EventKind, MessageId};
 use crate::queue::{JobError, JobOutcome};
-use crate::store::{ClaimedJob, Finish};
+use crate::store::{ClaimedJob, Finish, NewNotify};
 
 pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, JobError> {
     let message = MessageId(payload_id(job, "message_id")?);
@@ -38,18 +39,25 @@ pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, 
         retry_after: None,
     })?;
     info!(message_id = %message, "message delivered");
-    record(d, job, message).await
+    let data = json!({ "message_id": message, "contact": delivery.contact.as_str(), "text": delivery.text });
+    let notify = d.outbox(&delivery.tenant, EventKind::ReplySent, &data, &job.correlation_id, job.claimed_at);
+    record(d, job, message, &notify).await
 }
 
 /// Records the outcome. After a successful send a store failure must not become a job
 /// retry (that would send the text again), so the write is retried here, with growing
 /// pauses, for as long as the lease can be held; only if the store stays down that long is
 /// the job abandoned to its lease (a takeover then sends again: at-least-once).
-async fn record(d: &Dispatcher, job: &ClaimedJob, message: MessageId) -> Result<JobOutcome, JobError> {
+async fn record(
+    d: &Dispatcher,
+    job: &ClaimedJob,
+    message: MessageId,
+    notify: &[NewNotify],
+) -> Result<JobOutcome, JobError> {
     let give_up = std::time::Instant::now() + d.queue.lease * 2 / 3;
     let mut pause = Duration::from_millis(100);
     loop {
-        match d.store.record_delivered(job.id, &job.owner, message, job.claimed_at).await {
+        match d.store.record_delivered(job.id, &job.owner, message, notify, job.claimed_at).await {
             Ok(Finish::Recorded { .. }) => return Ok(JobOutcome::Recorded),
             Ok(Finish::LeaseLost) => return Ok(JobOutcome::LeaseLost),
             Err(err) if std::time::Instant::now() + pause > give_up => {

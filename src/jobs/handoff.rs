@@ -2,12 +2,14 @@
 //! the tenant's human queue (protocols.md §1.5), after the customer got the hand-off text.
 
 use secrecy::SecretString;
+use serde_json::json;
 use tracing::{info, warn};
 
 use super::{Dispatcher, payload_id, store_error};
 use crate::channel::{ChannelError, WhaticketClient, WhaticketUser};
 use crate::config::tenant::{ResolvedTenant, ResolvedWhaticket};
-use crate::domain::{ContactNumber, ConversationState};
+use crate::domain::{ContactNumber, ConversationState, EventKind};
+use crate::notify::rfc3339;
 use crate::queue::{JobError, JobOutcome};
 use crate::store::{ClaimedJob, Finish, HandoffRecord, HandoffTransfer};
 use crate::telemetry::metrics as m;
@@ -38,11 +40,24 @@ pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, 
         d.brain.handoff_summary(&handoff.tenant, &tenant, conversation, &messages, &handoff.reason).await;
     info!(handoff_id = id, reason = %handoff.reason, summary_source = source, "hand-off summary written");
     let (ticket_id, transfer) = transfer(&d.whaticket, &handoff, &tenant, &summary).await?;
-    let finish = d
-        .store
-        .record_handoff_transfer(job, id, &HandoffTransfer { summary, ticket_id, transfer: transfer.to_string() })
-        .await
-        .map_err(store_error)?;
+    // A hand-off that ended before its ticket moved was never a person's to take.
+    let notify = if transfer == "closed" {
+        Vec::new()
+    } else {
+        let data = json!({
+            "handoff_id": id,
+            "contact": conversation.contact.as_str(),
+            "name": conversation.contact_name,
+            "reason": handoff.reason,
+            "summary": summary,
+            "ticket_id": ticket_id.as_ref().or(conversation.ticket_id.as_ref()),
+            "transfer": transfer,
+            "sla_due_at": handoff.sla_due_at.map(rfc3339),
+        });
+        d.outbox(&handoff.tenant, EventKind::HandoffCreated, &data, &job.correlation_id, job.claimed_at)
+    };
+    let record = HandoffTransfer { summary, ticket_id, transfer: transfer.to_string(), notify };
+    let finish = d.store.record_handoff_transfer(job, id, &record).await.map_err(store_error)?;
     Ok(match finish {
         Finish::Recorded { .. } => {
             metrics::counter!(m::HANDOFF_TRANSFERS_TOTAL, "outcome" => transfer).increment(1);

@@ -1,37 +1,64 @@
 //! What each job does: `reply` asks the brain and stores the answer with its `deliver`
 //! job; `deliver` sends it through the helpdesk; `handoff` writes the summary and moves the
-//! ticket to people; `sla` checks a person answered a hand-off in time.
+//! ticket to people; `sla` checks a person answered a hand-off in time; `notify` posts one
+//! signed event to a tenant's subscriber.
 //!
 //! Layer 5: may import anything below; never `http`.
 
 mod deliver;
 mod handoff;
+mod notify;
 mod reply;
 mod sla;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use serde_json::json;
+use time::OffsetDateTime;
+use tracing::warn;
 
 use crate::brain::Brain;
 use crate::channel::WhaticketClient;
-use crate::config::QueueConfig;
-use crate::domain::JobKind;
+use crate::config::{EventsConfig, QueueConfig};
+use crate::domain::{CorrelationId, EventKind, JobKind};
+use crate::notify::Notifier;
 use crate::queue::{JobError, JobHandler, JobOutcome};
-use crate::store::{ClaimedJob, Store, StoreError};
+use crate::store::{ClaimedJob, JobFailure, NewNotify, Store, StoreError, Tenant};
 
 /// Routes each claimed job to its handler.
 pub struct Dispatcher {
     store: Arc<dyn Store>,
     brain: Brain,
     whaticket: WhaticketClient,
+    notifier: Notifier,
     queue: QueueConfig,
+    events: EventsConfig,
 }
 
 impl Dispatcher {
     /// A dispatcher over the process's shared parts.
-    pub fn new(store: Arc<dyn Store>, brain: Brain, whaticket: WhaticketClient, queue: QueueConfig) -> Self {
-        Self { store, brain, whaticket, queue }
+    pub fn new(
+        store: Arc<dyn Store>,
+        brain: Brain,
+        whaticket: WhaticketClient,
+        queue: QueueConfig,
+        events: EventsConfig,
+    ) -> Self {
+        let notifier = Notifier::new(events.timeout);
+        Self { store, brain, whaticket, notifier, queue, events }
+    }
+
+    /// The `notify` deliveries of `event` for the tenant's subscribers.
+    fn outbox(
+        &self,
+        tenant: &Tenant,
+        event: EventKind,
+        data: &serde_json::Value,
+        correlation_id: &CorrelationId,
+        now: OffsetDateTime,
+    ) -> Vec<NewNotify> {
+        crate::notify::outbox(tenant, event, data, correlation_id, now, self.events.max_attempts)
     }
 }
 
@@ -43,6 +70,35 @@ impl JobHandler for Dispatcher {
             JobKind::Deliver => deliver::run(self, job).await,
             JobKind::Handoff => handoff::run(self, job).await,
             JobKind::Sla => sla::run(self, job).await,
+            JobKind::Notify => notify::run(self, job).await,
+        }
+    }
+
+    /// Raises `dead_letter.created`, except for `notify` jobs themselves: a receiver that
+    /// is down must not be fed reports about itself.
+    async fn dead_lettered(&self, job: &ClaimedJob, failure: &JobFailure) {
+        if job.kind == JobKind::Notify {
+            return;
+        }
+        let tenant = match self.store.find_tenant_by_id(job.tenant_id).await {
+            Ok(Some(tenant)) => tenant,
+            Ok(None) => return,
+            Err(err) => {
+                warn!(error = %err, "cannot read the tenant to raise dead_letter.created");
+                return;
+            }
+        };
+        let data = json!({
+            "job_id": job.id,
+            "kind": job.kind.as_str(),
+            "attempts": job.attempts,
+            "error": failure.message,
+            "error_class": failure.class.as_str(),
+        });
+        let now = OffsetDateTime::now_utc();
+        let notify = self.outbox(&tenant, EventKind::DeadLetterCreated, &data, &job.correlation_id, now);
+        if let Err(err) = self.store.enqueue_notify(tenant.id, &notify, &job.correlation_id, now).await {
+            warn!(error = %err, "cannot queue dead_letter.created");
         }
     }
 }

@@ -1,9 +1,12 @@
 //! `sla`: at a hand-off's deadline, count a breach when no person answered in time and send
 //! the customer a courteous update while they still wait.
 
+use serde_json::json;
 use tracing::{info, warn};
 
 use super::{Dispatcher, payload_id, store_error};
+use crate::domain::EventKind;
+use crate::notify::rfc3339;
 use crate::queue::{JobError, JobOutcome};
 use crate::store::{ClaimedJob, SlaCheck};
 use crate::telemetry::metrics as m;
@@ -18,7 +21,20 @@ pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, 
         .ok_or_else(|| JobError::permanent(format!("handoff {id} not found")))?;
     let settings = &handoff.tenant.settings;
     let text = crate::brain::sla_breach_text(&settings.handoff, &settings.persona);
-    let check = d.store.record_sla_check(job, id, &text, d.queue.deliver_max_attempts).await.map_err(store_error)?;
+    let conversation = &handoff.conversation;
+    let data = json!({
+        "handoff_id": id,
+        "contact": conversation.contact.as_str(),
+        "name": conversation.contact_name,
+        "reason": handoff.reason,
+        "ticket_id": conversation.ticket_id,
+        "handoff_at": rfc3339(handoff.created_at),
+        "sla_due_at": handoff.sla_due_at.map(rfc3339),
+    });
+    // Queued only if the check finds a breach (in its transaction).
+    let notify = d.outbox(&handoff.tenant, EventKind::SlaBreached, &data, &job.correlation_id, job.claimed_at);
+    let check =
+        d.store.record_sla_check(job, id, &text, d.queue.deliver_max_attempts, &notify).await.map_err(store_error)?;
     Ok(match check {
         SlaCheck::LeaseLost => JobOutcome::LeaseLost,
         SlaCheck::Breached { message_id } => {

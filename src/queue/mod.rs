@@ -13,7 +13,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::domain::ErrorClass;
-use crate::store::ClaimedJob;
+use crate::store::{ClaimedJob, JobFailure};
 
 pub use dead_letter::{DeadLetterError, discard, list, replay, show};
 pub use retry::backoff;
@@ -62,4 +62,10 @@ impl JobError {
 pub trait JobHandler: Send + Sync + 'static {
     /// Performs `job`. Called at least once per job; must tolerate being repeated.
     async fn handle(&self, job: &ClaimedJob) -> Result<JobOutcome, JobError>;
+
+    /// Told after `job` became a dead letter (to raise an event); failures are the
+    /// handler's to log. The default does nothing.
+    async fn dead_lettered(&self, job: &ClaimedJob, failure: &JobFailure) {
+        let _ = (job, failure);
+    }
 }

@@ -199,7 +199,7 @@ async fn process(
         Ok(JobOutcome::Recorded) => "done",
         Ok(JobOutcome::LeaseLost) => "lease_lost",
         Ok(JobOutcome::Abandoned) => "abandoned",
-        Err(err) => record_failure(store, &job, err, policy, now).await?,
+        Err(err) => record_failure(store, handler, &job, err, policy, now).await?,
     };
     let kind = job.kind.as_str();
     metrics::counter!(m::JOBS_TOTAL, "kind" => kind, "outcome" => outcome).increment(1);
@@ -215,6 +215,7 @@ async fn process(
 
 async fn record_failure(
     store: &Arc<dyn Store>,
+    handler: &Arc<dyn JobHandler>,
     job: &ClaimedJob,
     err: JobError,
     policy: RetryPolicy,
@@ -232,6 +233,7 @@ async fn record_failure(
         return Ok("lease_lost");
     }
     metrics::counter!(m::DEAD_LETTERS_TOTAL, "kind" => job.kind.as_str()).increment(1);
+    handler.dead_lettered(job, &failure).await;
     Ok("dead")
 }
 

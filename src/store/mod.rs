@@ -18,7 +18,9 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::config::tenant::TenantFile;
-use crate::domain::{ConversationId, ConversationState, CorrelationId, InboundMessage, JobId, MessageId, TenantId};
+use crate::domain::{
+    ConversationId, ConversationState, CorrelationId, InboundMessage, JobId, JobKind, MessageId, TenantId,
+};
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -112,6 +114,8 @@ pub trait TenantStore {
     async fn upsert_tenant(&self, file: &TenantFile, now: OffsetDateTime) -> Result<(TenantId, UpsertOutcome)>;
     /// The tenant with this slug.
     async fn find_tenant(&self, slug: &str) -> Result<Option<Tenant>>;
+    /// The tenant with this id.
+    async fn find_tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>>;
     /// Every tenant, by slug.
     async fn list_tenants(&self) -> Result<Vec<Tenant>>;
     /// A tenant's personas, newest first.
@@ -164,12 +168,14 @@ pub trait MessageStore {
     async fn record_reply(&self, reply: NewReply<'_>) -> Result<Finish>;
     /// The outbound message a `deliver` job sends.
     async fn find_delivery(&self, message: MessageId) -> Result<Option<Delivery>>;
-    /// Finishes a `deliver` job: marks the message sent and the job done, in one transaction.
+    /// Finishes a `deliver` job: marks the message sent and the job done and queues the
+    /// `notify` events (`reply.sent`), in one transaction.
     async fn record_delivered(
         &self,
         job: JobId,
         owner: &str,
         message: MessageId,
+        notify: &[NewNotify],
         now: OffsetDateTime,
     ) -> Result<Finish>;
 }
@@ -189,14 +195,15 @@ pub trait HandoffStore {
         transfer: &HandoffTransfer,
     ) -> Result<Finish>;
     /// Finishes an `sla` job at the deadline: when no person answered in time the hand-off
-    /// is marked breached (once) and, if the conversation still waits for a person,
-    /// `update_text` is queued to the customer.
+    /// is marked breached (once), `notify` is queued and, if the conversation still waits for
+    /// a person, `update_text` is queued to the customer.
     async fn record_sla_check(
         &self,
         job: &ClaimedJob,
         handoff: i64,
         update_text: &str,
         deliver_max_attempts: u32,
+        notify: &[NewNotify],
     ) -> Result<SlaCheck>;
 }
 
@@ -249,6 +256,17 @@ pub trait JobStore {
     async fn list_dead_letters(&self, filter: &DeadLetterFilter) -> Result<Vec<JobRecord>>;
     /// Any job by id.
     async fn find_job(&self, job: JobId) -> Result<Option<JobRecord>>;
+    /// Queues event deliveries on their own (events not tied to another write, such as
+    /// `dead_letter.created`).
+    async fn enqueue_notify(
+        &self,
+        tenant: TenantId,
+        notify: &[NewNotify],
+        correlation_id: &CorrelationId,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+    /// A tenant's jobs of one kind in any state, newest first (the event delivery log).
+    async fn list_jobs(&self, tenant: TenantId, kind: JobKind, limit: u32) -> Result<Vec<JobRecord>>;
     /// Puts a dead letter back in the queue with attempts reset; false when it is not dead.
     async fn replay_dead_letter(&self, job: JobId, now: OffsetDateTime) -> Result<bool>;
     /// Throws a dead letter away (kept as `discarded` until pruned); false when it is not dead.

@@ -74,6 +74,40 @@ pub struct NewInbound<'a> {
     pub debounce: Debounce,
     /// Polarity in [-1, 1], stored with the message.
     pub sentiment: Option<f32>,
+    /// Events queued with the message (dropped with it when it is a duplicate).
+    pub notify: &'a [NewNotify],
+}
+
+/// One event delivery to queue as a `notify` job, in the transaction of what it reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewNotify {
+    /// Receiver.
+    pub url: String,
+    /// Event name (the `X-Atende-Event` header).
+    pub event: String,
+    /// Id of this delivery, the same on every attempt (`X-Atende-Delivery`).
+    pub delivery_id: String,
+    /// The exact JSON body to sign and send.
+    pub body: String,
+    /// Attempts before the delivery becomes a dead letter.
+    pub max_attempts: u32,
+}
+
+impl NewNotify {
+    /// Ordering key: each delivery on its own, so one slow receiver holds nothing else back.
+    pub fn key(&self) -> String {
+        format!("notify:{}", self.delivery_id)
+    }
+
+    /// The job's payload (the secret is not in it: it is read from the tenant when sending).
+    pub fn payload(&self) -> serde_json::Value {
+        serde_json::json!({
+            "url": self.url,
+            "event": self.event,
+            "delivery_id": self.delivery_id,
+            "body": self.body,
+        })
+    }
 }
 
 /// What happened to an inbound message.
@@ -356,6 +390,8 @@ pub struct HandoffTransfer {
     pub ticket_id: Option<String>,
     /// See [`HandoffRecord::transfer`].
     pub transfer: String,
+    /// Events queued with the record (`handoff.created`).
+    pub notify: Vec<NewNotify>,
 }
 
 /// The end of an `sla` job.

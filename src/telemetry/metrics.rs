@@ -43,6 +43,9 @@ pub const HANDOFF_SLA_BREACHES_TOTAL: &str = "atende_handoff_sla_breaches_total"
 /// Counter: `handoff` jobs finished, label `outcome` (moved, moved_with_note, no_ticket,
 /// not_configured, closed).
 pub const HANDOFF_TRANSFERS_TOTAL: &str = "atende_handoff_transfers_total";
+/// Counter: outbound event deliveries (`notify` job attempts), labels `event` and `outcome`
+/// (delivered, failed, dropped: the subscription was removed before it went out).
+pub const EVENTS_TOTAL: &str = "atende_events_total";
 /// Counter: guard interventions, labels `direction` (input, output) and `reason`.
 pub const GUARD_BLOCKS_TOTAL: &str = "atende_guard_blocks_total";
 /// Counter: intents detected in customer messages, label `intent` (human, injection, negative).

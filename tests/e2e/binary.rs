@@ -158,6 +158,36 @@ async fn dlq_list_show_and_replay_work_from_the_command_line() {
     assert!(!again.status.success(), "replaying a delivered job must fail: {}", text(&again));
 }
 
+#[tokio::test]
+async fn events_log_lists_deliveries_without_the_receivers_query_string() {
+    let app = spawn_app().await;
+    let receiver = MockServer::start().await;
+    let hook = format!("{}/hook?token=receiver-query-token", receiver.uri());
+    let extra = format!("[[events]]\nurl = \"{hook}\"\nevents = [\"message.received\"]\nsecret = \"ev-secret\"\n");
+    app.apply_tenant(&tenant_toml(&app.llm.uri(), &app.whaticket.uri(), &extra)).await;
+    Mock::given(method("POST")).and(path("/hook")).respond_with(ResponseTemplate::new(500)).mount(&receiver).await;
+    mount_gemini(&app.llm, "Olá").await;
+    mount_whaticket_ok(&app.whaticket).await;
+    app.post_generic(&generic("ev-1", "5511999999999", "Oi")).await;
+    app.drain().await;
+
+    let db = app.db_url.clone();
+    let log = tokio::task::spawn_blocking(move || atende(&db, &["events", "log", "acme"])).await.unwrap();
+    let out = text(&log);
+    assert!(log.status.success(), "{out}");
+    let row = out.lines().find(|l| l.contains("message.received")).unwrap_or_else(|| panic!("{out}"));
+    assert!(row.contains("\tdead\t8/8\t") && row.contains("HTTP 500"), "{out}");
+    assert!(row.contains(&format!("{}/hook", receiver.uri())) && !out.contains("receiver-query-token"), "{out}");
+    let db = app.db_url.clone();
+    let json = tokio::task::spawn_blocking(move || atende(&db, &["events", "log", "acme", "--json"])).await.unwrap();
+    let rows: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(rows[0]["event"], "message.received");
+    assert_eq!(rows[0]["state"], "dead");
+    let db = app.db_url.clone();
+    let unknown = tokio::task::spawn_blocking(move || atende(&db, &["events", "log", "nobody"])).await.unwrap();
+    assert!(!unknown.status.success() && text(&unknown).contains("nobody"), "{}", text(&unknown));
+}
+
 /// Starts `atende serve` on a free port and returns the child and the port.
 fn serve(db_url: &str, envs: &[(&str, &str)]) -> (std::process::Child, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

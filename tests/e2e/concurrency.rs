@@ -28,6 +28,7 @@ async fn record(store: Arc<dyn Store>, tenant: TenantId, id: String, contact: St
         now,
         debounce: NO_DEBOUNCE,
         sentiment: None,
+        notify: &[],
     };
     store.record_inbound(inbound).await.unwrap()
 }

@@ -37,6 +37,7 @@ async fn record(f: &Fixture, tenant: TenantId, id: &str, contact: &str, name: Op
         now: OffsetDateTime::now_utc(),
         debounce: NO_DEBOUNCE,
         sentiment: Some(0.5),
+        notify: &[],
     };
     f.store.record_inbound(inbound).await.ok()
 }

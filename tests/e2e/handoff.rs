@@ -18,7 +18,7 @@ const BOT_PASSWORD: &str = "bot-user-pass-9";
 const JWT: &str = "jwt-session-1";
 
 /// The test tenant with a Whaticket bot user (queue 7) and `handoff` TOML.
-fn handoff_tenant(app: &TestApp, handoff: &str) -> String {
+pub(crate) fn handoff_tenant(app: &TestApp, handoff: &str) -> String {
     tenant_toml(&app.llm.uri(), &app.whaticket.uri(), handoff).replace(
         &format!("token = \"{WHATICKET_TOKEN}\""),
         &format!(
@@ -28,7 +28,7 @@ fn handoff_tenant(app: &TestApp, handoff: &str) -> String {
 }
 
 /// Login, ticket update and a fork without notes (404), plus the send API.
-async fn mount_whaticket_tickets(server: &MockServer) {
+pub(crate) async fn mount_whaticket_tickets(server: &MockServer) {
     mount_whaticket_ok(server).await;
     Mock::given(method("POST"))
         .and(path("/auth/login"))

@@ -11,6 +11,7 @@ mod brain;
 mod concurrency;
 mod context_cache;
 mod deliver;
+mod events;
 mod group_commit;
 mod handoff;
 mod ingress;

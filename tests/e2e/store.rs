@@ -66,6 +66,7 @@ async fn inbound(f: &Fixture, id: &str, contact: &str, now: OffsetDateTime, debo
             now,
             debounce,
             sentiment: None,
+            notify: &[],
         })
         .await
         .unwrap()

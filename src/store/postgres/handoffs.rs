@@ -8,13 +8,14 @@ use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 use time::OffsetDateTime;
 
+use super::jobs::queue_notify;
 use super::messages::{CONVERSATION_COLUMNS, conversation_from_row, finish_job, queue_outbound};
 use super::tenants::{TENANT_COLUMNS, tenant_from_row};
 use super::{PgStore, from_ms, ms};
 use crate::domain::{ConversationId, ConversationState, CorrelationId, JobSpec, MessageId, TenantId};
 use crate::store::{
-    ClaimedJob, Finish, HandoffRecord, HandoffStore, HandoffTransfer, NewHandoff, Result, SlaCheck, SlaVerdict,
-    sla_verdict,
+    ClaimedJob, Finish, HandoffRecord, HandoffStore, HandoffTransfer, NewHandoff, NewNotify, Result, SlaCheck,
+    SlaVerdict, sla_verdict,
 };
 
 // Dynamic SQL in this file is built only from constant column lists (AssertSqlSafe).
@@ -179,6 +180,7 @@ impl HandoffStore for PgStore {
         .bind(handoff)
         .execute(&mut *tx)
         .await?;
+        queue_notify(&mut tx, job.tenant_id, &transfer.notify, &job.correlation_id, job.claimed_at).await?;
         tx.commit().await?;
         Ok(Finish::Recorded { message_id: None })
     }
@@ -189,6 +191,7 @@ impl HandoffStore for PgStore {
         handoff: i64,
         update_text: &str,
         deliver_max_attempts: u32,
+        notify: &[NewNotify],
     ) -> Result<SlaCheck> {
         let mut tx = self.pool.begin().await?;
         if !finish_job(&mut tx, job.id.0, &job.owner, job.claimed_at).await? {
@@ -229,6 +232,7 @@ impl HandoffStore for PgStore {
             .bind(handoff)
             .execute(&mut *tx)
             .await?;
+        queue_notify(&mut tx, job.tenant_id, notify, &job.correlation_id, now).await?;
         let waiting = first_human.is_none()
             && closed.is_none()
             && ConversationState::from_stored(&state) == ConversationState::Human;

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 
 use super::{PgStore, corrupt, from_ms, is_unique_violation, ms};
 use crate::domain::{CorrelationId, JobId, JobKind, JobState, TenantId};
-use crate::store::{ClaimedJob, DeadLetterFilter, JobCount, JobFailure, JobRecord, JobStore, Result};
+use crate::store::{ClaimedJob, DeadLetterFilter, JobCount, JobFailure, JobRecord, JobStore, NewNotify, Result};
 
 /// Which live jobs may run next, given `$3` = now. Per key:
 /// - jobs run one at a time (no other running job of the key);
@@ -29,7 +29,7 @@ use crate::store::{ClaimedJob, DeadLetterFilter, JobCount, JobFailure, JobRecord
 /// Among runnable jobs, deliveries go first: finishing an answer already paid for beats
 /// starting a new LLM call.
 const RUNNABLE: &str = "
-    j.kind IN ('reply', 'deliver', 'handoff', 'sla')
+    j.kind IN ('reply', 'deliver', 'handoff', 'sla', 'notify')
     AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.key = j.key AND r.id <> j.id AND r.state = 'running')
     AND (j.state = 'running' OR NOT EXISTS (
         SELECT 1 FROM jobs h WHERE h.key = j.key AND h.id < j.id AND h.state IN ('queued', 'running')
@@ -76,7 +76,7 @@ SELECT MIN(due) FROM (
         WHERE j.state = 'queued' AND CASE j.kind WHEN 'deliver' THEN 0 ELSE 1 END = 1 AND {RUNNABLE}
         ORDER BY CASE j.kind WHEN 'deliver' THEN 0 ELSE 1 END, j.run_at, j.id LIMIT 1) replies
     UNION ALL
-    SELECT MIN(j.lease_until) FROM jobs j WHERE j.state = 'running' AND j.kind IN ('reply', 'deliver', 'handoff', 'sla')) due";
+    SELECT MIN(j.lease_until) FROM jobs j WHERE j.state = 'running' AND j.kind IN ('reply', 'deliver', 'handoff', 'sla', 'notify')) due";
 
 static CLAIM_SQL: LazyLock<String> = LazyLock::new(|| CLAIM.replace("{RUNNABLE}", RUNNABLE));
 static NEXT_DUE_SQL: LazyLock<String> = LazyLock::new(|| NEXT_DUE.replace("{RUNNABLE}", RUNNABLE));
@@ -212,6 +212,34 @@ impl JobStore for PgStore {
         row.as_ref().map(record_from_row).transpose()
     }
 
+    async fn enqueue_notify(
+        &self,
+        tenant: TenantId,
+        notify: &[NewNotify],
+        correlation_id: &CorrelationId,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        if notify.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.pool.acquire().await?;
+        queue_notify(&mut conn, tenant, notify, correlation_id, now).await
+    }
+
+    async fn list_jobs(&self, tenant: TenantId, kind: JobKind, limit: u32) -> Result<Vec<JobRecord>> {
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM jobs j JOIN tenants t ON t.id = j.tenant_id
+             WHERE j.tenant_id = $1 AND j.kind = $2 ORDER BY j.id DESC LIMIT $3"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(tenant.0)
+            .bind(kind.as_str())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(record_from_row).collect()
+    }
+
     async fn replay_dead_letter(&self, job: JobId, now: OffsetDateTime) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE jobs SET state = 'queued', attempts = 0, run_at = $1, lease_owner = NULL, lease_until = NULL, updated_at = $1
@@ -289,4 +317,34 @@ fn record_from_row(row: &PgRow) -> Result<JobRecord> {
         created_at: from_ms(row.get("created_at")),
         updated_at: from_ms(row.get("updated_at")),
     })
+}
+
+/// Queues event deliveries on `conn` (inside the caller's transaction, if any), due at once:
+/// one statement for all of them.
+pub(super) async fn queue_notify(
+    conn: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    notify: &[NewNotify],
+    correlation_id: &CorrelationId,
+    now: OffsetDateTime,
+) -> Result<()> {
+    if notify.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<String> = notify.iter().map(NewNotify::key).collect();
+    let payloads: Vec<String> = notify.iter().map(|n| n.payload().to_string()).collect();
+    let attempts: Vec<i64> = notify.iter().map(|n| i64::from(n.max_attempts.max(1))).collect();
+    sqlx::query(
+        "INSERT INTO jobs (tenant_id, kind, key, payload, max_attempts, run_at, correlation_id, created_at, updated_at)
+         SELECT $1, 'notify', k, p, a, $2, $3, $2, $2 FROM UNNEST($4::text[], $5::text[], $6::bigint[]) AS n(k, p, a)",
+    )
+    .bind(tenant.0)
+    .bind(ms(now))
+    .bind(correlation_id.as_str())
+    .bind(&keys)
+    .bind(&payloads)
+    .bind(&attempts)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }

@@ -9,14 +9,15 @@ use sqlx::{AssertSqlSafe, PgConnection, Row};
 use time::OffsetDateTime;
 
 use super::handoffs;
+use super::jobs::queue_notify;
 use super::tenants::{TENANT_COLUMNS, tenant_from_row};
 use super::{PgStore, corrupt, from_ms, is_unique_violation, ms};
 use crate::domain::{
     ContactNumber, ConversationId, ConversationState, CorrelationId, Direction, InboundMessage, MessageId, TenantId,
 };
 use crate::store::{
-    AgentAction, AgentOutcome, ClaimedJob, Conversation, Delivery, Finish, MessageStore, NewInbound, NewReply,
-    OLDER_TURNS, RecordOutcome, ReplyContext, Result, StoredMessage,
+    AgentAction, AgentOutcome, ClaimedJob, Conversation, Delivery, Finish, MessageStore, NewInbound, NewNotify,
+    NewReply, OLDER_TURNS, RecordOutcome, ReplyContext, Result, StoredMessage,
 };
 
 // Dynamic SQL in this file is built only from these constant column lists (AssertSqlSafe).
@@ -30,8 +31,10 @@ impl MessageStore for PgStore {
     async fn record_inbound(&self, inbound: NewInbound<'_>) -> Result<RecordOutcome> {
         // One round trip: `atende_record_inbound` (migration 0004) does in the database what
         // the SQLite store does in Rust, in the statement's own transaction.
-        let NewInbound { tenant, message, correlation_id, now, debounce, sentiment } = inbound;
-        let row: std::result::Result<Option<(i64, i64)>, sqlx::Error> =
+        let NewInbound { tenant, message, correlation_id, now, debounce, sentiment, notify } = inbound;
+        // Events ride in the same transaction; without any the call stays one round trip.
+        let mut tx = if notify.is_empty() { None } else { Some(self.pool.begin().await?) };
+        let query =
             sqlx::query_as("SELECT message_id, conversation_id FROM atende_record_inbound($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
                 .bind(tenant.0)
                 .bind(message.contact.as_str())
@@ -45,19 +48,21 @@ impl MessageStore for PgStore {
                 .bind(sentiment.map(f64::from))
                 .bind(ms(now + debounce.window))
                 .bind(ms(now + debounce.max))
-                .bind(i64::from(debounce.max_attempts))
-                .fetch_optional(&self.pool)
-                .await;
+                .bind(i64::from(debounce.max_attempts));
+        let row: std::result::Result<Option<(i64, i64)>, sqlx::Error> = match tx.as_mut() {
+            Some(tx) => query.fetch_optional(&mut **tx).await,
+            None => query.fetch_optional(&self.pool).await,
+        };
         let row = match row {
             Err(err) if is_unique_violation(&err) => return Ok(RecordOutcome::Duplicate),
             other => other?,
         };
-        Ok(match row {
-            Some((message, conversation)) => {
-                RecordOutcome::Queued { message_id: MessageId(message), conversation_id: ConversationId(conversation) }
-            }
-            None => RecordOutcome::Duplicate,
-        })
+        let Some((message, conversation)) = row else { return Ok(RecordOutcome::Duplicate) };
+        if let Some(mut tx) = tx {
+            queue_notify(&mut tx, tenant, notify, correlation_id, now).await?;
+            tx.commit().await?;
+        }
+        Ok(RecordOutcome::Queued { message_id: MessageId(message), conversation_id: ConversationId(conversation) })
     }
 
     async fn record_agent_message(
@@ -356,18 +361,30 @@ impl MessageStore for PgStore {
         job: crate::domain::JobId,
         owner: &str,
         message: MessageId,
+        notify: &[NewNotify],
         now: OffsetDateTime,
     ) -> Result<Finish> {
         let mut tx = self.pool.begin().await?;
-        if !finish_job(&mut tx, job.0, owner, now).await? {
+        let finished: Option<(i64, String)> = sqlx::query_as(
+            "UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = $1
+             WHERE id = $2 AND lease_owner = $3 AND state = 'running' RETURNING tenant_id, correlation_id",
+        )
+        .bind(ms(now))
+        .bind(job.0)
+        .bind(owner)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((tenant, correlation_id)) = finished else {
             tx.rollback().await?;
             return Ok(Finish::LeaseLost);
-        }
-        sqlx::query("UPDATE messages SET status = \'sent\', sent_at = $1 WHERE id = $2")
+        };
+        sqlx::query("UPDATE messages SET status = 'sent', sent_at = $1 WHERE id = $2")
             .bind(ms(now))
             .bind(message.0)
             .execute(&mut *tx)
             .await?;
+        let correlation_id = CorrelationId::from_stored(correlation_id);
+        queue_notify(&mut tx, TenantId(tenant), notify, &correlation_id, now).await?;
         tx.commit().await?;
         Ok(Finish::Recorded { message_id: Some(message) })
     }

@@ -68,6 +68,12 @@ impl TenantStore for PgStore {
         row.as_ref().map(tenant_from_row).transpose()
     }
 
+    async fn find_tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>> {
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(id.0).fetch_optional(&self.pool).await?;
+        row.as_ref().map(tenant_from_row).transpose()
+    }
+
     async fn list_tenants(&self) -> Result<Vec<Tenant>> {
         let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY slug");
         let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(&self.pool).await?;

@@ -7,14 +7,15 @@ use async_trait::async_trait;
 use rusqlite::{Connection, Row, params};
 use time::OffsetDateTime;
 
+use super::jobs::queue_notify;
 use super::messages::{CONVERSATION_BY_ID_SQL, conversation_from_row, finish_job, queue_outbound};
 use super::sql::{execute, query_all, query_one, query_opt};
 use super::tenants::{TENANT_BY_ID_SQL, tenant_from_row};
 use super::writer::Tx;
 use super::{SqliteStore, from_ms, ms};
 use crate::domain::{ConversationId, ConversationState, CorrelationId, JobSpec, MessageId, TenantId};
-use crate::store::{ClaimedJob, Finish, HandoffRecord, HandoffStore, HandoffTransfer, NewHandoff, Result, SlaCheck};
-use crate::store::{SlaVerdict, sla_verdict};
+use crate::store::{ClaimedJob, Finish, HandoffRecord, HandoffStore, HandoffTransfer, NewHandoff, NewNotify, Result};
+use crate::store::{SlaCheck, SlaVerdict, sla_verdict};
 
 const HANDOFF_COLUMNS: &str = "id, conversation_id, reason, summary, ticket_id, transfer, sla_due_at, first_human_at,
     breached_at, closed_at, correlation_id, created_at";
@@ -173,6 +174,7 @@ impl HandoffStore for SqliteStore {
                     "UPDATE handoffs SET summary = ?1, ticket_id = COALESCE(?2, ticket_id), transfer = ?3 WHERE id = ?4",
                     params![transfer.summary, transfer.ticket_id, transfer.transfer, handoff],
                 )?;
+                queue_notify(conn, job.tenant_id, &transfer.notify, &job.correlation_id, job.claimed_at)?;
                 Ok(Tx::Commit(Finish::Recorded { message_id: None }))
             })
             .await
@@ -184,8 +186,9 @@ impl HandoffStore for SqliteStore {
         handoff: i64,
         update_text: &str,
         deliver_max_attempts: u32,
+        notify: &[NewNotify],
     ) -> Result<SlaCheck> {
-        let (job, update_text) = (job.clone(), update_text.to_string());
+        let (job, update_text, notify) = (job.clone(), update_text.to_string(), notify.to_vec());
         self.writer
             .transact(move |conn| {
                 if !finish_job(conn, job.id.0, &job.owner, job.claimed_at)? {
@@ -211,6 +214,7 @@ impl HandoffStore for SqliteStore {
                 }
                 let now = job.claimed_at;
                 execute(conn, "UPDATE handoffs SET breached_at = ?1 WHERE id = ?2", params![ms(now), handoff])?;
+                queue_notify(conn, job.tenant_id, &notify, &job.correlation_id, now)?;
                 // Still waiting for a person: tell the customer they are not forgotten.
                 let waiting = first_human.is_none()
                     && closed.is_none()

@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use super::sql::{execute, query_all, query_one, query_opt};
 use super::{SqliteStore, corrupt, from_ms, ms};
 use crate::domain::{CorrelationId, JobId, JobKind, JobState, TenantId};
-use crate::store::{ClaimedJob, DeadLetterFilter, JobCount, JobFailure, JobRecord, JobStore, Result};
+use crate::store::{ClaimedJob, DeadLetterFilter, JobCount, JobFailure, JobRecord, JobStore, NewNotify, Result};
 
 /// Which live jobs may run next, given `?3` = now. Per key:
 /// - jobs run one at a time (no other running job of the key);
@@ -28,7 +28,7 @@ use crate::store::{ClaimedJob, DeadLetterFilter, JobCount, JobFailure, JobRecord
 /// Among runnable jobs, deliveries go first: finishing an answer already paid for beats
 /// starting a new LLM call.
 const RUNNABLE: &str = "
-    j.kind IN ('reply', 'deliver', 'handoff', 'sla')
+    j.kind IN ('reply', 'deliver', 'handoff', 'sla', 'notify')
     AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.key = j.key AND r.id <> j.id AND r.state = 'running')
     AND (j.state = 'running' OR NOT EXISTS (
         SELECT 1 FROM jobs h WHERE h.key = j.key AND h.id < j.id AND h.state IN ('queued', 'running')
@@ -74,7 +74,7 @@ SELECT MIN(due) FROM (
         ORDER BY j.run_at, j.id LIMIT 1)
     UNION ALL
     SELECT MIN(j.lease_until) FROM jobs j INDEXED BY jobs_lease_expiry
-    WHERE j.state = 'running' AND j.kind IN ('reply', 'deliver', 'handoff', 'sla'))";
+    WHERE j.state = 'running' AND j.kind IN ('reply', 'deliver', 'handoff', 'sla', 'notify'))";
 
 static CLAIM_SQL: LazyLock<String> = LazyLock::new(|| CLAIM.replace("{RUNNABLE}", RUNNABLE));
 static NEXT_DUE_SQL: LazyLock<String> = LazyLock::new(|| NEXT_DUE.replace("{RUNNABLE}", RUNNABLE));
@@ -213,6 +213,29 @@ impl JobStore for SqliteStore {
         self.readers.read(move |conn| query_opt(conn, &FIND_JOB_SQL, params![job.0], record_from_row)).await
     }
 
+    async fn enqueue_notify(
+        &self,
+        tenant: TenantId,
+        notify: &[NewNotify],
+        correlation_id: &CorrelationId,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        if notify.is_empty() {
+            return Ok(());
+        }
+        let (notify, correlation_id) = (notify.to_vec(), correlation_id.clone());
+        self.writer.write(move |conn| queue_notify(conn, tenant, &notify, &correlation_id, now)).await
+    }
+
+    async fn list_jobs(&self, tenant: TenantId, kind: JobKind, limit: u32) -> Result<Vec<JobRecord>> {
+        let kind = kind.as_str();
+        self.readers
+            .read(move |conn| {
+                query_all(conn, &LIST_JOBS_SQL, params![tenant.0, kind, i64::from(limit)], record_from_row)
+            })
+            .await
+    }
+
     async fn replay_dead_letter(&self, job: JobId, now: OffsetDateTime) -> Result<bool> {
         self.writer
             .write(move |conn| {
@@ -246,6 +269,12 @@ static LIST_DEAD_SQL: LazyLock<String> = LazyLock::new(|| {
         "SELECT {RECORD_COLUMNS} FROM jobs j JOIN tenants t ON t.id = j.tenant_id
          WHERE j.state = 'dead' AND (?1 IS NULL OR t.slug = ?1) AND (?2 IS NULL OR j.kind = ?2)
          ORDER BY j.updated_at DESC, j.id DESC LIMIT ?3"
+    )
+});
+static LIST_JOBS_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {RECORD_COLUMNS} FROM jobs j JOIN tenants t ON t.id = j.tenant_id
+         WHERE j.tenant_id = ?1 AND j.kind = ?2 ORDER BY j.id DESC LIMIT ?3"
     )
 });
 static FIND_JOB_SQL: LazyLock<String> = LazyLock::new(|| {
@@ -305,4 +334,30 @@ fn record_from_row(row: &Row<'_>) -> Result<JobRecord> {
         created_at: from_ms(row.get("created_at")?),
         updated_at: from_ms(row.get("updated_at")?),
     })
+}
+
+/// Queues event deliveries inside the caller's transaction, due at once.
+pub(super) fn queue_notify(
+    conn: &rusqlite::Connection,
+    tenant: TenantId,
+    notify: &[NewNotify],
+    correlation_id: &CorrelationId,
+    now: OffsetDateTime,
+) -> Result<()> {
+    for event in notify {
+        execute(
+            conn,
+            "INSERT INTO jobs (tenant_id, kind, key, payload, max_attempts, run_at, correlation_id, created_at, updated_at)
+             VALUES (?1, 'notify', ?2, ?3, ?4, ?5, ?6, ?5, ?5)",
+            params![
+                tenant.0,
+                event.key(),
+                event.payload().to_string(),
+                i64::from(event.max_attempts.max(1)),
+                ms(now),
+                correlation_id.as_str()
+            ],
+        )?;
+    }
+    Ok(())
 }

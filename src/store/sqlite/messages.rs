@@ -7,6 +7,7 @@ use rusqlite::{Connection, Row, params};
 use time::OffsetDateTime;
 
 use super::handoffs;
+use super::jobs::queue_notify;
 use super::sql::{execute, query_all, query_one, query_opt};
 use super::tenants::{TENANT_BY_ID_SQL, tenant_from_row};
 use super::writer::Tx;
@@ -17,7 +18,7 @@ use crate::domain::{
 };
 use crate::store::{
     AgentAction, AgentOutcome, ClaimedJob, Conversation, ConversationUpdate, Delivery, Finish, MessageStore,
-    NewInbound, NewReply, OLDER_TURNS, RecordOutcome, ReplyContext, Result, StoredMessage,
+    NewInbound, NewNotify, NewReply, OLDER_TURNS, RecordOutcome, ReplyContext, Result, StoredMessage,
 };
 
 // Dynamic SQL in this file is built only from these constant column lists.
@@ -50,8 +51,8 @@ static HISTORY_SQL: LazyLock<String> = LazyLock::new(|| {
 #[async_trait]
 impl MessageStore for SqliteStore {
     async fn record_inbound(&self, inbound: NewInbound<'_>) -> Result<RecordOutcome> {
-        let NewInbound { tenant, message, correlation_id, now, debounce, sentiment } = inbound;
-        let (message, correlation_id) = (message.clone(), correlation_id.clone());
+        let NewInbound { tenant, message, correlation_id, now, debounce, sentiment, notify } = inbound;
+        let (message, correlation_id, notify) = (message.clone(), correlation_id.clone(), notify.to_vec());
         self.writer
             .transact(move |conn| {
                 let row = MessageRow {
@@ -107,6 +108,7 @@ impl MessageStore for SqliteStore {
                         )?;
                     }
                 }
+                queue_notify(conn, tenant, &notify, &correlation_id, now)?;
                 Ok(Tx::Commit(RecordOutcome::Queued { message_id, conversation_id: conversation }))
             })
             .await
@@ -282,19 +284,21 @@ impl MessageStore for SqliteStore {
         job: crate::domain::JobId,
         owner: &str,
         message: MessageId,
+        notify: &[NewNotify],
         now: OffsetDateTime,
     ) -> Result<Finish> {
-        let owner = owner.to_string();
+        let (owner, notify) = (owner.to_string(), notify.to_vec());
         self.writer
             .transact(move |conn| {
-                if !finish_job(conn, job.0, &owner, now)? {
+                let Some((tenant, correlation_id)) = finish_job_returning(conn, job.0, &owner, now)? else {
                     return Ok(Tx::Rollback(Finish::LeaseLost));
-                }
+                };
                 execute(
                     conn,
                     "UPDATE messages SET status = 'sent', sent_at = ?1 WHERE id = ?2",
                     params![ms(now), message.0],
                 )?;
+                queue_notify(conn, tenant, &notify, &correlation_id, now)?;
                 Ok(Tx::Commit(Finish::Recorded { message_id: Some(message) }))
             })
             .await
@@ -521,6 +525,22 @@ pub(super) fn finish_job(conn: &Connection, job: i64, owner: &str, now: OffsetDa
         params![ms(now), job, owner],
     )?;
     Ok(done == 1)
+}
+
+/// [`finish_job`] that also reads the job's tenant and correlation id, for what it queues.
+fn finish_job_returning(
+    conn: &Connection,
+    job: i64,
+    owner: &str,
+    now: OffsetDateTime,
+) -> Result<Option<(TenantId, CorrelationId)>> {
+    query_opt(
+        conn,
+        "UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = ?1
+         WHERE id = ?2 AND lease_owner = ?3 AND state = 'running' RETURNING tenant_id, correlation_id",
+        params![ms(now), job, owner],
+        |row| Ok((TenantId(row.get(0)?), CorrelationId::from_stored(row.get::<_, String>(1)?))),
+    )
 }
 
 fn upsert_conversation(

@@ -70,6 +70,10 @@ impl TenantStore for SqliteStore {
         self.readers.read(move |conn| query_opt(conn, &TENANT_BY_SLUG_SQL, params![slug], tenant_from_row)).await
     }
 
+    async fn find_tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>> {
+        self.readers.read(move |conn| query_opt(conn, &TENANT_BY_ID_SQL, params![id.0], tenant_from_row)).await
+    }
+
     async fn list_tenants(&self) -> Result<Vec<Tenant>> {
         self.readers.read(|conn| query_all(conn, &TENANTS_SQL, [], tenant_from_row)).await
     }

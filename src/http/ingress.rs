@@ -219,7 +219,7 @@ async fn record(
 }
 
 /// `message.received`, and `mood.negative` for a strongly negative message, for the
-/// tenant's subscribers (nothing when the tenant has none: the common, fast case).
+/// tenant's subscribers (none when the tenant has no receivers: the common, fast case).
 fn events(
     state: &AppState,
     tenant: &Tenant,
@@ -228,21 +228,20 @@ fn events(
     correlation_id: &CorrelationId,
     now: OffsetDateTime,
 ) -> Vec<NewNotify> {
-    if tenant.settings.events.is_empty() {
-        return Vec::new();
-    }
     let max_attempts = state.config.events.max_attempts;
-    let data = json!({
-        "contact": message.contact.as_str(),
-        "name": message.contact_name,
-        "text": message.text,
-        "provider_id": message.provider_id,
-        "ticket_id": message.ticket_id,
-        "sentiment": mood,
-    });
-    let mut notify = notify::outbox(tenant, EventKind::MessageReceived, &data, correlation_id, now, max_attempts);
+    let data = || {
+        json!({
+            "contact": message.contact.as_str(),
+            "name": message.contact_name,
+            "text": message.text,
+            "provider_id": message.provider_id,
+            "ticket_id": message.ticket_id,
+            "sentiment": mood,
+        })
+    };
+    let mut notify = notify::outbox(tenant, EventKind::MessageReceived, data, correlation_id, now, max_attempts);
     if mood <= brain::STRONGLY_NEGATIVE {
-        notify.extend(notify::outbox(tenant, EventKind::MoodNegative, &data, correlation_id, now, max_attempts));
+        notify.extend(notify::outbox(tenant, EventKind::MoodNegative, data, correlation_id, now, max_attempts));
     }
     notify
 }

@@ -39,8 +39,8 @@ pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, 
         retry_after: None,
     })?;
     info!(message_id = %message, "message delivered");
-    let data = json!({ "message_id": message, "contact": delivery.contact.as_str(), "text": delivery.text });
-    let notify = d.outbox(&delivery.tenant, EventKind::ReplySent, &data, &job.correlation_id, job.claimed_at);
+    let data = || json!({ "message_id": message, "contact": delivery.contact.as_str(), "text": delivery.text });
+    let notify = d.outbox(&delivery.tenant, EventKind::ReplySent, data, &job.correlation_id, job.claimed_at);
     record(d, job, message, &notify).await
 }
 
@@ -57,7 +57,7 @@ async fn record(
     let give_up = std::time::Instant::now() + d.queue.lease * 2 / 3;
     let mut pause = Duration::from_millis(100);
     loop {
-        match d.store.record_delivered(job.id, &job.owner, message, notify, job.claimed_at).await {
+        match d.store.record_delivered(job, message, notify, job.claimed_at).await {
             Ok(Finish::Recorded { .. }) => return Ok(JobOutcome::Recorded),
             Ok(Finish::LeaseLost) => return Ok(JobOutcome::LeaseLost),
             Err(err) if std::time::Instant::now() + pause > give_up => {

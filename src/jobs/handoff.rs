@@ -44,17 +44,19 @@ pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, 
     let notify = if transfer == "closed" {
         Vec::new()
     } else {
-        let data = json!({
-            "handoff_id": id,
-            "contact": conversation.contact.as_str(),
-            "name": conversation.contact_name,
-            "reason": handoff.reason,
-            "summary": summary,
-            "ticket_id": ticket_id.as_ref().or(conversation.ticket_id.as_ref()),
-            "transfer": transfer,
-            "sla_due_at": handoff.sla_due_at.map(rfc3339),
-        });
-        d.outbox(&handoff.tenant, EventKind::HandoffCreated, &data, &job.correlation_id, job.claimed_at)
+        let data = || {
+            json!({
+                "handoff_id": id,
+                "contact": conversation.contact.as_str(),
+                "name": conversation.contact_name,
+                "reason": handoff.reason,
+                "summary": summary,
+                "ticket_id": ticket_id.as_ref().or(conversation.ticket_id.as_ref()),
+                "transfer": transfer,
+                "sla_due_at": handoff.sla_due_at.map(rfc3339),
+            })
+        };
+        d.outbox(&handoff.tenant, EventKind::HandoffCreated, data, &job.correlation_id, job.claimed_at)
     };
     let record = HandoffTransfer { summary, ticket_id, transfer: transfer.to_string(), notify };
     let finish = d.store.record_handoff_transfer(job, id, &record).await.map_err(store_error)?;

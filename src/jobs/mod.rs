@@ -54,7 +54,7 @@ impl Dispatcher {
         &self,
         tenant: &Tenant,
         event: EventKind,
-        data: &serde_json::Value,
+        data: impl FnOnce() -> serde_json::Value,
         correlation_id: &CorrelationId,
         now: OffsetDateTime,
     ) -> Vec<NewNotify> {
@@ -88,15 +88,17 @@ impl JobHandler for Dispatcher {
                 return;
             }
         };
-        let data = json!({
-            "job_id": job.id,
-            "kind": job.kind.as_str(),
-            "attempts": job.attempts,
-            "error": failure.message,
-            "error_class": failure.class.as_str(),
-        });
+        let data = || {
+            json!({
+                "job_id": job.id,
+                "kind": job.kind.as_str(),
+                "attempts": job.attempts,
+                "error": failure.message,
+                "error_class": failure.class.as_str(),
+            })
+        };
         let now = OffsetDateTime::now_utc();
-        let notify = self.outbox(&tenant, EventKind::DeadLetterCreated, &data, &job.correlation_id, now);
+        let notify = self.outbox(&tenant, EventKind::DeadLetterCreated, data, &job.correlation_id, now);
         if let Err(err) = self.store.enqueue_notify(tenant.id, &notify, &job.correlation_id, now).await {
             warn!(error = %err, "cannot queue dead_letter.created");
         }

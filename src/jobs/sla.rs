@@ -22,17 +22,19 @@ pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, 
     let settings = &handoff.tenant.settings;
     let text = crate::brain::sla_breach_text(&settings.handoff, &settings.persona);
     let conversation = &handoff.conversation;
-    let data = json!({
-        "handoff_id": id,
-        "contact": conversation.contact.as_str(),
-        "name": conversation.contact_name,
-        "reason": handoff.reason,
-        "ticket_id": conversation.ticket_id,
-        "handoff_at": rfc3339(handoff.created_at),
-        "sla_due_at": handoff.sla_due_at.map(rfc3339),
-    });
+    let data = || {
+        json!({
+            "handoff_id": id,
+            "contact": conversation.contact.as_str(),
+            "name": conversation.contact_name,
+            "reason": handoff.reason,
+            "ticket_id": conversation.ticket_id,
+            "handoff_at": rfc3339(handoff.created_at),
+            "sla_due_at": handoff.sla_due_at.map(rfc3339),
+        })
+    };
     // Queued only if the check finds a breach (in its transaction).
-    let notify = d.outbox(&handoff.tenant, EventKind::SlaBreached, &data, &job.correlation_id, job.claimed_at);
+    let notify = d.outbox(&handoff.tenant, EventKind::SlaBreached, data, &job.correlation_id, job.claimed_at);
     let check =
         d.store.record_sla_check(job, id, &text, d.queue.deliver_max_attempts, &notify).await.map_err(store_error)?;
     Ok(match check {

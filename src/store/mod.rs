@@ -172,8 +172,7 @@ pub trait MessageStore {
     /// `notify` events (`reply.sent`), in one transaction.
     async fn record_delivered(
         &self,
-        job: JobId,
-        owner: &str,
+        job: &ClaimedJob,
         message: MessageId,
         notify: &[NewNotify],
         now: OffsetDateTime,

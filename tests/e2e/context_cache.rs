@@ -185,7 +185,7 @@ async fn claim_reply(f: &Fixture, now: OffsetDateTime, fail_deliveries: bool) ->
         } else if delivery.status == "cancelled" {
             assert!(f.store.complete_job(job.id, &job.owner, now).await.unwrap());
         } else {
-            f.store.record_delivered(job.id, &job.owner, message, &[], now).await.unwrap();
+            f.store.record_delivered(&job, message, &[], now).await.unwrap();
         }
     }
     panic!("no reply job after 20 claims");

@@ -358,33 +358,22 @@ impl MessageStore for PgStore {
 
     async fn record_delivered(
         &self,
-        job: crate::domain::JobId,
-        owner: &str,
+        job: &ClaimedJob,
         message: MessageId,
         notify: &[NewNotify],
         now: OffsetDateTime,
     ) -> Result<Finish> {
         let mut tx = self.pool.begin().await?;
-        let finished: Option<(i64, String)> = sqlx::query_as(
-            "UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = $1
-             WHERE id = $2 AND lease_owner = $3 AND state = 'running' RETURNING tenant_id, correlation_id",
-        )
-        .bind(ms(now))
-        .bind(job.0)
-        .bind(owner)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((tenant, correlation_id)) = finished else {
+        if !finish_job(&mut tx, job.id.0, &job.owner, now).await? {
             tx.rollback().await?;
             return Ok(Finish::LeaseLost);
-        };
+        }
         sqlx::query("UPDATE messages SET status = 'sent', sent_at = $1 WHERE id = $2")
             .bind(ms(now))
             .bind(message.0)
             .execute(&mut *tx)
             .await?;
-        let correlation_id = CorrelationId::from_stored(correlation_id);
-        queue_notify(&mut tx, TenantId(tenant), notify, &correlation_id, now).await?;
+        queue_notify(&mut tx, job.tenant_id, notify, &job.correlation_id, now).await?;
         tx.commit().await?;
         Ok(Finish::Recorded { message_id: Some(message) })
     }

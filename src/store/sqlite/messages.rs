@@ -281,24 +281,23 @@ impl MessageStore for SqliteStore {
 
     async fn record_delivered(
         &self,
-        job: crate::domain::JobId,
-        owner: &str,
+        job: &ClaimedJob,
         message: MessageId,
         notify: &[NewNotify],
         now: OffsetDateTime,
     ) -> Result<Finish> {
-        let (owner, notify) = (owner.to_string(), notify.to_vec());
+        let (job, notify) = (job.clone(), notify.to_vec());
         self.writer
             .transact(move |conn| {
-                let Some((tenant, correlation_id)) = finish_job_returning(conn, job.0, &owner, now)? else {
+                if !finish_job(conn, job.id.0, &job.owner, now)? {
                     return Ok(Tx::Rollback(Finish::LeaseLost));
-                };
+                }
                 execute(
                     conn,
                     "UPDATE messages SET status = 'sent', sent_at = ?1 WHERE id = ?2",
                     params![ms(now), message.0],
                 )?;
-                queue_notify(conn, tenant, &notify, &correlation_id, now)?;
+                queue_notify(conn, job.tenant_id, &notify, &job.correlation_id, now)?;
                 Ok(Tx::Commit(Finish::Recorded { message_id: Some(message) }))
             })
             .await
@@ -525,22 +524,6 @@ pub(super) fn finish_job(conn: &Connection, job: i64, owner: &str, now: OffsetDa
         params![ms(now), job, owner],
     )?;
     Ok(done == 1)
-}
-
-/// [`finish_job`] that also reads the job's tenant and correlation id, for what it queues.
-fn finish_job_returning(
-    conn: &Connection,
-    job: i64,
-    owner: &str,
-    now: OffsetDateTime,
-) -> Result<Option<(TenantId, CorrelationId)>> {
-    query_opt(
-        conn,
-        "UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = ?1
-         WHERE id = ?2 AND lease_owner = ?3 AND state = 'running' RETURNING tenant_id, correlation_id",
-        params![ms(now), job, owner],
-        |row| Ok((TenantId(row.get(0)?), CorrelationId::from_stored(row.get::<_, String>(1)?))),
-    )
 }
 
 fn upsert_conversation(

@@ -331,6 +331,7 @@ mod tests {
             summary_upto: crate::domain::MessageId(0),
             context_epoch: 0,
             human_at: None,
+            survey: None,
         };
         let messages = [
             message(1, Direction::Inbound, "Meu pedido 4411 não chegou", Some(-0.4)),

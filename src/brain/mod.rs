@@ -6,6 +6,7 @@
 
 mod context;
 mod context_cache;
+pub mod csat;
 pub mod guard;
 mod handoff;
 mod prompt;
@@ -23,7 +24,7 @@ use crate::config::tenant::{ProviderChoice, ResolvedLlm, ResolvedTenant};
 use crate::domain::{ConversationId, ConversationState, ErrorClass, Language};
 use crate::llm::{BreakerState, ChainError, LlmChain, ProviderConfig, ProviderKind};
 use crate::store::{
-    Conversation, ConversationUpdate, NewHandoff, ReplyContext, Store, StoreError, StoredMessage, Tenant,
+    Conversation, ConversationUpdate, NewHandoff, ReplyContext, Store, StoreError, StoredMessage, SurveyAnswer, Tenant,
 };
 use crate::telemetry::metrics as m;
 
@@ -190,6 +191,7 @@ impl Brain {
             handoff: None,
             resume_idle: None,
             summary: None,
+            survey: None,
         };
         let mut facts = Facts { ctx, persona, language, burst, mood, update, now };
         if ctx.conversation.state != ConversationState::Bot {
@@ -200,6 +202,18 @@ impl Brain {
                     facts.update.resume_idle = Some(human_at);
                 }
                 None => return Ok(Ok(facts.silent("human"))),
+            }
+        }
+        // The first message after a CSAT question answers it, or dismisses it and is answered
+        // as usual.
+        if let Some(pending) = ctx.conversation.survey {
+            let in_time = now - pending.asked_at <= ctx.tenant.settings.csat.answer_window();
+            let rating = if in_time { csat::parse_rating(&facts.burst) } else { None };
+            let text = crate::knowledge::excerpt(facts.burst.trim(), csat::MAX_ANSWER_CHARS);
+            facts.update.survey = Some(SurveyAnswer { survey: pending.id, rating, text });
+            if let Some(rating) = rating {
+                info!(rating, "CSAT rating received");
+                return Ok(Ok(facts.rated(rating)));
             }
         }
         if !persona.ai_enabled() {
@@ -440,6 +454,13 @@ impl Facts<'_> {
     fn fallback(&self, kind: &str, reason: String) -> Outcome {
         let parts = vec![self.persona.fallback_text().to_string()];
         self.answer(parts, json!({ "fallback": kind, "reason": reason }), "fallback")
+    }
+
+    /// The thanks for a CSAT rating.
+    fn rated(&self, rating: u8) -> Outcome {
+        let parts = vec![csat::thanks_text(&self.ctx.tenant.settings.csat, self.persona, rating)];
+        let meta = self.stamp(json!({ "csat": rating }), "csat");
+        Outcome { decision: Decision::Answer { parts, meta }, update: self.update.clone(), mood: self.mood }
     }
 
     fn silent(&self, reason: &'static str) -> Outcome {

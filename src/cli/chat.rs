@@ -90,6 +90,7 @@ impl<'a> Chat<'a> {
             summary_upto: MessageId(0),
             context_epoch: 0,
             human_at: None,
+            survey: None,
         };
         Self { tenant, conversation, transcript: Vec::new(), window, replies: 0 }
     }

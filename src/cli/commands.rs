@@ -6,8 +6,8 @@ use anyhow::{Context, bail};
 use time::OffsetDateTime;
 
 use super::{
-    Cli, Command, ConversationCommand, DlqCommand, DlqFilter, EventsCommand, HandoffCommand, Lang, MigrateAction,
-    TenantCommand,
+    Cli, Command, ConversationCommand, CsatCommand, DlqCommand, DlqFilter, EventsCommand, HandoffCommand, Lang,
+    MigrateAction, TenantCommand,
 };
 use crate::app::{App, redact_url, shutdown_on_signal};
 use crate::config::tenant::TenantFile;
@@ -47,6 +47,7 @@ pub async fn execute(cli: Cli, lang: Lang) -> anyhow::Result<()> {
         Command::Events(EventsCommand::Log { tenant, limit, json }) => {
             event_log(&config, &tenant, limit, json, lang).await
         }
+        Command::Csat(CsatCommand::List { tenant, limit, json }) => surveys(&config, &tenant, limit, json, lang).await,
         Command::Kb(command) => super::kb::run(&config, command, lang).await,
         Command::Persona(command) => super::kb::persona(&config, command, lang).await,
         Command::Chat { tenant } => super::chat::run(&config, &tenant, lang).await,
@@ -173,7 +174,7 @@ fn dead_letter_filter(filter: &DlqFilter) -> anyhow::Result<DeadLetterFilter> {
         None => None,
         Some(kind) => Some(
             JobKind::parse(kind)
-                .with_context(|| format!("--kind {kind:?}: use reply, deliver, handoff, sla or notify"))?,
+                .with_context(|| format!("--kind {kind:?}: use reply, deliver, handoff, sla, notify or idle"))?,
         ),
     };
     Ok(DeadLetterFilter { tenant: filter.tenant.clone(), kind, limit: Some(filter.limit) })
@@ -233,6 +234,52 @@ async fn handoffs(config: &Config, slug: &str, limit: u32, json: bool, lang: Lan
 }
 
 /// The `notify` jobs of a tenant: which event went where, and how it fared.
+async fn surveys(config: &Config, slug: &str, limit: u32, json: bool, lang: Lang) -> anyhow::Result<()> {
+    let store = open(config, lang).await?;
+    let tenant = store.find_tenant(slug).await?.with_context(|| not_found_tenant(slug, lang))?;
+    let surveys = store.list_surveys(tenant.id, limit).await?;
+    let since = OffsetDateTime::now_utc() - time::Duration::days(30);
+    let mean = store.mean_csat(since).await?.into_iter().find(|(s, _, _)| *s == tenant.slug);
+    if json {
+        let summary = serde_json::json!({
+            "tenant": tenant.slug,
+            "mean_30d": mean.as_ref().map(|(_, mean, _)| *mean),
+            "ratings_30d": mean.as_ref().map_or(0, |(_, _, count)| *count),
+            "surveys": surveys,
+        });
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+        return Ok(());
+    }
+    match &mean {
+        Some((_, mean, count)) => {
+            println!(
+                "{} {mean:.2} ({count} {})",
+                lang.pick("média (30 dias):", "mean (30 days):"),
+                lang.pick("notas", "ratings")
+            )
+        }
+        None => println!("{}", lang.pick("nenhuma nota nos últimos 30 dias", "no ratings in the last 30 days")),
+    }
+    if surveys.is_empty() {
+        return Ok(());
+    }
+    let time = |at: OffsetDateTime| at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    println!(
+        "{}",
+        lang.pick("ID\tCONTATO\tMOTIVO\tPERGUNTADA\tNOTA\tRESPOSTA", "ID\tCONTACT\tREASON\tASKED\tRATING\tANSWER")
+    );
+    for s in &surveys {
+        let rating = match (s.rating, s.dismissed_at) {
+            (Some(rating), _) => rating.to_string(),
+            (None, Some(_)) => lang.pick("sem nota", "not rated").to_string(),
+            (None, None) => lang.pick("aguardando", "waiting").to_string(),
+        };
+        let answer: String = s.answer.as_deref().unwrap_or("-").replace('\n', " ").chars().take(80).collect();
+        println!("{}\t{}\t{}\t{}\t{rating}\t{answer}", s.id, s.contact, s.reason, time(s.asked_at));
+    }
+    Ok(())
+}
+
 async fn event_log(config: &Config, slug: &str, limit: u32, json: bool, lang: Lang) -> anyhow::Result<()> {
     let store = open(config, lang).await?;
     let tenant = store.find_tenant(slug).await?.with_context(|| not_found_tenant(slug, lang))?;

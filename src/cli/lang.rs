@@ -60,6 +60,8 @@ const EN: &[(&str, &str, &str)] = &[
     ("handoff list", "", "List a tenant's hand-offs, newest first."),
     ("events", "", "Events sent to the tenant's outbound webhooks (n8n): delivery log."),
     ("events log", "", "A tenant's event deliveries, newest first."),
+    ("csat", "", "Satisfaction surveys (CSAT): customers' ratings and their mean."),
+    ("csat list", "", "A tenant's surveys, newest first, with the mean of the last 30 days."),
     ("kb", "", "A tenant's knowledge base: import and search."),
     ("kb import", "", "Import a CSV (header with question,answer), JSONL or Markdown (one entry per ## section) file."),
     ("kb import", "file", "A .csv, .jsonl or .md file."),

@@ -59,6 +59,9 @@ pub enum Command {
     /// Eventos enviados aos webhooks de saída do cliente (n8n): registro de entregas.
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Pesquisas de satisfação (CSAT): notas dos clientes e média.
+    #[command(subcommand)]
+    Csat(CsatCommand),
     /// Base de conhecimento de um cliente: importar e pesquisar.
     #[command(subcommand)]
     Kb(KbCommand),
@@ -275,13 +278,29 @@ pub enum EventsCommand {
     },
 }
 
+/// `atende csat …`
+#[derive(Debug, Subcommand)]
+pub enum CsatCommand {
+    /// Pesquisas de satisfação de um cliente, das mais novas às mais antigas, com a média dos últimos 30 dias.
+    List {
+        /// Cliente (slug).
+        tenant: String,
+        /// No máximo este número.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Saída em JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 /// Dead-letter filter options.
 #[derive(Debug, Clone, Args)]
 pub struct DlqFilter {
     /// Só deste cliente (slug).
     #[arg(long)]
     pub tenant: Option<String>,
-    /// Só deste tipo de job (reply, deliver, handoff, sla, notify).
+    /// Só deste tipo de job (reply, deliver, handoff, sla, notify, idle).
     #[arg(long)]
     pub kind: Option<String>,
     /// No máximo este número.

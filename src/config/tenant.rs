@@ -84,6 +84,9 @@ pub struct TenantFile {
     /// Hand-off to a person: text, SLA, when the bot resumes.
     #[serde(default, skip_serializing_if = "HandoffTable::is_default")]
     pub handoff: HandoffTable,
+    /// Satisfaction survey (CSAT) when a ticket closes.
+    #[serde(default, skip_serializing_if = "CsatTable::is_default")]
+    pub csat: CsatTable,
     /// `[[events]]`: who gets which signed events (workflows such as n8n).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<EventSubscription>,
@@ -166,6 +169,80 @@ impl HandoffTable {
             return Err("handoff.text: `{wait}` needs `sla_minutes` (the expected wait it stands for)".into());
         }
         for (key, text) in [("handoff.text", &self.text), ("handoff.sla_breach_text", &self.sla_breach_text)] {
+            if text.as_deref().is_some_and(|t| t.trim().is_empty()) {
+                return Err(format!("{key}: must not be empty (leave it out for the default)"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `[csat]`: a 1–5 rating asked when a ticket closes (the helpdesk closed it, or nobody
+/// wrote for `idle_minutes`), once per ticket, read from the customer's next message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsatTable {
+    /// Ask at all (default off).
+    #[serde(default)]
+    pub enabled: bool,
+    /// The question (default: the persona's language's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Said after a rating (default: a thanks, with an apology for ratings of 1–2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thanks_text: Option<String>,
+    /// A conversation the bot answered and nobody wrote in for this long is closed and
+    /// surveyed (leave it out to survey only tickets the helpdesk closes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_minutes: Option<u32>,
+    /// Survey also when the customer left a hand-off no person had answered yet.
+    #[serde(default)]
+    pub after_abandoned_handoff: bool,
+    /// How long the customer's next message still counts as the answer.
+    #[serde(default = "CsatTable::default_answer_window_hours")]
+    pub answer_window_hours: u32,
+}
+
+impl Default for CsatTable {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            text: None,
+            thanks_text: None,
+            idle_minutes: None,
+            after_abandoned_handoff: false,
+            answer_window_hours: Self::default_answer_window_hours(),
+        }
+    }
+}
+
+impl CsatTable {
+    fn default_answer_window_hours() -> u32 {
+        24
+    }
+
+    fn is_default(&self) -> bool {
+        self == &Self::default()
+    }
+
+    /// The idle period that closes a conversation, when surveys are on and one is set.
+    pub fn idle(&self) -> Option<time::Duration> {
+        self.idle_minutes.filter(|_| self.enabled).map(|m| time::Duration::minutes(i64::from(m)))
+    }
+
+    /// How long after the question an answer still counts.
+    pub fn answer_window(&self) -> time::Duration {
+        time::Duration::hours(i64::from(self.answer_window_hours))
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.idle_minutes == Some(0) {
+            return Err("csat.idle_minutes: must be at least 1 (leave it out to survey only closed tickets)".into());
+        }
+        if self.answer_window_hours == 0 {
+            return Err("csat.answer_window_hours: must be at least 1".into());
+        }
+        for (key, text) in [("csat.text", &self.text), ("csat.thanks_text", &self.thanks_text)] {
             if text.as_deref().is_some_and(|t| t.trim().is_empty()) {
                 return Err(format!("{key}: must not be empty (leave it out for the default)"));
             }
@@ -341,6 +418,7 @@ impl TenantFile {
         )?;
         validate_llm("llm", &self.llm)?;
         self.handoff.validate()?;
+        self.csat.validate()?;
         for (i, sub) in self.events.iter().enumerate() {
             let key = format!("events[{i}]");
             check_url(&format!("{key}.url"), &sub.url)?;
@@ -726,6 +804,36 @@ model = "gemini-2.0-flash"
                 Err(err) => err.to_string(),
             };
             assert!(err.contains(expected), "{whaticket}{extra}: {err}");
+        }
+    }
+
+    #[test]
+    fn csat_keys_are_read_and_nonsense_is_refused_with_the_key() {
+        let text = format!(
+            "{MINIMAL}[csat]\nenabled = true\ntext = \"De 1 a 5?\"\nidle_minutes = 30\nafter_abandoned_handoff = true\n"
+        );
+        let file: TenantFile = toml::from_str(&text).unwrap();
+        file.validate().unwrap();
+        assert_eq!(file.csat.idle(), Some(time::Duration::minutes(30)));
+        assert_eq!(file.csat.answer_window(), time::Duration::hours(24), "the default window");
+        assert!(file.csat.after_abandoned_handoff);
+        let off: TenantFile = toml::from_str(&format!("{MINIMAL}[csat]\nidle_minutes = 30\n")).unwrap();
+        assert_eq!(off.csat.idle(), None, "no idle close while surveys are off");
+
+        let cases = [
+            ("idle_minutes = 0\n", "csat.idle_minutes"),
+            ("answer_window_hours = 0\n", "csat.answer_window_hours"),
+            ("text = \"  \"\n", "csat.text"),
+            ("thanks_text = \"\"\n", "csat.thanks_text"),
+            ("enable = true\n", "enable"),
+        ];
+        for (keys, expected) in cases {
+            let text = format!("{MINIMAL}[csat]\nenabled = true\n{keys}");
+            let err = match toml::from_str::<TenantFile>(&text) {
+                Ok(file) => file.validate().unwrap_err(),
+                Err(err) => err.to_string(),
+            };
+            assert!(err.contains(expected), "{keys}: {err}");
         }
     }
 

@@ -17,11 +17,14 @@ pub enum JobKind {
     Sla,
     /// Deliver one signed event to a tenant's subscriber (workflows, n8n).
     Notify,
+    /// Close a conversation nobody wrote in for the tenant's idle period, and survey it.
+    Idle,
 }
 
 impl JobKind {
     /// Every kind, for metrics and listings.
-    pub const ALL: [JobKind; 5] = [JobKind::Reply, JobKind::Deliver, JobKind::Handoff, JobKind::Sla, JobKind::Notify];
+    pub const ALL: [JobKind; 6] =
+        [JobKind::Reply, JobKind::Deliver, JobKind::Handoff, JobKind::Sla, JobKind::Notify, JobKind::Idle];
 
     /// Stored spelling.
     pub fn as_str(self) -> &'static str {
@@ -31,6 +34,7 @@ impl JobKind {
             Self::Handoff => "handoff",
             Self::Sla => "sla",
             Self::Notify => "notify",
+            Self::Idle => "idle",
         }
     }
 
@@ -42,6 +46,7 @@ impl JobKind {
             "handoff" => Some(Self::Handoff),
             "sla" => Some(Self::Sla),
             "notify" => Some(Self::Notify),
+            "idle" => Some(Self::Idle),
             _ => None,
         }
     }

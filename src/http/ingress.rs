@@ -19,12 +19,15 @@ use time::OffsetDateTime;
 use tracing::{Instrument, info, info_span, warn};
 
 use super::{ApiError, AppState};
-use crate::brain::{self, sentiment};
+use crate::brain::{self, csat, sentiment};
 use crate::channel::{self, ChannelKind, Inbound, InboundCredentials, TicketClosed};
-use crate::domain::{ConversationState, CorrelationId, EventKind, InboundMessage};
+use crate::domain::{CorrelationId, EventKind, InboundMessage};
 use crate::limits::Limited;
 use crate::notify;
-use crate::store::{AgentAction, AgentOutcome, Debounce, NewInbound, NewNotify, RecordOutcome, Tenant};
+use crate::store::{
+    AgentAction, AgentOutcome, CloseConversation, CloseOutcome, CloseReason, ConversationRef, Debounce, NewInbound,
+    NewNotify, RecordOutcome, SurveyAsk, SurveyDecision, Tenant,
+};
 use crate::telemetry::metrics as m;
 
 pub(super) fn router() -> Router<AppState> {
@@ -107,7 +110,7 @@ async fn receive(
                 state.limits.check_contact(&tenant.slug, closed.contact.as_str()).await.map_err(limited)?;
                 let correlation_id = CorrelationId::new();
                 let span = info_span!("webhook", correlation_id = %correlation_id, tenant = %tenant.slug, channel = kind.as_str());
-                close_ticket(state, &tenant, &closed).instrument(span).await?
+                close_ticket(state, &tenant, &closed, &correlation_id).instrument(span).await?
             }
             Inbound::Message(message) => {
                 state.limits.check_contact(&tenant.slug, message.contact.as_str()).await.map_err(limited)?;
@@ -246,21 +249,53 @@ fn events(
     notify
 }
 
-/// The helpdesk closed the ticket: the conversation closes (its hand-off ends) and the bot
-/// answers the customer's next message in a fresh context.
-async fn close_ticket(state: &AppState, tenant: &Tenant, closed: &TicketClosed) -> Result<Answer, ApiError> {
+/// The helpdesk closed the ticket: the conversation closes (its hand-off ends), the CSAT
+/// question goes out when the tenant asks for ratings, and the bot answers the customer's
+/// next message in a fresh context.
+async fn close_ticket(
+    state: &AppState,
+    tenant: &Tenant,
+    closed: &TicketClosed,
+    correlation_id: &CorrelationId,
+) -> Result<Answer, ApiError> {
     let contact = closed.contact.as_str();
-    let found =
-        state.store.mark_conversation_state(tenant.id, contact, ConversationState::Closed).await.map_err(|err| {
+    let settings = &tenant.settings.csat;
+    let text = settings.enabled.then(|| csat::survey_text(settings, &tenant.settings.persona));
+    let survey = text.as_deref().map(|text| SurveyAsk {
+        text,
+        after_abandoned_handoff: settings.after_abandoned_handoff,
+        deliver_max_attempts: state.config.queue.deliver_max_attempts,
+    });
+    let outcome = state
+        .store
+        .close_conversation(CloseConversation {
+            tenant: tenant.id,
+            conversation: ConversationRef::Contact(contact),
+            reason: CloseReason::Ticket,
+            survey,
+            job: None,
+            correlation_id,
+            now: OffsetDateTime::now_utc(),
+        })
+        .await
+        .map_err(|err| {
             warn!(error = %err, "cannot close the conversation");
             ApiError::Unavailable
         })?;
-    if !found {
-        info!(contact, "ticket closed for a contact without a conversation; nothing to do");
-        return Ok(ignored("unknown_conversation"));
-    }
+    csat::report_close(&tenant.slug, CloseReason::Ticket, &outcome);
+    let survey = match outcome {
+        CloseOutcome::NotFound => {
+            info!(contact, "ticket closed for a contact without a conversation; nothing to do");
+            return Ok(ignored("unknown_conversation"));
+        }
+        CloseOutcome::Closed { survey: SurveyDecision::Asked { .. } } => "asked",
+        _ => "not_asked",
+    };
     info!(contact, ticket_id = ?closed.ticket_id, "ticket closed; the bot answers this contact's next message");
-    Ok(Answer { status: StatusCode::OK, body: json!({ "status": "closed" }) })
+    Ok(Answer {
+        status: StatusCode::OK,
+        body: json!({ "status": "closed", "csat": survey, "correlation_id": correlation_id.as_str() }),
+    })
 }
 
 /// A `from_me` message whose text we sent recently (some forks add U+200E/U+200C markers).

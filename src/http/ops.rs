@@ -43,6 +43,9 @@ async fn ready(State(state): State<AppState>) -> axum::response::Response {
     (status, Json(json!({ "status": word, "checks": checks }))).into_response()
 }
 
+/// Ratings that count in the CSAT gauges.
+const CSAT_WINDOW: time::Duration = time::Duration::days(30);
+
 /// Prometheus text exposition; queue gauges are sampled from the store at scrape time.
 async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
     if let Ok(counts) = state.store.count_jobs().await {
@@ -62,6 +65,12 @@ async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
     if let Ok(moods) = state.store.mean_mood(time::OffsetDateTime::now_utc() - time::Duration::DAY).await {
         for (tenant, mood) in moods {
             metrics::gauge!(m::MOOD_MEAN, "tenant" => tenant).set(mood);
+        }
+    }
+    if let Ok(ratings) = state.store.mean_csat(time::OffsetDateTime::now_utc() - CSAT_WINDOW).await {
+        for (tenant, mean, count) in ratings {
+            metrics::gauge!(m::CSAT_MEAN, "tenant" => tenant.clone()).set(mean);
+            metrics::gauge!(m::CSAT_RATINGS, "tenant" => tenant).set(count as f64);
         }
     }
     state.metrics.run_upkeep();

@@ -1,12 +1,14 @@
 //! What each job does: `reply` asks the brain and stores the answer with its `deliver`
 //! job; `deliver` sends it through the helpdesk; `handoff` writes the summary and moves the
 //! ticket to people; `sla` checks a person answered a hand-off in time; `notify` posts one
-//! signed event to a tenant's subscriber.
+//! signed event to a tenant's subscriber; `idle` closes a conversation nobody wrote in for
+//! a while and asks for a CSAT rating.
 //!
 //! Layer 5: may import anything below; never `http`.
 
 mod deliver;
 mod handoff;
+mod idle;
 mod notify;
 mod reply;
 mod sla;
@@ -71,6 +73,7 @@ impl JobHandler for Dispatcher {
             JobKind::Handoff => handoff::run(self, job).await,
             JobKind::Sla => sla::run(self, job).await,
             JobKind::Notify => notify::run(self, job).await,
+            JobKind::Idle => idle::run(self, job).await,
         }
     }
 

@@ -1,9 +1,10 @@
 //! `reply`: answer the burst of a conversation.
 
+use serde_json::json;
 use tracing::{info, warn};
 
 use super::{Dispatcher, payload_id, store_error};
-use crate::domain::{ConversationId, ErrorClass};
+use crate::domain::{ConversationId, ErrorClass, EventKind};
 use crate::queue::{JobError, JobOutcome};
 use crate::store::{ClaimedJob, Finish, NewReply};
 use crate::telemetry::metrics as m;
@@ -46,6 +47,24 @@ pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, 
         }
     };
     info!(mood = outcome.mood.compound, parts = outcome.parts().len(), meta = %outcome.meta(), "reply decided");
+    let settings = &ctx.tenant.settings;
+    let rating = outcome.update.survey.as_ref().and_then(|answer| answer.rating.map(|r| (answer, r)));
+    // Queued only if the rating is recorded (in the reply's transaction).
+    let notify = match rating {
+        Some((answer, rating)) => {
+            let data = || {
+                json!({
+                    "survey_id": answer.survey,
+                    "rating": rating,
+                    "text": answer.text,
+                    "contact": ctx.conversation.contact.as_str(),
+                    "name": ctx.conversation.contact_name,
+                })
+            };
+            d.outbox(&ctx.tenant, EventKind::CsatReceived, data, &job.correlation_id, job.claimed_at)
+        }
+        None => Vec::new(),
+    };
     let finish = d
         .store
         .record_reply(NewReply {
@@ -57,6 +76,8 @@ pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, 
             deliver_max_attempts: d.queue.deliver_max_attempts,
             update: outcome.update.clone(),
             ticket: ctx.conversation.context_from,
+            notify,
+            idle_after: settings.csat.idle(),
         })
         .await
         .map_err(store_error)?;
@@ -65,6 +86,10 @@ pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, 
         metrics::counter!(m::REPLIES_TOTAL, "decision" => decision, "detail" => detail.clone()).increment(1);
         if decision == "handoff" {
             metrics::counter!(m::HANDOFFS_TOTAL, "reason" => detail).increment(1);
+        }
+        if let Some((_, rating)) = rating {
+            let labels = [("tenant", ctx.tenant.slug.clone()), ("rating", rating.to_string())];
+            metrics::counter!(m::CSAT_RESPONSES_TOTAL, &labels).increment(1);
         }
     }
     Ok(match finish {

@@ -98,7 +98,9 @@ fn backend(url: &str) -> Result<Backend<'_>> {
 
 /// Everything Atende persists.
 #[async_trait]
-pub trait Store: TenantStore + MessageStore + JobStore + KnowledgeStore + HandoffStore + Send + Sync + 'static {
+pub trait Store:
+    TenantStore + MessageStore + JobStore + KnowledgeStore + HandoffStore + SurveyStore + Send + Sync + 'static
+{
     /// Applies pending migrations; fails when the database has migrations this binary lacks.
     async fn migrate(&self) -> Result<()>;
     /// Applied, pending and unknown (newer than this binary) migrations.
@@ -206,6 +208,22 @@ pub trait HandoffStore {
     ) -> Result<SlaCheck>;
 }
 
+/// Closing conversations and their CSAT surveys.
+#[async_trait]
+pub trait SurveyStore {
+    /// Closes a conversation (its open hand-off ends, the next message starts a fresh
+    /// ticket) and, when `close.survey` is given and the ticket qualifies, stores the survey
+    /// and queues its question, in one transaction. A ticket qualifies once: the customer
+    /// wrote in it, it was not surveyed yet and, unless allowed, it was not left waiting on a
+    /// hand-off nobody answered.
+    async fn close_conversation(&self, close: CloseConversation<'_>) -> Result<CloseOutcome>;
+    /// A tenant's surveys, newest first.
+    async fn list_surveys(&self, tenant: TenantId, limit: u32) -> Result<Vec<SurveyRecord>>;
+    /// Mean rating and number of ratings of each tenant's surveys answered since `since`:
+    /// (slug, mean, count).
+    async fn mean_csat(&self, since: OffsetDateTime) -> Result<Vec<(String, f64, u64)>>;
+}
+
 /// Each tenant's knowledge base. Ranking is done in memory by `knowledge` (the default,
 /// the same on every backend) or by the database's own full-text search.
 #[async_trait]
@@ -272,6 +290,21 @@ pub trait JobStore {
     async fn discard_dead_letter(&self, job: JobId, now: OffsetDateTime) -> Result<bool>;
 }
 
+/// Who queues an outbound message: tenant, clock and correlation id (a job's, or a
+/// webhook's when a ticket closes).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Origin<'a> {
+    pub(crate) tenant: TenantId,
+    pub(crate) correlation_id: &'a CorrelationId,
+    pub(crate) at: OffsetDateTime,
+}
+
+impl<'a> From<&'a ClaimedJob> for Origin<'a> {
+    fn from(job: &'a ClaimedJob) -> Self {
+        Self { tenant: job.tenant_id, correlation_id: &job.correlation_id, at: job.claimed_at }
+    }
+}
+
 /// Compares a migrator's migrations with the versions a database has applied.
 fn migration_status(migrator: &sqlx::migrate::Migrator, applied: &[i64]) -> MigrationStatus {
     let known: Vec<(i64, String)> = migrator.iter().map(|m| (m.version, m.description.to_string())).collect();
@@ -279,6 +312,33 @@ fn migration_status(migrator: &sqlx::migrate::Migrator, applied: &[i64]) -> Migr
         applied: known.iter().filter(|(v, _)| applied.contains(v)).cloned().collect(),
         pending: known.iter().filter(|(v, _)| !applied.contains(v)).cloned().collect(),
         unknown: applied.iter().copied().filter(|v| !known.iter().any(|(k, _)| k == v)).collect(),
+    }
+}
+
+/// The job kinds this binary runs, as an SQL list (`'reply', 'deliver', …`): the claim
+/// leaves a newer binary's kinds to it.
+pub(crate) fn known_kinds_sql() -> String {
+    JobKind::ALL.iter().map(|kind| format!("'{}'", kind.as_str())).collect::<Vec<_>>().join(", ")
+}
+
+/// Attempts of an `idle` job (it only reads and writes the store).
+pub(crate) const IDLE_MAX_ATTEMPTS: u32 = 5;
+
+/// Key of a conversation's `idle` job: its own, so a far `run_at` holds no reply back.
+pub(crate) fn idle_key(conversation: ConversationId) -> String {
+    format!("idle:{conversation}")
+}
+
+/// Why a closing ticket gets no survey, if it does not (the same on every backend).
+pub(crate) fn survey_skip(customer_wrote: bool, already_asked: bool, abandoned: bool) -> Option<&'static str> {
+    if !customer_wrote {
+        Some("no_customer_message")
+    } else if already_asked {
+        Some("already_asked")
+    } else if abandoned {
+        Some("abandoned_handoff")
+    } else {
+        None
     }
 }
 
@@ -307,5 +367,19 @@ pub(crate) fn sla_verdict(
         (Some(at), _) if at <= due => SlaVerdict::Met,
         (None, Some(at)) if at <= due => SlaVerdict::Closed,
         _ => SlaVerdict::Breached,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::survey_skip;
+
+    #[test]
+    fn a_ticket_qualifies_once_when_the_customer_wrote_and_was_not_left_waiting() {
+        assert_eq!(survey_skip(true, false, false), None);
+        assert_eq!(survey_skip(false, false, false), Some("no_customer_message"));
+        assert_eq!(survey_skip(false, true, true), Some("no_customer_message"));
+        assert_eq!(survey_skip(true, true, false), Some("already_asked"));
+        assert_eq!(survey_skip(true, false, true), Some("abandoned_handoff"));
     }
 }

@@ -165,6 +165,17 @@ pub struct Conversation {
     pub context_epoch: i64,
     /// When a person last took the conversation over or wrote in it.
     pub human_at: Option<OffsetDateTime>,
+    /// The CSAT survey waiting for the customer's answer.
+    pub survey: Option<PendingSurvey>,
+}
+
+/// A CSAT question the customer has not answered yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingSurvey {
+    /// Survey id.
+    pub id: i64,
+    /// When it was asked.
+    pub asked_at: OffsetDateTime,
 }
 
 /// A stored message.
@@ -322,6 +333,11 @@ pub struct NewReply<'a> {
     /// The ticket the context was read from (`context_from`); counters are only written back
     /// to the same ticket.
     pub ticket: MessageId,
+    /// Events queued with the reply when it records a CSAT rating (`csat.received`).
+    pub notify: Vec<NewNotify>,
+    /// Close the conversation when nobody writes for this long after this answer (an
+    /// `idle` job, pushed back by every later answer).
+    pub idle_after: Option<time::Duration>,
 }
 
 /// Counters and state the brain changes with an answer.
@@ -338,6 +354,140 @@ pub struct ConversationUpdate {
     pub resume_idle: Option<OffsetDateTime>,
     /// A new running summary and the last message it covers.
     pub summary: Option<(String, MessageId)>,
+    /// What the burst made of the pending CSAT survey.
+    pub survey: Option<SurveyAnswer>,
+}
+
+/// The customer's next message after a CSAT question: a rating, or something else (the
+/// survey is then dismissed and the message answered as usual).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SurveyAnswer {
+    /// Survey id.
+    pub survey: i64,
+    /// 1–5; `None` dismisses the survey.
+    pub rating: Option<u8>,
+    /// The customer's words (kept with a rating).
+    pub text: String,
+}
+
+/// Which conversation [`SurveyStore::close_conversation`](crate::store::SurveyStore::close_conversation) closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConversationRef<'a> {
+    /// By the customer's number (a helpdesk's ticket event).
+    Contact(&'a str),
+    /// By id (an `idle` job).
+    Id(ConversationId),
+}
+
+/// Why a conversation closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The helpdesk closed the ticket.
+    Ticket,
+    /// The bot answered and nobody wrote since `quiet_since`; a conversation a person holds,
+    /// or with a newer message, stays open.
+    Idle {
+        /// The last message must be older than this.
+        quiet_since: OffsetDateTime,
+    },
+}
+
+impl CloseReason {
+    /// Stored spelling (`closed`, `idle`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ticket => "closed",
+            Self::Idle { .. } => "idle",
+        }
+    }
+}
+
+/// The CSAT question to ask when the ticket qualifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SurveyAsk<'a> {
+    /// The question.
+    pub text: &'a str,
+    /// Ask even when a hand-off was still waiting for a person (the customer left it).
+    pub after_abandoned_handoff: bool,
+    /// Attempts of the question's `deliver` job.
+    pub deliver_max_attempts: u32,
+}
+
+/// A conversation to close, with its survey, in one transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct CloseConversation<'a> {
+    /// Owner.
+    pub tenant: TenantId,
+    /// Which conversation.
+    pub conversation: ConversationRef<'a>,
+    /// Why.
+    pub reason: CloseReason,
+    /// The survey, when the tenant has them on.
+    pub survey: Option<SurveyAsk<'a>>,
+    /// The `idle` job this close finishes.
+    pub job: Option<&'a ClaimedJob>,
+    /// Of the close (the webhook's or the job's).
+    pub correlation_id: &'a CorrelationId,
+    /// Clock.
+    pub now: OffsetDateTime,
+}
+
+/// What closing found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseOutcome {
+    /// No such conversation.
+    NotFound,
+    /// It was closed already: nothing changed.
+    AlreadyClosed,
+    /// An idle close found a person holding the conversation or a message newer than the
+    /// idle period: nothing changed.
+    StillActive,
+    /// The `idle` job's lease was lost: nothing changed.
+    LeaseLost,
+    /// Closed; `survey` tells whether the question was queued.
+    Closed {
+        /// The survey asked, or why not.
+        survey: SurveyDecision,
+    },
+}
+
+/// Whether a closing ticket got its CSAT question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SurveyDecision {
+    /// Stored and queued to the customer.
+    Asked {
+        /// Survey id.
+        survey: i64,
+        /// The question's outbound message.
+        message: MessageId,
+    },
+    /// Not asked: `off` (surveys disabled), `no_customer_message`, `already_asked`,
+    /// `abandoned_handoff`.
+    Skipped(&'static str),
+}
+
+/// A stored CSAT survey.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SurveyRecord {
+    /// Row id.
+    pub id: i64,
+    /// The customer's number.
+    pub contact: String,
+    /// `closed` or `idle`.
+    pub reason: String,
+    /// 1–5, once answered.
+    pub rating: Option<u8>,
+    /// The customer's words with the rating.
+    pub answer: Option<String>,
+    /// When it was asked.
+    #[serde(with = "time::serde::rfc3339")]
+    pub asked_at: OffsetDateTime,
+    /// When the customer rated.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub answered_at: Option<OffsetDateTime>,
+    /// When the customer's next message was not a rating (or came too late).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub dismissed_at: Option<OffsetDateTime>,
 }
 
 /// A hand-off decided with a reply, stored in the same transaction with its `handoff` job

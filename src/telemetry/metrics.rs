@@ -52,6 +52,14 @@ pub const GUARD_BLOCKS_TOTAL: &str = "atende_guard_blocks_total";
 pub const INTENTS_TOTAL: &str = "atende_intents_total";
 /// Gauge: mean polarity in [-1, 1] of a tenant's inbound messages over the last 24 h, label `tenant`.
 pub const MOOD_MEAN: &str = "atende_mood_mean";
+/// Gauge: mean CSAT rating (1–5) of the last 30 days, by `tenant` (sampled at scrape).
+pub const CSAT_MEAN: &str = "atende_csat_mean";
+/// Gauge: CSAT ratings of the last 30 days, by `tenant` (sampled at scrape).
+pub const CSAT_RATINGS: &str = "atende_csat_ratings";
+/// Counter: CSAT questions sent, by `tenant` and `reason` (`closed`, `idle`).
+pub const CSAT_SURVEYS_TOTAL: &str = "atende_csat_surveys_total";
+/// Counter: CSAT ratings received, by `tenant` and `rating` (1–5).
+pub const CSAT_RESPONSES_TOTAL: &str = "atende_csat_responses_total";
 /// Counter: Redis operations that failed and fell back to local state, label `op`.
 pub const REDIS_ERRORS_TOTAL: &str = "atende_redis_errors_total";
 /// Counter: short-term context cache lookups, labels `cache` (redis, memory) and `result`

@@ -188,6 +188,38 @@ async fn events_log_lists_deliveries_without_the_receivers_query_string() {
     assert!(!unknown.status.success() && text(&unknown).contains("nobody"), "{}", text(&unknown));
 }
 
+#[tokio::test]
+async fn csat_list_shows_the_mean_and_each_survey_with_its_rating() {
+    let app = spawn_app().await;
+    let extra = "[csat]\nenabled = true\n";
+    app.apply_tenant(&tenant_toml(&app.llm.uri(), &app.whaticket.uri(), extra)).await;
+    mount_gemini(&app.llm, "Abrimos às 8h.").await;
+    mount_whaticket_ok(&app.whaticket).await;
+    app.post_generic(&generic("c-1", "5511999999999", "Que horas vocês abrem?")).await;
+    app.drain().await;
+    let closed = serde_json::json!({ "event": "ticket.closed", "from": "5511999999999" });
+    assert_eq!(app.post_generic(&closed).await.status(), 200);
+    app.drain().await;
+    app.post_generic(&generic("c-2", "5511999999999", "nota 4")).await;
+    app.drain().await;
+
+    let db = app.db_url.clone();
+    let list = tokio::task::spawn_blocking(move || atende(&db, &["csat", "list", "acme"])).await.unwrap();
+    let out = text(&list);
+    assert!(list.status.success(), "{out}");
+    assert!(out.starts_with("média (30 dias): 4.00 (1 notas)"), "{out}");
+    let row = out.lines().find(|l| l.contains("5511999999999")).unwrap_or_else(|| panic!("{out}"));
+    assert!(row.contains("\tclosed\t") && row.ends_with("\t4\tnota 4"), "{row}");
+    let db = app.db_url.clone();
+    let json = tokio::task::spawn_blocking(move || atende(&db, &["csat", "list", "acme", "--json"])).await.unwrap();
+    let summary: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!((summary["mean_30d"].as_f64(), summary["ratings_30d"].as_i64()), (Some(4.0), Some(1)), "{summary}");
+    assert_eq!(summary["surveys"][0]["rating"], 4, "{summary}");
+    let db = app.db_url.clone();
+    let unknown = tokio::task::spawn_blocking(move || atende(&db, &["csat", "list", "nobody"])).await.unwrap();
+    assert!(!unknown.status.success() && text(&unknown).contains("nobody"), "{}", text(&unknown));
+}
+
 /// Starts `atende serve` on a free port and returns the child and the port.
 fn serve(db_url: &str, envs: &[(&str, &str)]) -> (std::process::Child, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

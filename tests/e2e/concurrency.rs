@@ -93,6 +93,8 @@ async fn finish_with_parts(f: &Fixture, job: &ClaimedJob, conversation: Conversa
         deliver_max_attempts: 3,
         update,
         ticket: MessageId(0),
+        notify: Vec::new(),
+        idle_after: None,
     };
     f.store.record_reply(reply).await.unwrap();
 }

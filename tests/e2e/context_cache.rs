@@ -121,6 +121,8 @@ async fn script(f: &Fixture, caches: &[ContextCache]) -> ConversationId {
                 deliver_max_attempts: 3,
                 update: ConversationUpdate::default(),
                 ticket: ctx.conversation.context_from,
+                notify: Vec::new(),
+                idle_after: None,
             })
             .await
             .unwrap();

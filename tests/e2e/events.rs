@@ -22,14 +22,14 @@ const EVENT_SECRET: &str = "n8n-event-secret-7";
 /// One request the receiver got, checked: signed with [`EVENT_SECRET`], headers agreeing
 /// with the envelope.
 #[derive(Debug, Clone)]
-struct Received {
-    event: String,
-    delivery: String,
-    body: Value,
-    raw: String,
+pub(crate) struct Received {
+    pub(crate) event: String,
+    pub(crate) delivery: String,
+    pub(crate) body: Value,
+    pub(crate) raw: String,
 }
 
-async fn received(receiver: &MockServer) -> Vec<Received> {
+pub(crate) async fn received(receiver: &MockServer) -> Vec<Received> {
     let requests = receiver.received_requests().await.unwrap_or_default();
     requests
         .iter()
@@ -51,7 +51,7 @@ async fn received(receiver: &MockServer) -> Vec<Received> {
         .collect()
 }
 
-fn subscription(receiver: &MockServer, events: &str) -> String {
+pub(crate) fn subscription(receiver: &MockServer, events: &str) -> String {
     format!("[[events]]\nurl = \"{}/hook\"\nevents = {events}\nsecret = \"{EVENT_SECRET}\"\n", receiver.uri())
 }
 

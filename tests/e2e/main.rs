@@ -10,6 +10,7 @@ mod binary;
 mod brain;
 mod concurrency;
 mod context_cache;
+mod csat;
 mod deliver;
 mod events;
 mod group_commit;

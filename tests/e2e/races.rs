@@ -44,6 +44,8 @@ async fn finish_reply(app: &TestApp, job: &atende::store::ClaimedJob, covered: a
             deliver_max_attempts: 3,
             update: Default::default(),
             ticket: atende::domain::MessageId(0),
+            notify: Vec::new(),
+            idle_after: None,
         })
         .await
         .unwrap();

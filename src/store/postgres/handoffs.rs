@@ -241,7 +241,8 @@ impl HandoffStore for PgStore {
             let key = JobSpec::conversation_key(conversation);
             let meta = serde_json::json!({ "decision": "sla_update", "handoff": handoff });
             Some(MessageId(
-                queue_outbound(&mut tx, job, &key, conversation, update_text, &meta, deliver_max_attempts).await?,
+                queue_outbound(&mut tx, job.into(), &key, conversation, update_text, &meta, deliver_max_attempts)
+                    .await?,
             ))
         } else {
             None

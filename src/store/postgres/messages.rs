@@ -8,23 +8,23 @@ use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 use time::OffsetDateTime;
 
-use super::handoffs;
 use super::jobs::queue_notify;
 use super::tenants::{TENANT_COLUMNS, tenant_from_row};
 use super::{PgStore, corrupt, from_ms, is_unique_violation, ms};
+use super::{handoffs, surveys};
 use crate::domain::{
     ContactNumber, ConversationId, ConversationState, CorrelationId, Direction, InboundMessage, MessageId, TenantId,
 };
 use crate::store::{
     AgentAction, AgentOutcome, ClaimedJob, Conversation, Delivery, Finish, MessageStore, NewInbound, NewNotify,
-    NewReply, OLDER_TURNS, RecordOutcome, ReplyContext, Result, StoredMessage,
+    NewReply, OLDER_TURNS, Origin, PendingSurvey, RecordOutcome, ReplyContext, Result, StoredMessage,
 };
 
 // Dynamic SQL in this file is built only from these constant column lists (AssertSqlSafe).
 const MESSAGE_COLUMNS: &str = "id, direction, body, status, correlation_id, sentiment, meta, created_at";
 pub(super) const CONVERSATION_COLUMNS: &str =
     "id, tenant_id, contact, contact_name, ticket_id, state, replied_upto, context_from,
-    guard_strikes, negative_streak, ai_count_from, summary, summary_upto, context_epoch, human_at";
+    guard_strikes, negative_streak, ai_count_from, summary, summary_upto, context_epoch, human_at, survey_id, survey_at";
 
 #[async_trait]
 impl MessageStore for PgStore {
@@ -130,19 +130,7 @@ impl MessageStore for PgStore {
         match state {
             ConversationState::Human => hand_to_human(&mut tx, ConversationId(id), now).await?,
             // A closed ticket's messages stay out of the next ticket's prompts.
-            ConversationState::Closed => {
-                sqlx::query(
-                    "UPDATE conversations SET state = 'closed', updated_at = $1, guard_strikes = 0, negative_streak = 0, ticket_id = NULL,
-                            summary = NULL, summary_upto = 0,
-                            context_from = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = $2),
-                            replied_upto = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = $2)
-                     WHERE id = $2",
-                )
-                .bind(ms(now))
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            }
+            ConversationState::Closed => close_ticket(&mut tx, ConversationId(id), now).await?,
             ConversationState::Bot => hand_to_bot(&mut tx, ConversationId(id), now).await?,
         }
         if state != ConversationState::Human {
@@ -320,6 +308,10 @@ impl MessageStore for PgStore {
         .bind(summary_upto)
         .execute(&mut *tx)
         .await?;
+        let rated = match &update.survey {
+            Some(answer) => surveys::answer(&mut tx, reply.conversation, answer, now).await?,
+            None => false,
+        };
         let mut first = None;
         for text in reply.parts.iter().filter(|_| bot) {
             let id = insert_outbound(&mut tx, &reply, text).await?;
@@ -328,6 +320,13 @@ impl MessageStore for PgStore {
         // After the hand-off text's deliveries (same key, higher id), so the customer hears it first.
         if let Some(new) = update.handoff.as_ref().filter(|_| handoff) {
             handoffs::open(&mut tx, job, reply.conversation, new, reply.deliver_max_attempts).await?;
+        }
+        if rated {
+            // The rating and its thanks end the ticket that was surveyed.
+            queue_notify(&mut tx, job.tenant_id, &reply.notify, &job.correlation_id, now).await?;
+            close_ticket(&mut tx, reply.conversation, now).await?;
+        } else if let Some(idle) = reply.idle_after.filter(|_| bot && first.is_some() && !handoff) {
+            surveys::schedule_idle(&mut tx, job, reply.conversation, now + idle).await?;
         }
         tx.commit().await?;
         Ok(Finish::Recorded { message_id: first })
@@ -382,29 +381,29 @@ impl MessageStore for PgStore {
 /// Stores one outbound part of a reply and its `deliver` job (same key, so parts go in order).
 async fn insert_outbound(conn: &mut PgConnection, reply: &NewReply<'_>, text: &str) -> Result<i64> {
     let job = reply.job;
-    queue_outbound(conn, job, &job.key, reply.conversation, text, &reply.meta, reply.deliver_max_attempts).await
+    queue_outbound(conn, job.into(), &job.key, reply.conversation, text, &reply.meta, reply.deliver_max_attempts).await
 }
 
 /// Stores an outbound message and its `deliver` job on `key` (the conversation's), with
-/// `job`'s tenant, clock and correlation id.
+/// `origin`'s tenant, clock and correlation id.
 pub(super) async fn queue_outbound(
     conn: &mut PgConnection,
-    job: &ClaimedJob,
+    origin: Origin<'_>,
     key: &str,
     conversation: ConversationId,
     text: &str,
     meta: &serde_json::Value,
     deliver_max_attempts: u32,
 ) -> Result<i64> {
-    let now = ms(job.claimed_at);
+    let now = ms(origin.at);
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO messages (tenant_id, conversation_id, direction, body, status, correlation_id, meta, created_at)
          VALUES ($1, $2, 'outbound', $3, 'pending', $4, $5, $6) RETURNING id",
     )
-    .bind(job.tenant_id.0)
+    .bind(origin.tenant.0)
     .bind(conversation.0)
     .bind(text)
-    .bind(job.correlation_id.as_str())
+    .bind(origin.correlation_id.as_str())
     .bind(meta.to_string())
     .bind(now)
     .fetch_one(&mut *conn)
@@ -413,15 +412,36 @@ pub(super) async fn queue_outbound(
         "INSERT INTO jobs (tenant_id, kind, key, payload, max_attempts, run_at, correlation_id, created_at, updated_at)
          VALUES ($1, 'deliver', $2, $3, $4, $5, $6, $5, $5)",
     )
-    .bind(job.tenant_id.0)
+    .bind(origin.tenant.0)
     .bind(key)
     .bind(serde_json::json!({ "message_id": id }).to_string())
     .bind(i64::from(deliver_max_attempts))
     .bind(now)
-    .bind(job.correlation_id.as_str())
+    .bind(origin.correlation_id.as_str())
     .execute(&mut *conn)
     .await?;
     Ok(id)
+}
+
+/// Closes the conversation's ticket: a closed ticket's messages stay out of the next
+/// ticket's prompts, and its counters start again.
+pub(super) async fn close_ticket(
+    conn: &mut PgConnection,
+    conversation: ConversationId,
+    now: OffsetDateTime,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE conversations SET state = 'closed', updated_at = $1, guard_strikes = 0, negative_streak = 0, ticket_id = NULL,
+                summary = NULL, summary_upto = 0,
+                context_from = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = $2),
+                replied_upto = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = $2)
+         WHERE id = $2",
+    )
+    .bind(ms(now))
+    .bind(conversation.0)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Gives a conversation to a person: everything the customer wrote so far is theirs to
@@ -578,6 +598,10 @@ pub(super) fn conversation_from_row(row: &PgRow) -> Conversation {
         summary_upto: MessageId(row.get("summary_upto")),
         context_epoch: row.get("context_epoch"),
         human_at: row.get::<Option<i64>, _>("human_at").map(from_ms),
+        survey: match (row.get::<Option<i64>, _>("survey_id"), row.get::<Option<i64>, _>("survey_at")) {
+            (Some(id), Some(at)) => Some(PendingSurvey { id, asked_at: from_ms(at) }),
+            _ => None,
+        },
     }
 }
 

@@ -9,6 +9,7 @@ mod handoffs;
 mod jobs;
 mod knowledge;
 mod messages;
+mod surveys;
 mod tenants;
 
 use std::str::FromStr;

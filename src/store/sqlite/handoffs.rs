@@ -223,7 +223,15 @@ impl HandoffStore for SqliteStore {
                     let conversation = ConversationId(conversation);
                     let key = JobSpec::conversation_key(conversation);
                     let meta = serde_json::json!({ "decision": "sla_update", "handoff": handoff });
-                    let id = queue_outbound(conn, &job, &key, conversation, &update_text, &meta, deliver_max_attempts)?;
+                    let id = queue_outbound(
+                        conn,
+                        (&job).into(),
+                        &key,
+                        conversation,
+                        &update_text,
+                        &meta,
+                        deliver_max_attempts,
+                    )?;
                     Some(MessageId(id))
                 } else {
                     None

@@ -15,7 +15,9 @@ use time::OffsetDateTime;
 use super::sql::{execute, query_all, query_one, query_opt};
 use super::{SqliteStore, corrupt, from_ms, ms};
 use crate::domain::{CorrelationId, JobId, JobKind, JobState, TenantId};
-use crate::store::{ClaimedJob, DeadLetterFilter, JobCount, JobFailure, JobRecord, JobStore, NewNotify, Result};
+use crate::store::{
+    ClaimedJob, DeadLetterFilter, JobCount, JobFailure, JobRecord, JobStore, NewNotify, Result, known_kinds_sql,
+};
 
 /// Which live jobs may run next, given `?3` = now. Per key:
 /// - jobs run one at a time (no other running job of the key);
@@ -28,7 +30,7 @@ use crate::store::{ClaimedJob, DeadLetterFilter, JobCount, JobFailure, JobRecord
 /// Among runnable jobs, deliveries go first: finishing an answer already paid for beats
 /// starting a new LLM call.
 const RUNNABLE: &str = "
-    j.kind IN ('reply', 'deliver', 'handoff', 'sla', 'notify')
+    j.kind IN ({KINDS})
     AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.key = j.key AND r.id <> j.id AND r.state = 'running')
     AND (j.state = 'running' OR NOT EXISTS (
         SELECT 1 FROM jobs h WHERE h.key = j.key AND h.id < j.id AND h.state IN ('queued', 'running')
@@ -74,10 +76,12 @@ SELECT MIN(due) FROM (
         ORDER BY j.run_at, j.id LIMIT 1)
     UNION ALL
     SELECT MIN(j.lease_until) FROM jobs j INDEXED BY jobs_lease_expiry
-    WHERE j.state = 'running' AND j.kind IN ('reply', 'deliver', 'handoff', 'sla', 'notify'))";
+    WHERE j.state = 'running' AND j.kind IN ({KINDS}))";
 
-static CLAIM_SQL: LazyLock<String> = LazyLock::new(|| CLAIM.replace("{RUNNABLE}", RUNNABLE));
-static NEXT_DUE_SQL: LazyLock<String> = LazyLock::new(|| NEXT_DUE.replace("{RUNNABLE}", RUNNABLE));
+static CLAIM_SQL: LazyLock<String> =
+    LazyLock::new(|| CLAIM.replace("{RUNNABLE}", RUNNABLE).replace("{KINDS}", &known_kinds_sql()));
+static NEXT_DUE_SQL: LazyLock<String> =
+    LazyLock::new(|| NEXT_DUE.replace("{RUNNABLE}", RUNNABLE).replace("{KINDS}", &known_kinds_sql()));
 
 const RECORD_COLUMNS: &str = "j.id, t.slug, j.kind, j.key, j.payload, j.state, j.attempts, j.max_attempts, j.run_at,
     j.last_error, j.history, j.correlation_id, j.created_at, j.updated_at";

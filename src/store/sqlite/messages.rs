@@ -6,25 +6,26 @@ use async_trait::async_trait;
 use rusqlite::{Connection, Row, params};
 use time::OffsetDateTime;
 
-use super::handoffs;
 use super::jobs::queue_notify;
 use super::sql::{execute, query_all, query_one, query_opt};
 use super::tenants::{TENANT_BY_ID_SQL, tenant_from_row};
 use super::writer::Tx;
 use super::{SqliteStore, corrupt, from_ms, ms};
+use super::{handoffs, surveys};
 use crate::domain::{
     ContactNumber, ConversationId, ConversationState, CorrelationId, Direction, InboundMessage, JobSpec, MessageId,
     TenantId,
 };
 use crate::store::{
     AgentAction, AgentOutcome, ClaimedJob, Conversation, ConversationUpdate, Delivery, Finish, MessageStore,
-    NewInbound, NewNotify, NewReply, OLDER_TURNS, RecordOutcome, ReplyContext, Result, StoredMessage,
+    NewInbound, NewNotify, NewReply, OLDER_TURNS, Origin, PendingSurvey, RecordOutcome, ReplyContext, Result,
+    StoredMessage,
 };
 
 // Dynamic SQL in this file is built only from these constant column lists.
 const MESSAGE_COLUMNS: &str = "id, direction, body, status, correlation_id, sentiment, meta, created_at";
 const CONVERSATION_COLUMNS: &str = "id, tenant_id, contact, contact_name, ticket_id, state, replied_upto, context_from,
-    guard_strikes, negative_streak, ai_count_from, summary, summary_upto, context_epoch, human_at";
+    guard_strikes, negative_streak, ai_count_from, summary, summary_upto, context_epoch, human_at, survey_id, survey_at";
 
 static CONVERSATION_BY_CONTACT_SQL: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE tenant_id = ?1 AND contact = ?2"));
@@ -181,17 +182,7 @@ impl MessageStore for SqliteStore {
                 match state {
                     ConversationState::Human => hand_to_human(conn, ConversationId(id), now)?,
                     // A closed ticket's messages stay out of the next ticket's prompts.
-                    ConversationState::Closed => {
-                        execute(
-                            conn,
-                            "UPDATE conversations SET state = 'closed', updated_at = ?1, guard_strikes = 0, negative_streak = 0, ticket_id = NULL,
-                                    summary = NULL, summary_upto = 0,
-                                    context_from = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = ?2),
-                                    replied_upto = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = ?2)
-                             WHERE id = ?2",
-                            params![ms(now), id],
-                        )?;
-                    }
+                    ConversationState::Closed => close_ticket(conn, ConversationId(id), now)?,
                     ConversationState::Bot => hand_to_bot(conn, ConversationId(id), now)?,
                 }
                 if state != ConversationState::Human {
@@ -252,6 +243,8 @@ impl MessageStore for SqliteStore {
             deliver_max_attempts: reply.deliver_max_attempts,
             update: reply.update,
             ticket: reply.ticket,
+            notify: reply.notify,
+            idle_after: reply.idle_after,
         };
         self.writer.transact(move |conn| finish_reply(conn, &reply)).await
     }
@@ -314,6 +307,8 @@ struct OwnedReply {
     deliver_max_attempts: u32,
     update: ConversationUpdate,
     ticket: MessageId,
+    notify: Vec<NewNotify>,
+    idle_after: Option<time::Duration>,
 }
 
 /// The reads of `load_reply_context`, on the writer's connection.
@@ -430,6 +425,10 @@ fn finish_reply(conn: &Connection, reply: &OwnedReply) -> Result<Tx<Finish>> {
             summary_upto
         ],
     )?;
+    let rated = match &update.survey {
+        Some(answer) => surveys::answer(conn, reply.conversation, answer, now)?,
+        None => false,
+    };
     let mut first = None;
     for text in reply.parts.iter().filter(|_| bot) {
         let id = insert_outbound(conn, reply, text)?;
@@ -439,32 +438,39 @@ fn finish_reply(conn: &Connection, reply: &OwnedReply) -> Result<Tx<Finish>> {
     if let Some(new) = update.handoff.as_ref().filter(|_| handoff) {
         handoffs::open(conn, job, reply.conversation, new, reply.deliver_max_attempts)?;
     }
+    if rated {
+        // The rating and its thanks end the ticket that was surveyed.
+        queue_notify(conn, job.tenant_id, &reply.notify, &job.correlation_id, now)?;
+        close_ticket(conn, reply.conversation, now)?;
+    } else if let Some(idle) = reply.idle_after.filter(|_| bot && first.is_some() && !handoff) {
+        surveys::schedule_idle(conn, job, reply.conversation, now + idle)?;
+    }
     Ok(Tx::Commit(Finish::Recorded { message_id: first }))
 }
 
 /// Stores one outbound part of a reply and its `deliver` job (same key, so parts go in order).
 fn insert_outbound(conn: &Connection, reply: &OwnedReply, text: &str) -> Result<i64> {
     let job = &reply.job;
-    queue_outbound(conn, job, &job.key, reply.conversation, text, &reply.meta, reply.deliver_max_attempts)
+    queue_outbound(conn, job.into(), &job.key, reply.conversation, text, &reply.meta, reply.deliver_max_attempts)
 }
 
 /// Stores an outbound message and its `deliver` job on `key` (the conversation's), with
-/// `job`'s tenant, clock and correlation id.
+/// `origin`'s tenant, clock and correlation id.
 pub(super) fn queue_outbound(
     conn: &Connection,
-    job: &ClaimedJob,
+    origin: Origin<'_>,
     key: &str,
     conversation: ConversationId,
     text: &str,
     meta: &serde_json::Value,
     deliver_max_attempts: u32,
 ) -> Result<i64> {
-    let now = ms(job.claimed_at);
+    let (now, correlation_id) = (ms(origin.at), origin.correlation_id.as_str());
     let id: i64 = query_one(
         conn,
         "INSERT INTO messages (tenant_id, conversation_id, direction, body, status, correlation_id, meta, created_at)
          VALUES (?1, ?2, 'outbound', ?3, 'pending', ?4, ?5, ?6) RETURNING id",
-        params![job.tenant_id.0, conversation.0, text, job.correlation_id.as_str(), meta.to_string(), now],
+        params![origin.tenant.0, conversation.0, text, correlation_id, meta.to_string(), now],
         |row| Ok(row.get(0)?),
     )?;
     execute(
@@ -472,15 +478,30 @@ pub(super) fn queue_outbound(
         "INSERT INTO jobs (tenant_id, kind, key, payload, max_attempts, run_at, correlation_id, created_at, updated_at)
          VALUES (?1, 'deliver', ?2, ?3, ?4, ?5, ?6, ?5, ?5)",
         params![
-            job.tenant_id.0,
+            origin.tenant.0,
             key,
             serde_json::json!({ "message_id": id }).to_string(),
             i64::from(deliver_max_attempts),
             now,
-            job.correlation_id.as_str()
+            correlation_id
         ],
     )?;
     Ok(id)
+}
+
+/// Closes the conversation's ticket: a closed ticket's messages stay out of the next
+/// ticket's prompts, and its counters start again.
+pub(super) fn close_ticket(conn: &Connection, conversation: ConversationId, now: OffsetDateTime) -> Result<()> {
+    execute(
+        conn,
+        "UPDATE conversations SET state = 'closed', updated_at = ?1, guard_strikes = 0, negative_streak = 0, ticket_id = NULL,
+                summary = NULL, summary_upto = 0,
+                context_from = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = ?2),
+                replied_upto = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = ?2)
+         WHERE id = ?2",
+        params![ms(now), conversation.0],
+    )?;
+    Ok(())
 }
 
 /// Gives a conversation to a person: everything the customer wrote so far is theirs to
@@ -615,6 +636,10 @@ pub(super) fn conversation_from_row(row: &Row<'_>) -> Result<Conversation> {
         summary_upto: MessageId(row.get("summary_upto")?),
         context_epoch: row.get("context_epoch")?,
         human_at: row.get::<_, Option<i64>>("human_at")?.map(from_ms),
+        survey: match (row.get::<_, Option<i64>>("survey_id")?, row.get::<_, Option<i64>>("survey_at")?) {
+            (Some(id), Some(at)) => Some(PendingSurvey { id, asked_at: from_ms(at) }),
+            _ => None,
+        },
     })
 }
 

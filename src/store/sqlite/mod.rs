@@ -16,6 +16,7 @@ mod knowledge;
 mod messages;
 mod readers;
 mod sql;
+mod surveys;
 mod tenants;
 mod writer;
 

@@ -89,8 +89,14 @@ impl App {
         let brain = Brain::new(chain, config.brain.clone(), store.clone())
             .with_context_cache(ContextCache::new(redis.clone(), config.brain.history_ttl));
         let whaticket = WhaticketClient::new(config.whaticket.timeout);
-        let handler: Arc<dyn JobHandler> =
-            Arc::new(Dispatcher::new(store.clone(), brain, whaticket, config.queue.clone(), config.events.clone()));
+        let handler: Arc<dyn JobHandler> = Arc::new(Dispatcher::new(
+            store.clone(),
+            brain,
+            whaticket,
+            config.queue.clone(),
+            config.events.clone(),
+            config.fallback.clone(),
+        ));
         let worker = (role != Role::Api)
             .then(|| Worker::new(store.clone(), handler.clone(), config.queue.clone(), wake.clone()));
         let limits = Arc::new(Limits::new(&config.limits, redis));

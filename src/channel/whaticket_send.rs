@@ -120,13 +120,7 @@ pub(super) fn transport_error(error: reqwest::Error) -> ChannelError {
     }
     // The caller knows the URL; the source chain says what went wrong (DNS, refused, TLS).
     let error = error.without_url();
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        message = format!("{message}: {cause}");
-        source = cause.source();
-    }
-    ChannelError::Connect(cut(&message))
+    ChannelError::Connect(cut(&crate::telemetry::error_chain(&error)))
 }
 
 pub(super) async fn http_error(response: Response, token: &SecretString) -> ChannelError {

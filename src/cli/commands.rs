@@ -172,10 +172,10 @@ async fn conversation(config: &Config, command: ConversationCommand, lang: Lang)
 fn dead_letter_filter(filter: &DlqFilter) -> anyhow::Result<DeadLetterFilter> {
     let kind = match filter.kind.as_deref() {
         None => None,
-        Some(kind) => Some(
-            JobKind::parse(kind)
-                .with_context(|| format!("--kind {kind:?}: use reply, deliver, handoff, sla, notify or idle"))?,
-        ),
+        Some(kind) => Some(JobKind::parse(kind).with_context(|| {
+            let known: Vec<&str> = JobKind::ALL.iter().map(|k| k.as_str()).collect();
+            format!("--kind {kind:?}: use one of {}", known.join(", "))
+        })?),
     };
     Ok(DeadLetterFilter { tenant: filter.tenant.clone(), kind, limit: Some(filter.limit) })
 }

@@ -103,7 +103,7 @@ const EN: &[(&str, &str, &str)] = &[
 
 const EN_FILTER: &[(&str, &str)] = &[
     ("tenant", "Only this tenant (slug)."),
-    ("kind", "Only this job kind (reply, deliver, handoff, sla, notify)."),
+    ("kind", "Only this job kind (reply, deliver, handoff, sla, notify, idle, fallback)."),
     ("limit", "At most this many."),
     ("json", "JSON output."),
     ("contact", "Contact number, digits with country code (e.g. 5511999999999)."),

@@ -300,7 +300,7 @@ pub struct DlqFilter {
     /// Só deste cliente (slug).
     #[arg(long)]
     pub tenant: Option<String>,
-    /// Só deste tipo de job (reply, deliver, handoff, sla, notify, idle).
+    /// Só deste tipo de job (reply, deliver, handoff, sla, notify, idle, fallback).
     #[arg(long)]
     pub kind: Option<String>,
     /// No máximo este número.

@@ -8,6 +8,7 @@
 //! `toml::Value` by hand (about forty lines) because the `config` crate lowercases
 //! keys and cannot tell an alias such as `ATENDE_DATABASE_URL` from a nested key.
 
+pub mod fallback;
 mod load;
 pub mod persona;
 pub mod tenant;
@@ -78,6 +79,8 @@ pub struct Config {
     pub whaticket: WhaticketConfig,
     /// Outbound event deliveries (`notify` jobs).
     pub events: EventsConfig,
+    /// E-mail and SMS fallback deliveries (`fallback` jobs).
+    pub fallback: FallbackConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -362,6 +365,23 @@ pub struct EventsConfig {
 impl Default for EventsConfig {
     fn default() -> Self {
         Self { timeout: Duration::from_secs(10), max_attempts: 8 }
+    }
+}
+
+/// E-mail and SMS fallback deliveries (`fallback` jobs).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FallbackConfig {
+    /// Per SMTP session or SMS request.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Attempts of a `fallback` job before it is dead-lettered (backoff as `queue.backoff_*`).
+    pub max_attempts: u32,
+}
+
+impl Default for FallbackConfig {
+    fn default() -> Self {
+        Self { timeout: Duration::from_secs(30), max_attempts: 6 }
     }
 }
 

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use super::fallback::{FallbackTable, ResolvedFallback};
 pub use super::persona::PersonaTable;
 use crate::domain::EventKind;
 
@@ -90,6 +91,9 @@ pub struct TenantFile {
     /// `[[events]]`: who gets which signed events (workflows such as n8n).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<EventSubscription>,
+    /// E-mail and SMS for answers the helpdesk would not take.
+    #[serde(default, skip_serializing_if = "FallbackTable::is_default")]
+    pub fallback: FallbackTable,
 }
 
 /// One `[[events]]` entry: a receiver URL, the events it wants and the secret its
@@ -419,6 +423,7 @@ impl TenantFile {
         validate_llm("llm", &self.llm)?;
         self.handoff.validate()?;
         self.csat.validate()?;
+        self.fallback.validate()?;
         for (i, sub) in self.events.iter().enumerate() {
             let key = format!("events[{i}]");
             check_url(&format!("{key}.url"), &sub.url)?;
@@ -484,7 +489,8 @@ impl TenantFile {
                 secret: secret.ok_or_else(|| format!("events[{i}].secret: missing"))?,
             });
         }
-        Ok(ResolvedTenant { webhook_secrets, inbound_token, whaticket, llm, events })
+        let fallback = self.fallback.resolve()?;
+        Ok(ResolvedTenant { webhook_secrets, inbound_token, whaticket, llm, events, fallback })
     }
 
     /// A copy safe to print: every secret value replaced by `********`.
@@ -505,6 +511,7 @@ impl TenantFile {
         for sub in &mut copy.events {
             sub.secret = mask(&sub.secret);
         }
+        copy.fallback.mask();
         copy
     }
 
@@ -527,6 +534,8 @@ pub struct ResolvedTenant {
     pub llm: Vec<ResolvedLlm>,
     /// Event subscribers with their signing secrets, in file order.
     pub events: Vec<ResolvedSubscription>,
+    /// E-mail and SMS fallback.
+    pub fallback: ResolvedFallback,
 }
 
 impl ResolvedTenant {
@@ -613,12 +622,12 @@ fn validate_llm(key: &str, t: &LlmTable) -> Result<(), String> {
     }
 }
 
-fn check_url(key: &str, url: &str) -> Result<(), String> {
+pub(super) fn check_url(key: &str, url: &str) -> Result<(), String> {
     let ok = (url.starts_with("http://") || url.starts_with("https://")) && url.len() > "https://".len();
     if ok { Ok(()) } else { Err(format!("{key}: {url:?} is not an http(s) URL")) }
 }
 
-fn one_of(key: &str, value: bool, file: bool, required: bool) -> Result<(), String> {
+pub(super) fn one_of(key: &str, value: bool, file: bool, required: bool) -> Result<(), String> {
     match (value, file) {
         (true, true) => Err(format!("{key}: give either `{}` or `{}_file`, not both", leaf(key), leaf(key))),
         (false, false) if required => Err(format!("{key}: missing (or `{}_file`)", leaf(key))),
@@ -630,7 +639,7 @@ fn leaf(key: &str) -> &str {
     key.rsplit('.').next().unwrap_or(key)
 }
 
-fn pick(key: &str, value: &Option<Secret>, file: &Option<PathBuf>) -> Result<Option<Secret>, String> {
+pub(super) fn pick(key: &str, value: &Option<Secret>, file: &Option<PathBuf>) -> Result<Option<Secret>, String> {
     match (value, file) {
         (Some(v), _) => Ok(Some(v.clone())),
         (None, Some(path)) => Ok(Some(Secret::new(read_secret_file(key, path)?.trim()))),

@@ -19,12 +19,22 @@ pub enum JobKind {
     Notify,
     /// Close a conversation nobody wrote in for the tenant's idle period, and survey it.
     Idle,
+    /// Send an answer the helpdesk would not take by e-mail (to the tenant) or SMS (to the
+    /// customer).
+    Fallback,
 }
 
 impl JobKind {
     /// Every kind, for metrics and listings.
-    pub const ALL: [JobKind; 6] =
-        [JobKind::Reply, JobKind::Deliver, JobKind::Handoff, JobKind::Sla, JobKind::Notify, JobKind::Idle];
+    pub const ALL: [JobKind; 7] = [
+        JobKind::Reply,
+        JobKind::Deliver,
+        JobKind::Handoff,
+        JobKind::Sla,
+        JobKind::Notify,
+        JobKind::Idle,
+        JobKind::Fallback,
+    ];
 
     /// Stored spelling.
     pub fn as_str(self) -> &'static str {
@@ -35,6 +45,7 @@ impl JobKind {
             Self::Sla => "sla",
             Self::Notify => "notify",
             Self::Idle => "idle",
+            Self::Fallback => "fallback",
         }
     }
 
@@ -47,6 +58,7 @@ impl JobKind {
             "sla" => Some(Self::Sla),
             "notify" => Some(Self::Notify),
             "idle" => Some(Self::Idle),
+            "fallback" => Some(Self::Fallback),
             _ => None,
         }
     }

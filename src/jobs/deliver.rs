@@ -33,11 +33,11 @@ pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, 
         JobError::permanent(format!("tenant {} has no [whaticket] section to send through", delivery.tenant.slug))
     })?;
     let creds = WhaticketCredentials { url: whaticket.url, token: whaticket.token.to_secret_string() };
-    d.whaticket.send_text(&creds, &delivery.contact, &delivery.text).await.map_err(|err| JobError {
-        class: err.class(),
-        message: format!("whaticket: {err}"),
-        retry_after: None,
-    })?;
+    if let Err(err) = d.whaticket.send_text(&creds, &delivery.contact, &delivery.text).await {
+        let failure = JobError { class: err.class(), message: format!("whaticket: {err}"), retry_after: None };
+        super::fallback::after_failure(d, job, &delivery, &tenant.fallback, &failure).await;
+        return Err(failure);
+    }
     info!(message_id = %message, "message delivered");
     let data = || json!({ "message_id": message, "contact": delivery.contact.as_str(), "text": delivery.text });
     let notify = d.outbox(&delivery.tenant, EventKind::ReplySent, data, &job.correlation_id, job.claimed_at);

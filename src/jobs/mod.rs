@@ -2,11 +2,13 @@
 //! job; `deliver` sends it through the helpdesk; `handoff` writes the summary and moves the
 //! ticket to people; `sla` checks a person answered a hand-off in time; `notify` posts one
 //! signed event to a tenant's subscriber; `idle` closes a conversation nobody wrote in for
-//! a while and asks for a CSAT rating.
+//! a while and asks for a CSAT rating; `fallback` sends an answer the helpdesk would not
+//! take by e-mail or SMS.
 //!
 //! Layer 5: may import anything below; never `http`.
 
 mod deliver;
+mod fallback;
 mod handoff;
 mod idle;
 mod notify;
@@ -22,9 +24,9 @@ use tracing::warn;
 
 use crate::brain::Brain;
 use crate::channel::WhaticketClient;
-use crate::config::{EventsConfig, QueueConfig};
+use crate::config::{EventsConfig, FallbackConfig, QueueConfig};
 use crate::domain::{CorrelationId, EventKind, JobKind};
-use crate::notify::Notifier;
+use crate::notify::{Mailer, Notifier};
 use crate::queue::{JobError, JobHandler, JobOutcome};
 use crate::store::{ClaimedJob, JobFailure, NewNotify, Store, StoreError, Tenant};
 
@@ -34,8 +36,12 @@ pub struct Dispatcher {
     brain: Brain,
     whaticket: WhaticketClient,
     notifier: Notifier,
+    /// Fallback SMS (its own timeout).
+    sms: Notifier,
+    mailer: Mailer,
     queue: QueueConfig,
     events: EventsConfig,
+    fallback: FallbackConfig,
 }
 
 impl Dispatcher {
@@ -46,9 +52,12 @@ impl Dispatcher {
         whaticket: WhaticketClient,
         queue: QueueConfig,
         events: EventsConfig,
+        fallback: FallbackConfig,
     ) -> Self {
         let notifier = Notifier::new(events.timeout);
-        Self { store, brain, whaticket, notifier, queue, events }
+        let sms = Notifier::new(fallback.timeout);
+        let mailer = Mailer::new(fallback.timeout);
+        Self { store, brain, whaticket, notifier, sms, mailer, queue, events, fallback }
     }
 
     /// The `notify` deliveries of `event` for the tenant's subscribers.
@@ -74,6 +83,7 @@ impl JobHandler for Dispatcher {
             JobKind::Sla => sla::run(self, job).await,
             JobKind::Notify => notify::run(self, job).await,
             JobKind::Idle => idle::run(self, job).await,
+            JobKind::Fallback => fallback::run(self, job).await,
         }
     }
 

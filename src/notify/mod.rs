@@ -9,7 +9,15 @@
 //! `X-Atende-Signature: sha256=<hex HMAC-SHA256 of "{timestamp}.{body}">`, the signature
 //! of our inbound generic webhook (protocols.md §7.1), so one verifier serves both ways.
 //!
+//! `email` and `sms` are the fallback channels: an answer the helpdesk would not take goes
+//! to the tenant's team by e-mail and to the customer by SMS.
+//!
 //! Layer 3: may import `domain`, `config`, `telemetry`, `store`.
+
+mod email;
+mod sms;
+
+pub use email::{EmailError, Mailer};
 
 use std::time::Duration;
 
@@ -177,19 +185,24 @@ impl Notifier {
             .send()
             .await
             .map_err(transport_error)?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(status.as_u16());
-        }
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let text = response.text().await.unwrap_or_default();
-        let message: String = text.chars().take(200).collect();
-        Err(NotifyError::Http { status: status.as_u16(), message, retry_after })
+        answer(response).await
     }
+}
+
+/// The status of a 2xx answer, else the error it stands for.
+async fn answer(response: reqwest::Response) -> Result<u16, NotifyError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(status.as_u16());
+    }
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let text = response.text().await.unwrap_or_default();
+    let message: String = text.chars().take(200).collect();
+    Err(NotifyError::Http { status: status.as_u16(), message, retry_after })
 }
 
 fn transport_error(error: reqwest::Error) -> NotifyError {
@@ -197,13 +210,7 @@ fn transport_error(error: reqwest::Error) -> NotifyError {
         return NotifyError::Timeout;
     }
     let error = error.without_url();
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        message = format!("{message}: {cause}");
-        source = cause.source();
-    }
-    NotifyError::Connect(message.chars().take(300).collect())
+    NotifyError::Connect(crate::telemetry::error_chain(&error).chars().take(300).collect())
 }
 
 #[cfg(test)]

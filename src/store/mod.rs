@@ -99,7 +99,16 @@ fn backend(url: &str) -> Result<Backend<'_>> {
 /// Everything Atende persists.
 #[async_trait]
 pub trait Store:
-    TenantStore + MessageStore + JobStore + KnowledgeStore + HandoffStore + SurveyStore + Send + Sync + 'static
+    TenantStore
+    + MessageStore
+    + JobStore
+    + KnowledgeStore
+    + HandoffStore
+    + SurveyStore
+    + FallbackStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Applies pending migrations; fails when the database has migrations this binary lacks.
     async fn migrate(&self) -> Result<()>;
@@ -222,6 +231,17 @@ pub trait SurveyStore {
     /// Mean rating and number of ratings of each tenant's surveys answered since `since`:
     /// (slug, mean, count).
     async fn mean_csat(&self, since: OffsetDateTime) -> Result<Vec<(String, f64, u64)>>;
+}
+
+/// Answers the helpdesk would not take, sent by e-mail or SMS instead.
+#[async_trait]
+pub trait FallbackStore {
+    /// Marks the message as fallen back and queues one `fallback` job per channel, in one
+    /// transaction; once per message: false (nothing queued) when it already fell back.
+    async fn queue_fallback(&self, fallback: NewFallback<'_>) -> Result<bool>;
+    /// The customer's messages an outbound message answers: those after the previous
+    /// answer (the bot's or a person's; the parts of one reply count as one), oldest first.
+    async fn answered_messages(&self, message: MessageId) -> Result<Vec<String>>;
 }
 
 /// Each tenant's knowledge base. Ranking is done in memory by `knowledge` (the default,

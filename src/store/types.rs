@@ -613,6 +613,70 @@ pub struct Delivery {
     pub text: String,
     /// `pending`, `sent` or `cancelled`.
     pub status: String,
+    /// The customer's name, when the helpdesk gave one.
+    pub contact_name: Option<String>,
+    /// When the answer was stored (the helpdesk has been refusing it since its first attempt).
+    pub created_at: OffsetDateTime,
+    /// When it was handed to the fallback channels, if it was.
+    pub fallback_at: Option<OffsetDateTime>,
+}
+
+/// A fallback channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FallbackChannel {
+    /// E-mail to the tenant's team.
+    Email,
+    /// SMS to the customer.
+    Sms,
+}
+
+impl FallbackChannel {
+    /// Stored spelling (job payloads, metric labels).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Sms => "sms",
+        }
+    }
+
+    /// Reads the stored spelling.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "email" => Some(Self::Email),
+            "sms" => Some(Self::Sms),
+            _ => None,
+        }
+    }
+}
+
+/// `fallback` jobs for an answer the helpdesk would not take, queued by its `deliver` job.
+#[derive(Debug, Clone, Copy)]
+pub struct NewFallback<'a> {
+    /// The failing `deliver` job (tenant and correlation id).
+    pub job: &'a ClaimedJob,
+    /// The undelivered answer.
+    pub message: MessageId,
+    /// Where it goes instead.
+    pub channels: &'a [FallbackChannel],
+    /// Why (the helpdesk's error), told to the team.
+    pub reason: &'a str,
+    /// Attempts of each `fallback` job.
+    pub max_attempts: u32,
+    /// Now.
+    pub now: OffsetDateTime,
+}
+
+impl NewFallback<'_> {
+    /// Each job's ordering key (its own, so a slow mail server holds up nothing else) and
+    /// payload.
+    pub fn jobs(&self) -> impl Iterator<Item = (String, serde_json::Value)> + '_ {
+        self.channels.iter().map(|channel| {
+            let key = format!("fallback:{}:{}", self.message, channel.as_str());
+            let payload =
+                serde_json::json!({ "message_id": self.message, "channel": channel.as_str(), "reason": self.reason });
+            (key, payload)
+        })
+    }
 }
 
 /// Where the schema stands against this binary's migrations.

@@ -334,8 +334,9 @@ impl MessageStore for PgStore {
 
     async fn find_delivery(&self, message: MessageId) -> Result<Option<Delivery>> {
         let row = sqlx::query(
-            "SELECT m.body, m.status, c.contact, c.tenant_id FROM messages m
-             JOIN conversations c ON c.id = m.conversation_id WHERE m.id = $1 AND m.direction = 'outbound'",
+            "SELECT m.body, m.status, m.created_at, m.fallback_at, c.contact, c.contact_name, c.tenant_id
+             FROM messages m JOIN conversations c ON c.id = m.conversation_id
+             WHERE m.id = $1 AND m.direction = 'outbound'",
         )
         .bind(message.0)
         .fetch_optional(&self.pool)
@@ -352,6 +353,9 @@ impl MessageStore for PgStore {
             contact: ContactNumber::parse(&contact).map_err(|e| corrupt(e.to_string()))?,
             text: row.get("body"),
             status: row.get("status"),
+            contact_name: row.get("contact_name"),
+            created_at: from_ms(row.get("created_at")),
+            fallback_at: row.get::<Option<i64>, _>("fallback_at").map(from_ms),
         }))
     }
 

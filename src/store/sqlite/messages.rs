@@ -252,14 +252,20 @@ impl MessageStore for SqliteStore {
     async fn find_delivery(&self, message: MessageId) -> Result<Option<Delivery>> {
         self.writer
             .write(move |conn| {
-                let row: Option<(String, String, String, i64)> = query_opt(
+                type Row = (String, String, i64, Option<i64>, String, Option<String>, i64);
+                let row: Option<Row> = query_opt(
                     conn,
-                    "SELECT m.body, m.status, c.contact, c.tenant_id FROM messages m
-                     JOIN conversations c ON c.id = m.conversation_id WHERE m.id = ?1 AND m.direction = 'outbound'",
+                    "SELECT m.body, m.status, m.created_at, m.fallback_at, c.contact, c.contact_name, c.tenant_id
+                     FROM messages m JOIN conversations c ON c.id = m.conversation_id
+                     WHERE m.id = ?1 AND m.direction = 'outbound'",
                     params![message.0],
-                    |row| Ok((row.get("body")?, row.get("status")?, row.get("contact")?, row.get("tenant_id")?)),
+                    |row| {
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?))
+                    },
                 )?;
-                let Some((text, status, contact, tenant)) = row else { return Ok(None) };
+                let Some((text, status, created_at, fallback_at, contact, contact_name, tenant)) = row else {
+                    return Ok(None);
+                };
                 let tenant = query_one(conn, &TENANT_BY_ID_SQL, params![tenant], tenant_from_row)?;
                 Ok(Some(Delivery {
                     message_id: message,
@@ -267,6 +273,9 @@ impl MessageStore for SqliteStore {
                     contact: ContactNumber::parse(&contact).map_err(|e| corrupt(e.to_string()))?,
                     text,
                     status,
+                    contact_name,
+                    created_at: from_ms(created_at),
+                    fallback_at: fallback_at.map(from_ms),
                 }))
             })
             .await

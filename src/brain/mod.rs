@@ -21,7 +21,7 @@ use tracing::{info, warn};
 use crate::config::BrainConfig;
 use crate::config::persona::PersonaTable;
 use crate::config::tenant::{ProviderChoice, ResolvedLlm, ResolvedTenant};
-use crate::domain::{ConversationId, ConversationState, ErrorClass, Language};
+use crate::domain::{ConversationId, ConversationState, ErrorClass, Flag, Language};
 use crate::llm::{BreakerState, ChainError, LlmChain, ProviderConfig, ProviderKind};
 use crate::store::{
     Conversation, ConversationUpdate, NewHandoff, ReplyContext, Store, StoreError, StoredMessage, SurveyAnswer, Tenant,
@@ -216,7 +216,7 @@ impl Brain {
                 return Ok(Ok(facts.rated(rating)));
             }
         }
-        if !persona.ai_enabled() {
+        if !persona.ai_enabled() || !ctx.tenant.flags.on(Flag::Ai) {
             return Ok(Ok(facts.silent("ai_off")));
         }
         if negative {
@@ -225,10 +225,15 @@ impl Brain {
         if let Some(outcome) = facts.gates() {
             return Ok(Ok(outcome));
         }
-        let found =
-            self.knowledge.search(&*self.store, ctx.tenant.id, language, &facts.burst, KNOWLEDGE_IN_PROMPT).await?;
+        let found = if ctx.tenant.flags.on(Flag::Knowledge) {
+            self.knowledge.search(&*self.store, ctx.tenant.id, language, &facts.burst, KNOWLEDGE_IN_PROMPT).await?
+        } else {
+            Vec::new()
+        };
         let confident = found.first().filter(|m| m.coverage >= KNOWLEDGE_ONLY_COVERAGE).map(|m| &m.row);
-        if tenant.llm.is_empty() {
+        // No LLM configured, or the `llm_provider` flag names one the tenant does not have.
+        let providers = providers(&ctx.tenant, tenant);
+        if providers.is_empty() {
             return Ok(Ok(match confident {
                 Some(row) => facts.knowledge_answer(row, "no_llm"),
                 // A first "oi" gets just the greeting; otherwise nothing matched: ask again politely
@@ -240,8 +245,8 @@ impl Brain {
             }));
         }
         let snippets: Vec<_> = found.iter().map(|m| &m.row).collect();
-        let providers: Vec<ProviderConfig> = tenant.llm.iter().map(|llm| provider_config(llm, persona)).collect();
         let mut inputs = PromptInputs::from_persona(&ctx.tenant.name, persona);
+        inputs.humor &= ctx.tenant.flags.on(Flag::Humour);
         inputs.mood = mood.mood().as_str();
         inputs.out_of_hours = out_of_hours(persona, now);
 
@@ -316,7 +321,7 @@ impl Brain {
     ) -> (String, &'static str) {
         let persona = &tenant.settings.persona;
         let language = persona.language();
-        let providers: Vec<ProviderConfig> = resolved.llm.iter().map(|llm| provider_config(llm, persona)).collect();
+        let providers = providers(tenant, resolved);
         if !providers.is_empty() {
             let prompt = handoff::summary_prompt(conversation, messages, reason, language);
             match self.chain.complete(&tenant.slug, &providers, &prompt).await {
@@ -346,6 +351,11 @@ impl Brain {
 }
 
 impl Facts<'_> {
+    /// Whether the `handoff` flag lets the bot hand over (off: it keeps the conversation).
+    fn handoffs_on(&self) -> bool {
+        self.ctx.tenant.flags.on(Flag::Handoff)
+    }
+
     /// Input guard and handoff rules that need no knowledge and no LLM.
     fn gates(&self) -> Option<Outcome> {
         if let guard::InputVerdict::Attack { kind, evidence } = guard::check_input(&self.burst) {
@@ -354,7 +364,7 @@ impl Facts<'_> {
             warn!(reason = kind.as_str(), %evidence, "prompt-injection attempt blocked");
             let strikes = self.update.guard_strikes + 1;
             let meta = json!({ "guard": kind.as_str() });
-            let mut outcome = if strikes >= 2 {
+            let mut outcome = if strikes >= 2 && self.handoffs_on() {
                 self.handoff(HandoffReason::GuardRepeated, meta)
             } else {
                 self.answer(vec![self.safe_refusal().to_string()], meta, "guard")
@@ -364,7 +374,13 @@ impl Facts<'_> {
         }
         if guard::wants_human(&self.burst) {
             metrics::counter!(m::INTENTS_TOTAL, "intent" => "human").increment(1);
+            if !self.handoffs_on() {
+                return Some(self.fallback("handoff_off", "the customer asked for a person; hand-offs are off".into()));
+            }
             return Some(self.handoff(HandoffReason::CustomerAsked, json!({})));
+        }
+        if !self.handoffs_on() {
+            return None;
         }
         if self.update.negative_streak >= handoff::NEGATIVE_STREAK_LIMIT {
             return Some(self.handoff(HandoffReason::NegativeMood, json!({ "mood": self.mood.compound })));
@@ -411,6 +427,9 @@ impl Facts<'_> {
             return self.fallback("ungrounded", "facts without a knowledge citation".into());
         }
         if guard::says_cannot_help(&clean) {
+            if !self.handoffs_on() {
+                return self.fallback("handoff_off", "the model cannot help; hand-offs are off".into());
+            }
             return self.handoff(HandoffReason::CannotHelp, meta);
         }
         info!(parts = parts.len(), "answer generated");
@@ -541,6 +560,31 @@ fn strip_citations(text: &str) -> (String, Vec<i64>) {
 /// Prices, percentages, dates and other figures count as facts for `grounded_only`.
 fn states_facts(text: &str) -> bool {
     text.contains("R$") || text.contains('%') || text.chars().any(|c| c.is_ascii_digit())
+}
+
+/// The LLM chain of a tenant: its providers in order, narrowed by the `llm_provider` flag
+/// (`primary` or `fallback` alone) and with the `llm_model` flag over every model.
+fn providers(tenant: &Tenant, resolved: &ResolvedTenant) -> Vec<ProviderConfig> {
+    let persona = &tenant.settings.persona;
+    let only = match tenant.flags.text(Flag::LlmProvider) {
+        Some("primary") => Some(0),
+        Some("fallback") => Some(1),
+        _ => None,
+    };
+    let model = tenant.flags.text(Flag::LlmModel);
+    resolved
+        .llm
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| only.is_none_or(|only| only == *i))
+        .map(|(_, llm)| {
+            let mut config = provider_config(llm, persona);
+            if let Some(model) = model {
+                config.model = model.to_string();
+            }
+            config
+        })
+        .collect()
 }
 
 fn provider_config(llm: &ResolvedLlm, persona: &PersonaTable) -> ProviderConfig {

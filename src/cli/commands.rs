@@ -6,13 +6,13 @@ use anyhow::{Context, bail};
 use time::OffsetDateTime;
 
 use super::{
-    Cli, Command, ConversationCommand, CsatCommand, DlqCommand, DlqFilter, EventsCommand, HandoffCommand, Lang,
-    MigrateAction, TenantCommand,
+    Cli, Command, ConversationCommand, CsatCommand, DlqCommand, DlqFilter, EventsCommand, FlagsCommand, HandoffCommand,
+    Lang, MigrateAction, TenantCommand,
 };
 use crate::app::{App, redact_url, shutdown_on_signal};
 use crate::config::tenant::TenantFile;
 use crate::config::{self, Config};
-use crate::domain::{ContactNumber, ConversationState, JobId, JobKind};
+use crate::domain::{ContactNumber, ConversationState, Flag, FlagKind, JobId, JobKind};
 use crate::queue;
 use crate::store::{DeadLetterFilter, JobRecord, MigrationStatus, Store, UpsertOutcome};
 use crate::telemetry;
@@ -48,6 +48,7 @@ pub async fn execute(cli: Cli, lang: Lang) -> anyhow::Result<()> {
             event_log(&config, &tenant, limit, json, lang).await
         }
         Command::Csat(CsatCommand::List { tenant, limit, json }) => surveys(&config, &tenant, limit, json, lang).await,
+        Command::Flags(command) => flags(&config, command, lang).await,
         Command::Kb(command) => super::kb::run(&config, command, lang).await,
         Command::Persona(command) => super::kb::persona(&config, command, lang).await,
         Command::Chat { tenant } => super::chat::run(&config, &tenant, lang).await,
@@ -276,6 +277,67 @@ async fn surveys(config: &Config, slug: &str, limit: u32, json: bool, lang: Lang
         };
         let answer: String = s.answer.as_deref().unwrap_or("-").replace('\n', " ").chars().take(80).collect();
         println!("{}\t{}\t{}\t{}\t{rating}\t{answer}", s.id, s.contact, s.reason, time(s.asked_at));
+    }
+    Ok(())
+}
+
+async fn flags(config: &Config, command: FlagsCommand, lang: Lang) -> anyhow::Result<()> {
+    let store = open(config, lang).await?;
+    let (slug, change) = match &command {
+        FlagsCommand::List { tenant, .. } => (tenant, None),
+        FlagsCommand::Set { tenant, name, value } => (tenant, Some((name, Some(value)))),
+        FlagsCommand::Unset { tenant, name } => (tenant, Some((name, None))),
+    };
+    let tenant = store.find_tenant(slug).await?.with_context(|| not_found_tenant(slug, lang))?;
+    if let Some((name, value)) = change {
+        let flag = Flag::parse(name).with_context(|| {
+            let known: Vec<&str> = Flag::ALL.iter().map(|f| f.name()).collect();
+            format!(
+                "{} {name:?}; {} {}",
+                lang.pick("chave desconhecida", "unknown flag"),
+                lang.pick("use uma de:", "use one of:"),
+                known.join(", ")
+            )
+        })?;
+        let value = value.map(|raw| flag.value(raw)).transpose().map_err(anyhow::Error::msg)?;
+        if !store.set_flag(tenant.id, flag, value.clone(), OffsetDateTime::now_utc()).await? {
+            anyhow::bail!(not_found_tenant(slug, lang));
+        }
+        tracing::info!(tenant = %tenant.slug, flag = flag.name(), value = ?value, "feature flag changed");
+        let shown = value.map_or_else(|| lang.pick("padrão", "default").to_string(), |v| v.to_string());
+        println!("{} {} = {shown}", tenant.slug, flag.name());
+        if flag == Flag::LlmProvider && shown == "fallback" && tenant.settings.llm.fallback.is_none() {
+            eprintln!(
+                "{}",
+                lang.pick(
+                    "aviso: este cliente não tem [llm.fallback]; o bot responde só com a base de conhecimento",
+                    "warning: this tenant has no [llm.fallback]; the bot answers from the knowledge base only"
+                )
+            );
+        }
+        return Ok(());
+    }
+    let json = matches!(command, FlagsCommand::List { json: true, .. });
+    let rows: Vec<(&str, String, bool)> = Flag::ALL
+        .iter()
+        .map(|flag| match tenant.flags.get(*flag) {
+            Some(value) => (flag.name(), value.to_string(), false),
+            None if flag.kind() == FlagKind::Switch => (flag.name(), "on".to_string(), true),
+            None => (flag.name(), "-".to_string(), true),
+        })
+        .collect();
+    if json {
+        let out: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(name, value, default)| serde_json::json!({ "flag": name, "value": value, "default": default }))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!("{}", lang.pick("CHAVE\tVALOR\tORIGEM", "FLAG\tVALUE\tSOURCE"));
+    for (name, value, default) in rows {
+        let source = if default { lang.pick("padrão", "default") } else { lang.pick("definida", "set") };
+        println!("{name}\t{value}\t{source}");
     }
     Ok(())
 }

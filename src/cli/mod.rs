@@ -62,6 +62,9 @@ pub enum Command {
     /// Pesquisas de satisfação (CSAT): notas dos clientes e média.
     #[command(subcommand)]
     Csat(CsatCommand),
+    /// Chaves de recursos (feature flags) de um cliente, valendo na hora, sem reiniciar.
+    #[command(subcommand)]
+    Flags(FlagsCommand),
     /// Base de conhecimento de um cliente: importar e pesquisar.
     #[command(subcommand)]
     Kb(KbCommand),
@@ -291,6 +294,39 @@ pub enum CsatCommand {
         /// Saída em JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `atende flags …`
+#[derive(Debug, Subcommand)]
+pub enum FlagsCommand {
+    /// Mostra cada chave com o valor em vigor e se é o padrão.
+    List {
+        /// Cliente (slug).
+        tenant: String,
+        /// Saída em JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Muda uma chave: on/off (ai, knowledge, embeddings, humour, csat, handoff, fallback_email,
+    /// fallback_sms, events), primary/fallback (llm_provider) ou um modelo (llm_model).
+    Set {
+        /// Cliente (slug).
+        tenant: String,
+        /// Nome da chave.
+        #[arg(value_name = "CHAVE")]
+        name: String,
+        /// Valor.
+        #[arg(value_name = "VALOR")]
+        value: String,
+    },
+    /// Volta uma chave ao padrão.
+    Unset {
+        /// Cliente (slug).
+        tenant: String,
+        /// Nome da chave.
+        #[arg(value_name = "CHAVE")]
+        name: String,
     },
 }
 

@@ -345,13 +345,6 @@ pub struct ResolvedFallback {
     pub sms: Option<ResolvedSms>,
 }
 
-impl ResolvedFallback {
-    /// Whether any channel is configured.
-    pub fn any(&self) -> bool {
-        self.email.is_some() || self.sms.is_some()
-    }
-}
-
 /// SMTP settings, ready to connect.
 #[derive(Debug, Clone)]
 pub struct ResolvedEmail {

@@ -5,6 +5,7 @@
 mod contact;
 mod conversation;
 mod event;
+mod flags;
 mod ids;
 mod job;
 mod language;
@@ -14,6 +15,7 @@ mod stopwords;
 pub use contact::{ContactNumber, ContactNumberError};
 pub use conversation::ConversationState;
 pub use event::EventKind;
+pub use flags::{Flag, FlagKind, FlagValue, Flags};
 pub use ids::{ConversationId, CorrelationId, JobId, MessageId, TenantId};
 pub use job::{ErrorClass, JobKind, JobSpec, JobState};
 pub use language::Language;

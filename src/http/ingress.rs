@@ -21,7 +21,7 @@ use tracing::{Instrument, info, info_span, warn};
 use super::{ApiError, AppState};
 use crate::brain::{self, csat, sentiment};
 use crate::channel::{self, ChannelKind, Inbound, InboundCredentials, TicketClosed};
-use crate::domain::{CorrelationId, EventKind, InboundMessage};
+use crate::domain::{CorrelationId, EventKind, Flag, InboundMessage};
 use crate::limits::Limited;
 use crate::notify;
 use crate::store::{
@@ -260,7 +260,8 @@ async fn close_ticket(
 ) -> Result<Answer, ApiError> {
     let contact = closed.contact.as_str();
     let settings = &tenant.settings.csat;
-    let text = settings.enabled.then(|| csat::survey_text(settings, &tenant.settings.persona));
+    let surveys = settings.enabled && tenant.flags.on(Flag::Csat);
+    let text = surveys.then(|| csat::survey_text(settings, &tenant.settings.persona));
     let survey = text.as_deref().map(|text| SurveyAsk {
         text,
         after_abandoned_handoff: settings.after_abandoned_handoff,

@@ -7,7 +7,7 @@ use tracing::{error, info};
 
 use super::{Dispatcher, payload_id, store_error};
 use crate::config::fallback::{ResolvedFallback, SmsValues};
-use crate::domain::{ErrorClass, Language, MessageId};
+use crate::domain::{ErrorClass, Flag, Flags, Language, MessageId};
 use crate::queue::{JobError, JobOutcome};
 use crate::store::{ClaimedJob, Delivery, FallbackChannel, NewFallback};
 use crate::telemetry::metrics as m;
@@ -23,7 +23,7 @@ pub(super) async fn after_failure(
     settings: &ResolvedFallback,
     failure: &JobError,
 ) {
-    if !settings.any() || delivery.fallback_at.is_some() {
+    if delivery.fallback_at.is_some() {
         return;
     }
     let last = failure.class != ErrorClass::Retryable || job.attempts >= job.max_attempts;
@@ -33,11 +33,10 @@ pub(super) async fn after_failure(
     if !(last || outage) {
         return;
     }
-    let channels: Vec<FallbackChannel> =
-        [settings.email.as_ref().map(|_| FallbackChannel::Email), settings.sms.as_ref().map(|_| FallbackChannel::Sms)]
-            .into_iter()
-            .flatten()
-            .collect();
+    let channels = channels(settings, &delivery.tenant.flags);
+    if channels.is_empty() {
+        return;
+    }
     let fallback = NewFallback {
         job,
         message: delivery.message_id,
@@ -55,6 +54,13 @@ pub(super) async fn after_failure(
         Ok(false) => {}
         Err(err) => error!(error = %err, trigger, "cannot queue the fallback for an undelivered answer"),
     }
+}
+
+/// The channels the tenant configured and its flags allow.
+fn channels(settings: &ResolvedFallback, flags: &Flags) -> Vec<FallbackChannel> {
+    let email = settings.email.is_some() && flags.on(Flag::FallbackEmail);
+    let sms = settings.sms.is_some() && flags.on(Flag::FallbackSms);
+    [email.then_some(FallbackChannel::Email), sms.then_some(FallbackChannel::Sms)].into_iter().flatten().collect()
 }
 
 pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, JobError> {
@@ -85,6 +91,9 @@ pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, 
         .resolve()
         .map_err(|err| JobError::permanent(format!("tenant {}: {err}", delivery.tenant.slug)))?
         .fallback;
+    if !channels(&settings, &delivery.tenant.flags).contains(&channel) {
+        return not_configured(label);
+    }
     let sent = match channel {
         FallbackChannel::Email => {
             let Some(email) = &settings.email else { return not_configured(label) };
@@ -120,7 +129,7 @@ pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, 
 }
 
 fn not_configured(channel: &'static str) -> Result<JobOutcome, JobError> {
-    info!(channel, "the tenant no longer has this fallback channel; nothing sent");
+    info!(channel, "the tenant no longer has this fallback channel, or its flag is off; nothing sent");
     metrics::counter!(m::FALLBACK_DELIVERIES_TOTAL, "channel" => channel, "outcome" => "skipped").increment(1);
     Ok(JobOutcome::Completed)
 }

@@ -5,7 +5,7 @@ use tracing::info;
 
 use super::{Dispatcher, payload_id, store_error};
 use crate::brain::csat;
-use crate::domain::ConversationId;
+use crate::domain::{ConversationId, Flag};
 use crate::queue::{JobError, JobOutcome};
 use crate::store::{ClaimedJob, CloseConversation, CloseOutcome, CloseReason, ConversationRef, SurveyAsk};
 
@@ -18,7 +18,7 @@ pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, 
         .map_err(store_error)?
         .ok_or_else(|| JobError::permanent(format!("tenant {} not found", job.tenant_id)))?;
     let settings = &tenant.settings.csat;
-    let Some(idle) = settings.idle() else {
+    let Some(idle) = settings.idle().filter(|_| tenant.flags.on(Flag::Csat)) else {
         info!("CSAT surveys or their idle period were turned off since; the conversation stays open");
         return Ok(JobOutcome::Completed);
     };

@@ -4,7 +4,7 @@ use serde_json::json;
 use tracing::{info, warn};
 
 use super::{Dispatcher, payload_id, store_error};
-use crate::domain::{ConversationId, ErrorClass, EventKind};
+use crate::domain::{ConversationId, ErrorClass, EventKind, Flag};
 use crate::queue::{JobError, JobOutcome};
 use crate::store::{ClaimedJob, Finish, NewReply};
 use crate::telemetry::metrics as m;
@@ -77,7 +77,7 @@ pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, 
             update: outcome.update.clone(),
             ticket: ctx.conversation.context_from,
             notify,
-            idle_after: settings.csat.idle(),
+            idle_after: settings.csat.idle().filter(|_| ctx.tenant.flags.on(Flag::Csat)),
         })
         .await
         .map_err(store_error)?;

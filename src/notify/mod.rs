@@ -29,7 +29,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::config::tenant::Secret;
-use crate::domain::{CorrelationId, ErrorClass, EventKind};
+use crate::domain::{CorrelationId, ErrorClass, EventKind, Flag};
 use crate::store::{NewNotify, Tenant};
 
 /// The deliveries of `event` to each of the tenant's subscribers that asked for it, each
@@ -44,7 +44,7 @@ pub fn outbox(
     max_attempts: u32,
 ) -> Vec<NewNotify> {
     let mut subscribers = tenant.settings.subscribers(event).peekable();
-    if subscribers.peek().is_none() {
+    if subscribers.peek().is_none() || !tenant.flags.on(Flag::Events) {
         return Vec::new();
     }
     let data = data();

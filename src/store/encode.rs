@@ -18,3 +18,8 @@ pub(super) fn from_ms(value: i64) -> OffsetDateTime {
 pub(super) fn corrupt(what: impl Into<String>) -> StoreError {
     StoreError::Corrupt(what.into())
 }
+
+/// Reads a tenant's stored flags (a JSON object).
+pub(super) fn decode_flags(slug: &str, text: &str) -> Result<crate::domain::Flags, StoreError> {
+    serde_json::from_str(text).map_err(|e| corrupt(format!("tenant {slug}: flags: {e}")))
+}

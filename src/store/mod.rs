@@ -19,7 +19,8 @@ use time::OffsetDateTime;
 
 use crate::config::tenant::TenantFile;
 use crate::domain::{
-    ConversationId, ConversationState, CorrelationId, InboundMessage, JobId, JobKind, MessageId, TenantId,
+    ConversationId, ConversationState, CorrelationId, Flag, FlagValue, InboundMessage, JobId, JobKind, MessageId,
+    TenantId,
 };
 
 pub use postgres::PgStore;
@@ -133,6 +134,15 @@ pub trait TenantStore {
     async fn list_persona_versions(&self, tenant: TenantId) -> Result<Vec<PersonaVersion>>;
     /// Makes persona `version` current again (as a new version); `None` when it does not exist.
     async fn rollback_persona(&self, tenant: TenantId, version: i64, now: OffsetDateTime) -> Result<Option<i64>>;
+    /// Sets one feature flag (`None`: back to its default), atomically against other flag
+    /// changes; false when the tenant does not exist.
+    async fn set_flag(
+        &self,
+        tenant: TenantId,
+        flag: Flag,
+        value: Option<FlagValue>,
+        now: OffsetDateTime,
+    ) -> Result<bool>;
 }
 
 /// Conversations and messages, including the transactions that end `reply` and `deliver` jobs.

@@ -7,8 +7,8 @@ use time::OffsetDateTime;
 
 use crate::config::tenant::TenantFile;
 use crate::domain::{
-    ContactNumber, ConversationId, ConversationState, CorrelationId, Direction, ErrorClass, InboundMessage, JobId,
-    JobKind, JobState, MessageId, TenantId,
+    ContactNumber, ConversationId, ConversationState, CorrelationId, Direction, ErrorClass, Flags, InboundMessage,
+    JobId, JobKind, JobState, MessageId, TenantId,
 };
 
 /// A stored tenant.
@@ -24,6 +24,8 @@ pub struct Tenant {
     pub settings: TenantFile,
     /// Current persona version (recorded on every answer as the prompt version).
     pub persona_version: i64,
+    /// Feature flags set at run time.
+    pub flags: Flags,
 }
 
 /// One stored persona.

@@ -220,6 +220,40 @@ async fn csat_list_shows_the_mean_and_each_survey_with_its_rating() {
     assert!(!unknown.status.success() && text(&unknown).contains("nobody"), "{}", text(&unknown));
 }
 
+#[tokio::test]
+async fn flags_set_list_and_unset_from_the_command_line_with_clear_errors() {
+    let app = spawn_app().await;
+    app.apply_tenant(&tenant_toml(&app.llm.uri(), &app.whaticket.uri(), "")).await;
+    let run = |args: &'static [&'static str]| {
+        let db = app.db_url.clone();
+        tokio::task::spawn_blocking(move || atende(&db, args))
+    };
+    let set = run(&["flags", "set", "acme", "csat", "off"]).await.unwrap();
+    assert!(set.status.success(), "{}", text(&set));
+    assert_eq!(String::from_utf8_lossy(&set.stdout).trim(), "acme csat = off");
+    let list = run(&["flags", "list", "acme"]).await.unwrap();
+    let out = text(&list);
+    assert!(out.lines().any(|l| l == "csat\toff\tdefinida"), "{out}");
+    assert!(out.lines().any(|l| l == "ai\ton\tpadrão"), "{out}");
+    let tenant = app.store.find_tenant("acme").await.unwrap().unwrap();
+    assert!(!tenant.flags.on(atende::domain::Flag::Csat), "the running app reads what the CLI wrote");
+
+    let unknown = run(&["flags", "set", "acme", "humor", "off"]).await.unwrap();
+    let err = text(&unknown);
+    assert!(!unknown.status.success() && err.contains("humor") && err.contains("humour"), "{err}");
+    let bad = run(&["flags", "set", "acme", "ai", "talvez"]).await.unwrap();
+    assert!(!bad.status.success() && text(&bad).contains("not on or off"), "{}", text(&bad));
+    let nobody = run(&["flags", "list", "nobody"]).await.unwrap();
+    assert!(!nobody.status.success() && text(&nobody).contains("nobody"), "{}", text(&nobody));
+
+    let unset = run(&["flags", "unset", "acme", "csat"]).await.unwrap();
+    assert!(unset.status.success(), "{}", text(&unset));
+    let json = run(&["flags", "list", "acme", "--json"]).await.unwrap();
+    let rows: Value = serde_json::from_slice(&json.stdout).unwrap();
+    let csat = rows.as_array().unwrap().iter().find(|r| r["flag"] == "csat").unwrap();
+    assert_eq!((csat["value"].as_str(), csat["default"].as_bool()), (Some("on"), Some(true)), "{rows}");
+}
+
 /// Starts `atende serve` on a free port and returns the child and the port.
 fn serve(db_url: &str, envs: &[(&str, &str)]) -> (std::process::Child, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

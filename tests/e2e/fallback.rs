@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use atende::domain::{JobKind, JobState};
+use atende::domain::{Flag, JobKind, JobState};
 use atende::store::JobRecord;
 use base64::Engine;
 use time::OffsetDateTime;
@@ -274,4 +274,24 @@ async fn without_fallback_channels_a_refused_answer_is_only_a_dead_letter() {
     app.drain().await;
     assert_eq!(jobs(&app, JobKind::Deliver).await[0].state, JobState::Dead);
     assert!(jobs(&app, JobKind::Fallback).await.is_empty());
+}
+
+#[tokio::test]
+async fn the_fallback_sms_flag_leaves_only_the_email() {
+    let app = spawn_app().await;
+    let (smtp, sms) = (SmtpSink::start().await, MockServer::start().await);
+    app.apply_tenant(&tenant_toml(&app.llm.uri(), &app.whaticket.uri(), &fallback(&smtp, &sms, ""))).await;
+    let tenant = app.store.find_tenant("acme").await.unwrap().unwrap();
+    let off = Flag::FallbackSms.value("off").unwrap();
+    assert!(app.store.set_flag(tenant.id, Flag::FallbackSms, Some(off), OffsetDateTime::now_utc()).await.unwrap());
+    mount_gemini(&app.llm, ANSWER).await;
+    mount_whaticket(&app, 400).await;
+    mount_sms(&sms, 201).await;
+    app.post_generic(&generic("f-5", CONTACT, QUESTION)).await;
+    app.drain().await;
+
+    let channels: Vec<String> =
+        jobs(&app, JobKind::Fallback).await.iter().map(|j| j.payload["channel"].to_string()).collect();
+    assert_eq!(channels, ["\"email\""]);
+    assert_eq!((smtp.mails().len(), sms_posts(&sms).await.len()), (1, 0));
 }

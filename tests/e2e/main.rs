@@ -14,6 +14,7 @@ mod csat;
 mod deliver;
 mod events;
 mod fallback;
+mod flags;
 mod group_commit;
 mod handoff;
 mod ingress;

@@ -21,7 +21,7 @@ use sqlx::Connection;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
-pub(super) use super::encode::{corrupt, from_ms, ms};
+pub(super) use super::encode::{corrupt, decode_flags, from_ms, ms};
 use super::{MigrationStatus, Result, Store, StoreError};
 
 /// Connections per process: workers and ingress share them, and N processes use N times this.

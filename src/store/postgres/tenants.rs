@@ -8,15 +8,15 @@ use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 use time::OffsetDateTime;
 
-use super::{PgStore, corrupt, from_ms, ms};
+use super::{PgStore, corrupt, decode_flags, from_ms, ms};
 use crate::config::persona::PersonaTable;
 use crate::config::tenant::TenantFile;
-use crate::domain::TenantId;
+use crate::domain::{Flag, FlagValue, TenantId};
 use crate::store::{PersonaVersion, Result, Tenant, TenantStore, UpsertOutcome};
 
 // Dynamic SQL here is built only from this constant column list (AssertSqlSafe).
 /// Columns `tenant_from_row` reads, from `tenants` (unaliased).
-pub(super) const TENANT_COLUMNS: &str = "id, slug, name, settings,
+pub(super) const TENANT_COLUMNS: &str = "id, slug, name, settings, flags,
     (SELECT COALESCE(MAX(p.version), 0) FROM persona_versions p WHERE p.tenant_id = tenants.id) AS persona_version";
 
 #[async_trait]
@@ -96,6 +96,29 @@ impl TenantStore for PgStore {
             .collect()
     }
 
+    async fn set_flag(
+        &self,
+        tenant: TenantId,
+        flag: Flag,
+        value: Option<FlagValue>,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        let query = match value {
+            Some(value) => sqlx::query(
+                "UPDATE tenants SET flags = (flags::jsonb || jsonb_build_object($1::text, $2::jsonb))::text,
+                                    updated_at = $3 WHERE id = $4",
+            )
+            .bind(flag.name())
+            .bind(serde_json::to_string(&value).map_err(|e| corrupt(e.to_string()))?),
+            None => {
+                sqlx::query("UPDATE tenants SET flags = (flags::jsonb - $1::text)::text, updated_at = $2 WHERE id = $3")
+                    .bind(flag.name())
+            }
+        };
+        let done = query.bind(ms(now)).bind(tenant.0).execute(&self.pool).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn rollback_persona(&self, tenant: TenantId, version: i64, now: OffsetDateTime) -> Result<Option<i64>> {
         let mut tx = self.pool.begin().await?;
         let settings: Option<String> = sqlx::query_scalar("SELECT settings FROM tenants WHERE id = $1 FOR UPDATE")
@@ -166,11 +189,13 @@ pub(super) fn tenant_from_row(row: &PgRow) -> Result<Tenant> {
     let settings: String = row.get("settings");
     let slug: String = row.get("slug");
     let settings = serde_json::from_str(&settings).map_err(|e| corrupt(format!("tenant {slug}: {e}")))?;
+    let flags = decode_flags(&slug, row.get("flags"))?;
     Ok(Tenant {
         id: TenantId(row.get("id")),
         slug,
         name: row.get("name"),
         settings,
         persona_version: row.get("persona_version"),
+        flags,
     })
 }

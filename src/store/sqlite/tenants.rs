@@ -8,15 +8,15 @@ use time::OffsetDateTime;
 
 use super::sql::{execute, query_all, query_one, query_opt};
 use super::writer::Tx;
-use super::{SqliteStore, corrupt, from_ms, ms};
+use super::{SqliteStore, corrupt, decode_flags, from_ms, ms};
 use crate::config::persona::PersonaTable;
 use crate::config::tenant::TenantFile;
-use crate::domain::TenantId;
+use crate::domain::{Flag, FlagValue, TenantId};
 use crate::store::{PersonaVersion, Result, Tenant, TenantStore, UpsertOutcome};
 
 // Dynamic SQL here is built only from this constant column list.
 /// Columns `tenant_from_row` reads, from `tenants` (unaliased).
-pub(super) const TENANT_COLUMNS: &str = "id, slug, name, settings,
+pub(super) const TENANT_COLUMNS: &str = "id, slug, name, settings, flags,
     (SELECT COALESCE(MAX(p.version), 0) FROM persona_versions p WHERE p.tenant_id = tenants.id) AS persona_version";
 
 /// One tenant by id.
@@ -99,6 +99,35 @@ impl TenantStore for SqliteStore {
             .collect()
     }
 
+    async fn set_flag(
+        &self,
+        tenant: TenantId,
+        flag: Flag,
+        value: Option<FlagValue>,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        // Flag names are fixed identifiers ([a-z_]), safe inside a JSON path.
+        let path = format!("$.{}", flag.name());
+        let value = value.map(|v| serde_json::to_string(&v)).transpose().map_err(|e| corrupt(e.to_string()))?;
+        self.writer
+            .write(move |conn| {
+                let changed = match &value {
+                    Some(value) => execute(
+                        conn,
+                        "UPDATE tenants SET flags = json_set(flags, ?1, json(?2)), updated_at = ?3 WHERE id = ?4",
+                        params![path, value, ms(now), tenant.0],
+                    )?,
+                    None => execute(
+                        conn,
+                        "UPDATE tenants SET flags = json_remove(flags, ?1), updated_at = ?2 WHERE id = ?3",
+                        params![path, ms(now), tenant.0],
+                    )?,
+                };
+                Ok(changed == 1)
+            })
+            .await
+    }
+
     async fn rollback_persona(&self, tenant: TenantId, version: i64, now: OffsetDateTime) -> Result<Option<i64>> {
         self.writer
             .transact(move |conn| {
@@ -155,11 +184,13 @@ pub(super) fn tenant_from_row(row: &Row<'_>) -> Result<Tenant> {
     let settings: String = row.get("settings")?;
     let slug: String = row.get("slug")?;
     let settings = serde_json::from_str(&settings).map_err(|e| corrupt(format!("tenant {slug}: {e}")))?;
+    let flags = decode_flags(&slug, &row.get::<_, String>("flags")?)?;
     Ok(Tenant {
         id: TenantId(row.get("id")?),
         slug,
         name: row.get("name")?,
         settings,
         persona_version: row.get("persona_version")?,
+        flags,
     })
 }

@@ -9,8 +9,8 @@ use reqwest::Client;
 
 use super::breaker::{Admission, BreakerKey, Breakers, Health};
 use super::retry::{self, RetryDecision};
+use super::{Answered, ProviderKind, Result, gemini, openai};
 use super::{BreakerState, ChainError, Completion, LlmError, LlmSettings, Prompt, ProviderConfig};
-use super::{ProviderKind, Result, gemini, openai};
 use crate::domain::ErrorClass;
 use crate::telemetry::metrics;
 
@@ -145,10 +145,11 @@ impl LlmChain {
                 return last_error.map_or(ProviderOutcome::Skipped, ProviderOutcome::Failed);
             }
             let error = match self.attempt(tenant, provider, prompt, attempt).await {
-                Ok(text) => {
+                Ok((text, usage)) => {
                     breakers.record(&key, Health::Up, Instant::now());
+                    record_usage(tenant, provider.name(), usage);
                     let (provider, model) = (provider.name(), provider.model.clone());
-                    return ProviderOutcome::Answered(Completion { text, provider, model });
+                    return ProviderOutcome::Answered(Completion { text, provider, model, usage });
                 }
                 Err(error) => error,
             };
@@ -176,7 +177,13 @@ impl LlmChain {
     }
 
     /// One HTTP attempt with its timeout, metrics and log line.
-    async fn attempt(&self, tenant: &str, provider: &ProviderConfig, prompt: &Prompt, attempt: u32) -> Result<String> {
+    async fn attempt(
+        &self,
+        tenant: &str,
+        provider: &ProviderConfig,
+        prompt: &Prompt,
+        attempt: u32,
+    ) -> Result<Answered> {
         let Inner { client, settings, .. } = &*self.inner;
         let call = async {
             match provider.kind {
@@ -218,7 +225,15 @@ fn no_answer(provider: &ProviderConfig, error: &LlmError) -> ChainError {
 }
 
 /// Counts one HTTP attempt: `LLM_REQUESTS_TOTAL`, `LLM_REQUEST_DURATION_SECONDS`, `LLM_ERRORS_TOTAL`.
-fn record_metrics(provider: &'static str, started: Instant, result: &Result<String>) {
+/// Tokens the provider reported, for cost dashboards (`atende_llm_tokens_total`).
+fn record_usage(tenant: &str, provider: &'static str, usage: super::Usage) {
+    for (direction, tokens) in [("input", usage.input_tokens), ("output", usage.output_tokens)] {
+        ::metrics::counter!(metrics::LLM_TOKENS_TOTAL, "tenant" => tenant.to_owned(), "provider" => provider, "direction" => direction)
+            .increment(tokens);
+    }
+}
+
+fn record_metrics(provider: &'static str, started: Instant, result: &Result<Answered>) {
     let elapsed = started.elapsed().as_secs_f64();
     ::metrics::histogram!(metrics::LLM_REQUEST_DURATION_SECONDS, "provider" => provider).record(elapsed);
     let outcome = match result {

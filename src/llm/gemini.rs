@@ -3,7 +3,7 @@
 use reqwest::Client;
 use serde::{Deserialize, Serialize};
 
-use super::{LlmError, Prompt, ProviderConfig, RawReply, Result, Role, endpoint, retry};
+use super::{Answered, LlmError, Prompt, ProviderConfig, RawReply, Result, Role, Usage, endpoint, retry};
 
 /// `finishReason` values meaning the provider refused to answer.
 const BLOCKING_FINISH_REASONS: [&str; 5] = ["SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION"];
@@ -11,8 +11,8 @@ const BLOCKING_FINISH_REASONS: [&str; 5] = ["SAFETY", "PROHIBITED_CONTENT", "BLO
 /// `@type` of the error detail carrying the server-asked delay.
 const RETRY_INFO_TYPE: &str = "type.googleapis.com/google.rpc.RetryInfo";
 
-/// Sends one prompt and returns the answer text.
-pub(super) async fn complete(client: &Client, config: &ProviderConfig, prompt: &Prompt) -> Result<String> {
+/// Sends one prompt and returns the answer text with the tokens it used.
+pub(super) async fn complete(client: &Client, config: &ProviderConfig, prompt: &Prompt) -> Result<Answered> {
     let model = config.model.trim_start_matches("models/");
     let path = format!("models/{model}:generateContent");
     let url = endpoint(&config.base_url, "v1beta", &path);
@@ -21,7 +21,15 @@ pub(super) async fn complete(client: &Client, config: &ProviderConfig, prompt: &
         request = request.header("x-goog-api-key", super::secret_header("", key)?);
     }
     let reply = super::send(request).await?;
-    if reply.status.is_success() { answer_text(reply.json()?) } else { Err(http_error(&reply, config)) }
+    if !reply.status.is_success() {
+        return Err(http_error(&reply, config));
+    }
+    let response: Response = reply.json()?;
+    let usage = response.usage_metadata.as_ref().map_or_else(Usage::default, |u| Usage {
+        input_tokens: u.prompt_token_count,
+        output_tokens: u.candidates_token_count + u.thoughts_token_count,
+    });
+    answer_text(response).map(|text| (text, usage))
 }
 
 #[derive(Debug, Serialize)]
@@ -104,6 +112,18 @@ struct Response {
     #[serde(default)]
     candidates: Vec<Candidate>,
     prompt_feedback: Option<PromptFeedback>,
+    usage_metadata: Option<UsageMetadata>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UsageMetadata {
+    #[serde(default)]
+    prompt_token_count: u64,
+    #[serde(default)]
+    candidates_token_count: u64,
+    #[serde(default)]
+    thoughts_token_count: u64,
 }
 
 #[derive(Debug, Deserialize)]

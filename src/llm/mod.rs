@@ -115,7 +115,22 @@ pub struct Completion {
     pub provider: &'static str,
     /// Model that was asked.
     pub model: String,
+    /// Tokens the provider says the call used (zero when it does not say).
+    pub usage: Usage,
 }
+
+/// Tokens of one call, from the provider's usage fields (Gemini `usageMetadata`, OpenAI
+/// `usage`). Thinking tokens count as output: providers bill them so.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Prompt tokens.
+    pub input_tokens: u64,
+    /// Answer tokens.
+    pub output_tokens: u64,
+}
+
+/// An answer text with its usage, as the adapters return it.
+pub(crate) type Answered = (String, Usage);
 
 /// Timeouts, retries and breaker tuning shared by every provider.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,16 +5,24 @@ use reqwest::Client;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{LlmError, Prompt, ProviderConfig, RawReply, Result, Role, endpoint};
+use super::{Answered, LlmError, Prompt, ProviderConfig, RawReply, Result, Role, Usage, endpoint};
 
-/// Sends one prompt and returns the answer text.
-pub(super) async fn complete(client: &Client, config: &ProviderConfig, prompt: &Prompt) -> Result<String> {
+/// Sends one prompt and returns the answer text with the tokens it used.
+pub(super) async fn complete(client: &Client, config: &ProviderConfig, prompt: &Prompt) -> Result<Answered> {
     let mut request = client.post(chat_url(&config.base_url)).json(&Request::new(config, prompt));
     if let Some(key) = &config.api_key {
         request = request.header("authorization", super::secret_header("Bearer ", key)?);
     }
     let reply = super::send(request).await?;
-    if reply.status.is_success() { answer_text(reply.json()?) } else { Err(http_error(&reply, config)) }
+    if !reply.status.is_success() {
+        return Err(http_error(&reply, config));
+    }
+    let response: Response = reply.json()?;
+    let usage = response
+        .usage
+        .as_ref()
+        .map_or_else(Usage::default, |u| Usage { input_tokens: u.prompt_tokens, output_tokens: u.completion_tokens });
+    answer_text(response).map(|text| (text, usage))
 }
 
 /// `{base}/v1/chat/completions`; a base already ending in `/v1`, or Gemini's
@@ -67,6 +75,15 @@ impl<'a> Request<'a> {
 struct Response {
     #[serde(default)]
     choices: Vec<Choice>,
+    usage: Option<ResponseUsage>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ResponseUsage {
+    #[serde(default)]
+    prompt_tokens: u64,
+    #[serde(default)]
+    completion_tokens: u64,
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,7 +6,7 @@ use wiremock::{MockServer, ResponseTemplate};
 
 use super::testing::{chain, gemini, gemini_answer, mount, only_request_body, openai};
 use super::testing::{openai_answer, openai_at, prompt};
-use super::{ChainError, Completion, ProviderConfig};
+use super::{ChainError, Completion, ProviderConfig, Usage};
 
 #[tokio::test]
 async fn gemini_happy_path_sends_key_system_instruction_and_alternating_contents() {
@@ -15,8 +15,9 @@ async fn gemini_happy_path_sends_key_system_instruction_and_alternating_contents
 
     let answer = chain().complete("t1", &[gemini(&server)], &prompt()).await.unwrap();
 
-    let Completion { text, provider, model } = answer;
+    let Completion { text, provider, model, usage } = answer;
     assert_eq!((text.as_str(), provider, model.as_str()), ("Das 9h às 13h.", "gemini", "gemini-2.5-flash"));
+    assert_eq!(usage, Usage { input_tokens: 10, output_tokens: 5 }, "from usageMetadata");
     let (request, body) = only_request_body(&server).await;
     let path = "/v1beta/models/gemini-2.5-flash:generateContent";
     assert_eq!(request.url.path(), path);
@@ -55,7 +56,9 @@ async fn openai_happy_path_sends_bearer_key_and_chat_messages() {
 
     let completion = chain().complete("t1", &[openai(&server)], &prompt()).await.unwrap();
 
-    let expected = Completion { text: "Sábado das 9h às 13h.".into(), provider: "openai", model: "llama3.1".into() };
+    let usage = Usage { input_tokens: 21, output_tokens: 8 };
+    let expected =
+        Completion { text: "Sábado das 9h às 13h.".into(), provider: "openai", model: "llama3.1".into(), usage };
     assert_eq!(completion, expected);
     let (request, body) = only_request_body(&server).await;
     assert_eq!(request.url.path(), "/v1/chat/completions");

@@ -60,6 +60,9 @@ pub const CSAT_RATINGS: &str = "atende_csat_ratings";
 pub const CSAT_SURVEYS_TOTAL: &str = "atende_csat_surveys_total";
 /// Counter: CSAT ratings received, by `tenant` and `rating` (1–5).
 pub const CSAT_RESPONSES_TOTAL: &str = "atende_csat_responses_total";
+/// Counter: LLM tokens the providers reported in their usage fields, by `tenant`,
+/// `provider` and `direction` (`input`, `output`; thinking tokens count as output).
+pub const LLM_TOKENS_TOTAL: &str = "atende_llm_tokens_total";
 /// Counter: answers the helpdesk would not take, sent through a fallback channel, by
 /// `channel` (`email`, `sms`) and `outcome` (`sent`, `failed`, `skipped`).
 pub const FALLBACK_DELIVERIES_TOTAL: &str = "atende_fallback_deliveries_total";

@@ -37,6 +37,7 @@ async fn metrics_use_the_prometheus_text_format_and_cover_the_pipeline() {
         "atende_llm_requests_total",
         "atende_delivery_duration_seconds_bucket",
         "atende_llm_breaker_state",
+        "atende_llm_tokens_total{tenant=\"acme\",provider=\"gemini\",direction=\"output\"}",
     ] {
         assert!(text.contains(needle), "missing {needle} in\n{text}");
     }

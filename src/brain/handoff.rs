@@ -24,6 +24,8 @@ pub enum HandoffReason {
     GuardRepeated,
     /// No LLM and nothing in the knowledge base.
     NoAnswer,
+    /// The tenant's LLM spend cap is reached (`[spend] on_cap = "handoff"`).
+    SpendCap,
 }
 
 impl HandoffReason {
@@ -36,6 +38,7 @@ impl HandoffReason {
             Self::CannotHelp => "cannot_help",
             Self::GuardRepeated => "guard_repeated",
             Self::NoAnswer => "no_answer",
+            Self::SpendCap => "spend_cap",
         }
     }
 }

@@ -20,9 +20,10 @@ use tracing::{info, warn};
 
 use crate::config::BrainConfig;
 use crate::config::persona::PersonaTable;
+use crate::config::spend::OnCap;
 use crate::config::tenant::{ProviderChoice, ResolvedLlm, ResolvedTenant};
 use crate::domain::{ConversationId, ConversationState, ErrorClass, Flag, Language};
-use crate::llm::{BreakerState, ChainError, LlmChain, ProviderConfig, ProviderKind};
+use crate::llm::{BreakerState, ChainError, LlmChain, ProviderConfig, ProviderKind, Usage};
 use crate::store::{
     Conversation, ConversationUpdate, NewHandoff, ReplyContext, Store, StoreError, StoredMessage, SurveyAnswer, Tenant,
 };
@@ -84,6 +85,17 @@ pub struct Outcome {
     pub update: ConversationUpdate,
     /// Mood of the burst.
     pub mood: sentiment::Sentiment,
+    /// The LLM calls this decision made (the answer, a summary refresh), for spend.
+    pub llm_calls: Vec<LlmCall>,
+}
+
+/// One LLM call of a decision: the model asked and the tokens it used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LlmCall {
+    /// Model id.
+    pub model: String,
+    /// Tokens.
+    pub usage: Usage,
 }
 
 impl Outcome {
@@ -135,6 +147,7 @@ struct Facts<'a> {
     mood: sentiment::Sentiment,
     update: ConversationUpdate,
     now: OffsetDateTime,
+    calls: Vec<LlmCall>,
 }
 
 impl Brain {
@@ -193,7 +206,7 @@ impl Brain {
             summary: None,
             survey: None,
         };
-        let mut facts = Facts { ctx, persona, language, burst, mood, update, now };
+        let mut facts = Facts { ctx, persona, language, burst, mood, update, now, calls: Vec::new() };
         if ctx.conversation.state != ConversationState::Bot {
             match handoff::idle_since(ctx, now) {
                 // The person went quiet: the bot takes the conversation back with this answer.
@@ -244,6 +257,18 @@ impl Brain {
                 None => facts.fallback("no_match", "no knowledge entry matched".into()),
             }));
         }
+        if let Some(period) = self.spend_cap_reached(&ctx.tenant, now).await? {
+            info!(period, "the tenant's LLM spend cap is reached; no LLM call");
+            metrics::counter!(m::LLM_SPEND_CAP_TOTAL, "tenant" => ctx.tenant.slug.clone(), "period" => period)
+                .increment(1);
+            return Ok(Ok(match confident {
+                Some(row) => facts.knowledge_answer(row, "spend_cap"),
+                None if ctx.tenant.settings.spend.on_cap == OnCap::Handoff && facts.handoffs_on() => {
+                    facts.handoff(HandoffReason::SpendCap, json!({ "spend_cap": period }))
+                }
+                None => facts.fallback("spend_cap", format!("{period} LLM spend cap reached")),
+            }));
+        }
         let snippets: Vec<_> = found.iter().map(|m| &m.row).collect();
         let mut inputs = PromptInputs::from_persona(&ctx.tenant.name, persona);
         inputs.humor &= ctx.tenant.flags.on(Flag::Humour);
@@ -265,6 +290,7 @@ impl Brain {
         let result = self.chain.complete(&ctx.tenant.slug, &providers, &prompt).await;
         Ok(match result {
             Ok(completion) => {
+                facts.calls.push(LlmCall { model: completion.model.clone(), usage: completion.usage });
                 let meta = json!({ "provider": completion.provider, "model": completion.model, "knowledge": used });
                 Ok(facts.check_answer(&completion.text, &rules, tenant, meta, &used))
             }
@@ -286,6 +312,26 @@ impl Brain {
         })
     }
 
+    /// Which cap (`daily`, `monthly`) the tenant's LLM spend has reached, if any.
+    async fn spend_cap_reached(
+        &self,
+        tenant: &Tenant,
+        now: OffsetDateTime,
+    ) -> Result<Option<&'static str>, StoreError> {
+        let (daily, monthly) = tenant.settings.spend.caps_micros();
+        if daily.is_none() && monthly.is_none() {
+            return Ok(None);
+        }
+        let (today, month) = self.store.llm_spend(tenant.id, &spend_day(now)).await?;
+        Ok(if daily.is_some_and(|cap| today >= cap) {
+            Some("daily")
+        } else if monthly.is_some_and(|cap| month >= cap) {
+            Some("monthly")
+        } else {
+            None
+        })
+    }
+
     /// The running summary of turns that left the prompt window: the stored one when it is
     /// recent enough, refreshed by the LLM every few turns (recorded with the answer), and
     /// extractive when the LLM cannot help.
@@ -300,6 +346,7 @@ impl Brain {
         let prompt = context::summary_prompt(stored.as_deref(), &fresh, facts.language);
         match self.chain.complete(&ctx.tenant.slug, providers, &prompt).await {
             Ok(done) if !done.text.trim().is_empty() => {
+                facts.calls.push(LlmCall { model: done.model.clone(), usage: done.usage });
                 let text = crate::knowledge::excerpt(done.text.trim(), context::SUMMARY_MAX_CHARS);
                 facts.update.summary = Some((text.clone(), last_older));
                 Some(text)
@@ -322,7 +369,9 @@ impl Brain {
         let persona = &tenant.settings.persona;
         let language = persona.language();
         let providers = providers(tenant, resolved);
-        if !providers.is_empty() {
+        // Past a spend cap the summary is extractive too (a store error counts as "not capped").
+        let capped = self.spend_cap_reached(tenant, OffsetDateTime::now_utc()).await.ok().flatten().is_some();
+        if !providers.is_empty() && !capped {
             let prompt = handoff::summary_prompt(conversation, messages, reason, language);
             match self.chain.complete(&tenant.slug, &providers, &prompt).await {
                 Ok(done) if !done.text.trim().is_empty() => return (handoff::bounded_summary(&done.text), "llm"),
@@ -447,6 +496,7 @@ impl Facts<'_> {
             decision: Decision::Answer { parts, meta: self.stamp(meta, source) },
             update: self.update.clone(),
             mood: self.mood,
+            llm_calls: self.calls.clone(),
         }
     }
 
@@ -467,7 +517,12 @@ impl Facts<'_> {
         let sla = settings.sla_minutes.map(|minutes| time::Duration::minutes(i64::from(minutes)));
         let new = NewHandoff { reason: reason.as_str().to_string(), sla };
         let update = ConversationUpdate { handoff: Some(new), ..self.update.clone() };
-        Outcome { decision: Decision::Handoff { reason, parts: vec![text], meta }, update, mood: self.mood }
+        Outcome {
+            decision: Decision::Handoff { reason, parts: vec![text], meta },
+            update,
+            mood: self.mood,
+            llm_calls: self.calls.clone(),
+        }
     }
 
     fn fallback(&self, kind: &str, reason: String) -> Outcome {
@@ -479,11 +534,21 @@ impl Facts<'_> {
     fn rated(&self, rating: u8) -> Outcome {
         let parts = vec![csat::thanks_text(&self.ctx.tenant.settings.csat, self.persona, rating)];
         let meta = self.stamp(json!({ "csat": rating }), "csat");
-        Outcome { decision: Decision::Answer { parts, meta }, update: self.update.clone(), mood: self.mood }
+        Outcome {
+            decision: Decision::Answer { parts, meta },
+            update: self.update.clone(),
+            mood: self.mood,
+            llm_calls: self.calls.clone(),
+        }
     }
 
     fn silent(&self, reason: &'static str) -> Outcome {
-        Outcome { decision: Decision::Silent { reason }, update: self.update.clone(), mood: self.mood }
+        Outcome {
+            decision: Decision::Silent { reason },
+            update: self.update.clone(),
+            mood: self.mood,
+            llm_calls: self.calls.clone(),
+        }
     }
 
     fn safe_refusal(&self) -> &'static str {
@@ -560,6 +625,12 @@ fn strip_citations(text: &str) -> (String, Vec<i64>) {
 /// Prices, percentages, dates and other figures count as facts for `grounded_only`.
 fn states_facts(text: &str) -> bool {
     text.contains("R$") || text.contains('%') || text.chars().any(|c| c.is_ascii_digit())
+}
+
+/// The UTC day spend is counted in, `YYYY-MM-DD`.
+pub fn spend_day(now: OffsetDateTime) -> String {
+    let date = now.to_offset(time::UtcOffset::UTC).date();
+    format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day())
 }
 
 /// The LLM chain of a tenant: its providers in order, narrowed by the `llm_provider` flag

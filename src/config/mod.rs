@@ -11,6 +11,7 @@
 pub mod fallback;
 mod load;
 pub mod persona;
+pub mod spend;
 pub mod tenant;
 
 use std::net::SocketAddr;

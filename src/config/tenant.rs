@@ -11,6 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use super::fallback::{FallbackTable, ResolvedFallback};
 pub use super::persona::PersonaTable;
+pub use super::spend::SpendTable;
 use crate::domain::EventKind;
 
 /// Default Gemini API root.
@@ -94,6 +95,9 @@ pub struct TenantFile {
     /// E-mail and SMS for answers the helpdesk would not take.
     #[serde(default, skip_serializing_if = "FallbackTable::is_default")]
     pub fallback: FallbackTable,
+    /// LLM prices and spend caps.
+    #[serde(default, skip_serializing_if = "SpendTable::is_default")]
+    pub spend: SpendTable,
 }
 
 /// One `[[events]]` entry: a receiver URL, the events it wants and the secret its
@@ -424,6 +428,7 @@ impl TenantFile {
         self.handoff.validate()?;
         self.csat.validate()?;
         self.fallback.validate()?;
+        self.spend.validate()?;
         for (i, sub) in self.events.iter().enumerate() {
             let key = format!("events[{i}]");
             check_url(&format!("{key}.url"), &sub.url)?;

@@ -26,11 +26,14 @@ pub enum EventKind {
     /// A customer's message reads strongly negative.
     #[serde(rename = "mood.negative")]
     MoodNegative,
+    /// The tenant's LLM spend reached its daily or monthly cap.
+    #[serde(rename = "spend.cap_reached")]
+    SpendCapReached,
 }
 
 impl EventKind {
     /// Every event, in documentation order.
-    pub const ALL: [EventKind; 7] = [
+    pub const ALL: [EventKind; 8] = [
         Self::MessageReceived,
         Self::ReplySent,
         Self::HandoffCreated,
@@ -38,6 +41,7 @@ impl EventKind {
         Self::DeadLetterCreated,
         Self::CsatReceived,
         Self::MoodNegative,
+        Self::SpendCapReached,
     ];
 
     /// Wire spelling.
@@ -50,6 +54,7 @@ impl EventKind {
             Self::DeadLetterCreated => "dead_letter.created",
             Self::CsatReceived => "csat.received",
             Self::MoodNegative => "mood.negative",
+            Self::SpendCapReached => "spend.cap_reached",
         }
     }
 

@@ -14,6 +14,7 @@ mod idle;
 mod notify;
 mod reply;
 mod sla;
+mod spend;
 
 use std::sync::Arc;
 

@@ -47,6 +47,7 @@ pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, 
         }
     };
     info!(mood = outcome.mood.compound, parts = outcome.parts().len(), meta = %outcome.meta(), "reply decided");
+    super::spend::record(d, &ctx.tenant, &outcome.llm_calls, job).await;
     let settings = &ctx.tenant.settings;
     let rating = outcome.update.survey.as_ref().and_then(|answer| answer.rating.map(|r| (answer, r)));
     // Queued only if the rating is recorded (in the reply's transaction).

@@ -107,6 +107,7 @@ pub trait Store:
     + HandoffStore
     + SurveyStore
     + FallbackStore
+    + SpendStore
     + Send
     + Sync
     + 'static
@@ -252,6 +253,32 @@ pub trait FallbackStore {
     /// The customer's messages an outbound message answers: those after the previous
     /// answer (the bot's or a person's; the parts of one reply count as one), oldest first.
     async fn answered_messages(&self, message: MessageId) -> Result<Vec<String>>;
+}
+
+/// LLM tokens and what they cost, per tenant and UTC day (`YYYY-MM-DD`).
+#[async_trait]
+pub trait SpendStore {
+    /// Adds one call's tokens and cost to the tenant's day; the day's and the month's cost
+    /// (micros) with it, read in the same transaction.
+    async fn add_llm_spend(&self, tenant: TenantId, day: &str, usage: SpendUsage) -> Result<(i64, i64)>;
+    /// The day's and the month's cost so far (micros).
+    async fn llm_spend(&self, tenant: TenantId, day: &str) -> Result<(i64, i64)>;
+}
+
+/// One LLM call's tokens and cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpendUsage {
+    /// Prompt tokens.
+    pub input_tokens: u64,
+    /// Answer tokens.
+    pub output_tokens: u64,
+    /// Millionths of the tenant's currency.
+    pub cost_micros: i64,
+}
+
+/// The `LIKE` pattern of a day's month: `2026-12-05` → `2026-12-%`.
+pub(crate) fn month_pattern(day: &str) -> String {
+    format!("{}-%", day.get(..7).unwrap_or(day))
 }
 
 /// Each tenant's knowledge base. Ranking is done in memory by `knowledge` (the default,

@@ -63,6 +63,11 @@ pub const CSAT_RESPONSES_TOTAL: &str = "atende_csat_responses_total";
 /// Counter: LLM tokens the providers reported in their usage fields, by `tenant`,
 /// `provider` and `direction` (`input`, `output`; thinking tokens count as output).
 pub const LLM_TOKENS_TOTAL: &str = "atende_llm_tokens_total";
+/// Counter: replies made without the LLM because the tenant's spend cap was reached, by
+/// `tenant` and `period` (`daily`, `monthly`).
+pub const LLM_SPEND_CAP_TOTAL: &str = "atende_llm_spend_cap_total";
+/// Counter: LLM cost in millionths of the tenant's currency, by `tenant` and `currency`.
+pub const LLM_COST_MICROS_TOTAL: &str = "atende_llm_cost_micros_total";
 /// Counter: answers the helpdesk would not take, sent through a fallback channel, by
 /// `channel` (`email`, `sms`) and `outcome` (`sent`, `failed`, `skipped`).
 pub const FALLBACK_DELIVERIES_TOTAL: &str = "atende_fallback_deliveries_total";

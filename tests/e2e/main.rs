@@ -25,4 +25,5 @@ mod reply;
 mod scale;
 mod shared_limits;
 mod smtp;
+mod spend;
 mod store;

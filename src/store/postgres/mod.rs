@@ -10,6 +10,7 @@ mod handoffs;
 mod jobs;
 mod knowledge;
 mod messages;
+mod spend;
 mod surveys;
 mod tenants;
 

@@ -16,6 +16,7 @@ mod jobs;
 mod knowledge;
 mod messages;
 mod readers;
+mod spend;
 mod sql;
 mod surveys;
 mod tenants;

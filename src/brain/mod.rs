@@ -357,7 +357,7 @@ impl Brain {
 
     /// What the person taking over reads: written by the tenant's LLM when one answers,
     /// extractive otherwise (no LLM, breaker open, an error). `messages` are the ticket's.
-    /// Returns the text and how it was made (`llm` or `extractive`).
+    /// Returns the text, how it was made (`llm` or `extractive`) and the LLM call it took.
     pub async fn handoff_summary(
         &self,
         tenant: &Tenant,
@@ -365,7 +365,7 @@ impl Brain {
         conversation: &Conversation,
         messages: &[StoredMessage],
         reason: &str,
-    ) -> (String, &'static str) {
+    ) -> (String, &'static str, Option<LlmCall>) {
         let persona = &tenant.settings.persona;
         let language = persona.language();
         let providers = providers(tenant, resolved);
@@ -374,12 +374,15 @@ impl Brain {
         if !providers.is_empty() && !capped {
             let prompt = handoff::summary_prompt(conversation, messages, reason, language);
             match self.chain.complete(&tenant.slug, &providers, &prompt).await {
-                Ok(done) if !done.text.trim().is_empty() => return (handoff::bounded_summary(&done.text), "llm"),
+                Ok(done) if !done.text.trim().is_empty() => {
+                    let call = LlmCall { model: done.model.clone(), usage: done.usage };
+                    return (handoff::bounded_summary(&done.text), "llm", Some(call));
+                }
                 Ok(_) => warn!("the LLM wrote an empty hand-off summary; using the extractive one"),
                 Err(err) => warn!(error = %err, "no LLM hand-off summary; using the extractive one"),
             }
         }
-        (handoff::extractive_summary(conversation, messages, reason, language), "extractive")
+        (handoff::extractive_summary(conversation, messages, reason, language), "extractive", None)
     }
 
     fn unavailable(&self, facts: &Facts<'_>, providers: &[ProviderConfig], err: ChainError) -> LlmUnavailable {

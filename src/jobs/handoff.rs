@@ -36,8 +36,9 @@ pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, 
         .into_iter()
         .filter(|m| m.id > conversation.context_from)
         .collect();
-    let (summary, source) =
+    let (summary, source, call) =
         d.brain.handoff_summary(&handoff.tenant, &tenant, conversation, &messages, &handoff.reason).await;
+    super::spend::record(d, &handoff.tenant, call.as_slice(), job).await;
     info!(handoff_id = id, reason = %handoff.reason, summary_source = source, "hand-off summary written");
     let (ticket_id, transfer) = transfer(&d.whaticket, &handoff, &tenant, &summary).await?;
     // A hand-off that ended before its ticket moved was never a person's to take.

@@ -79,3 +79,17 @@ async fn with_on_cap_handoff_the_customer_is_handed_to_a_person() {
     let handoff = app.store.list_handoffs(tenant.id, 10).await.unwrap();
     assert_eq!(handoff[0].reason, "spend_cap");
 }
+
+#[tokio::test]
+async fn the_agents_handoff_summary_is_counted_too() {
+    let app = spawn_app().await;
+    let prices = "[spend.prices.\"gemini-2.0-flash\"]\ninput = 100000\noutput = 100000\n";
+    app.apply_tenant(&tenant_toml(&app.llm.uri(), &app.whaticket.uri(), prices)).await;
+    mount_gemini(&app.llm, "Cliente quer falar com uma pessoa.").await;
+    mount_whaticket_ok(&app.whaticket).await;
+    customer(&app, "p1", "Quero falar com um atendente humano, por favor").await;
+    assert_eq!(app.llm_requests().await.len(), 1, "only the summary called the LLM");
+    let tenant = app.store.find_tenant("acme").await.unwrap().unwrap();
+    let day = atende::brain::spend_day(time::OffsetDateTime::now_utc());
+    assert_eq!(app.store.llm_spend(tenant.id, &day).await.unwrap(), (1_500_000, 1_500_000));
+}

@@ -152,7 +152,15 @@ fn number_rating(words: &[&str]) -> Option<Option<u8>> {
     let mut found = None;
     let mut i = 0;
     while i < words.len() {
-        let cued = i > 0 && SCORE_CUES.contains(&words[i - 1]);
+        // "dou um dez", "I'd give it a 4": an article between the cue and the number.
+        let article = |j: usize| matches!(words.get(j), Some(&("um" | "uma" | "a" | "it")));
+        let cue = |j: usize| SCORE_CUES.contains(&words[j]);
+        let cued = i > 0 && (cue(i - 1) || (i > 1 && article(i - 1) && cue(i - 2)));
+        let next_is_number = words.get(i + 1).is_some_and(|w| digits(w).is_some() || number_word(w).is_some());
+        if cued && article(i) && next_is_number {
+            i += 1;
+            continue;
+        }
         // Number words only as the score itself ("cinco", "nota dez", "três estrelas"):
         // "uma pergunta" is not a 1.
         let alone = words.iter().enumerate().all(|(j, w)| j == i || FILLER.contains(w));
@@ -163,7 +171,11 @@ fn number_rating(words: &[&str]) -> Option<Option<u8>> {
         };
         let neutral = words.len() <= MAX_NUMBER_WORDS
             && words.iter().enumerate().all(|(j, w)| j == i || digits(w).is_some() || is_neutral(w));
-        if !(i == 0 || cued || neutral) {
+        // A message may open with its score ("5, muito obrigado…"), but not with a quantity
+        // ("2 camisetas", "3 dias esperando", "5 minutos").
+        let leads =
+            i == 0 && words.get(1).is_none_or(|w| is_neutral(w) || digits(w).is_some() || matches!(*w, "out" | "of"));
+        if !(leads || cued || neutral) {
             // A quantity, a time, an order number.
             return Some(None);
         }
@@ -295,8 +307,9 @@ const RATING_WORDS: &[(&str, u8)] = &[
     ("worst", 1),
 ];
 
-// Not "no": in Portuguese it is "in the" ("no geral").
-const NEGATIONS: &[&str] = &["nao", "nada", "nem", "not", "never"];
+// "no" is also Portuguese "in the" ("no geral"), but only negates right before the word.
+// Not "nada" either: "nada a reclamar, ótimo" is praise.
+const NEGATIONS: &[&str] = &["nao", "nem", "nunca", "jamais", "not", "never", "no"];
 const INTENSIFIERS: &[&str] = &["muito", "super", "bem", "very", "really", "so", "extremely"];
 
 /// A score from words: the first rating word, shifted by a negation ("não foi bom" → 2,
@@ -309,8 +322,17 @@ fn word_rating(words: &[&str]) -> Option<u8> {
     }
     for (i, word) in words.iter().enumerate() {
         let Some(&(_, score)) = RATING_WORDS.iter().find(|(w, _)| w == word) else { continue };
-        let before = &words[i.saturating_sub(3)..i];
-        if before.iter().any(|w| NEGATIONS.contains(w)) {
+        // A negation counts right before the word, or with one linking word between ("não
+        // foi bom", "not very good"); further back it is about something else ("não
+        // resolveram nada, péssimo").
+        let before = &words[i.saturating_sub(2)..i];
+        let linked = |w: &&str| matches!(*w, "foi" | "e" | "esta" | "ta" | "ficou" | "was" | "is" | "very" | "muito");
+        let negated = match before {
+            [.., last] if NEGATIONS.contains(last) => true,
+            [first, last] => NEGATIONS.contains(first) && *first != "no" && linked(last),
+            _ => false,
+        };
+        if negated {
             return Some(if score >= 3 { 2 } else { 3 });
         }
         if before.last().is_some_and(|w| INTENSIFIERS.contains(w)) {
@@ -369,6 +391,13 @@ mod tests {
             ("5, muito obrigado pelo atendimento, vocês foram ótimos em resolver tudo", 5),
             ("Bom dia! 5", 5),
             ("acho que 4", 4),
+            ("Dou um dez", 5),
+            ("dou um 5", 5),
+            ("Nada a reclamar, ótimo atendimento", 5),
+            ("não resolveram nada, péssimo", 1),
+            ("nunca é bom", 2),
+            ("not very good", 2),
+            ("no good", 2),
             ("foi 5, obrigado", 5),
         ];
         for (text, want) in cases {
@@ -388,6 +417,10 @@ mod tests {
             "qual o horário de vocês?",
             "quero 2 camisetas tamanho M",
             "quero 2 camisetas",
+            "2 camisetas tamanho M por favor",
+            "3 dias esperando e nada",
+            "5 minutos",
+            "1 dúvida: vocês entregam em Niterói",
             "preciso de 3 caixas",
             "meu pedido 12345 não chegou",
             "nota 7",

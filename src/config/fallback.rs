@@ -286,8 +286,13 @@ impl SmsTable {
                 "fallback.sms: give `username` and `password` (basic auth) or `token` (bearer), not both".into()
             );
         }
-        if password && self.username.is_none() {
-            return Err("fallback.sms.username: missing for `password`".into());
+        match (self.username.as_deref().map(str::trim), password) {
+            (None, true) => return Err("fallback.sms.username: missing for `password`".into()),
+            (Some(""), _) => return Err("fallback.sms.username: must not be empty".into()),
+            (Some(_), false) => {
+                return Err("fallback.sms.password: missing for `username` (or `password_file`)".into());
+            }
+            _ => {}
         }
         let sample = SmsValues { to: "5511988887777", text: "texto", name: "nome", tenant: "loja" };
         match (&self.form, &self.json) {
@@ -434,6 +439,7 @@ mod tests {
             ("json = '{\"text\": {text}}'", "not JSON once filled in"),
             ("json = '{\"text\": \"{text}\"}'\nform = { Body = \"{text}\" }", "not both"),
             ("form = { Body = \"{text}\" }\npassword = \"p\"", "fallback.sms.username"),
+            ("form = { Body = \"{text}\" }\nusername = \"AC1\"", "fallback.sms.password"),
             ("form = { Body = \"{text}\" }\nusername = \"u\"\ntoken = \"t\"", "not both"),
         ];
         for (extra, expected) in cases {

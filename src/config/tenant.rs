@@ -185,6 +185,10 @@ impl HandoffTable {
     }
 }
 
+/// The longest period a tenant file may set (30 days): beyond it a timer is a mistake, and
+/// its deadline could overflow.
+const MAX_MINUTES: u32 = 30 * 24 * 60;
+
 /// `[csat]`: a 1–5 rating asked when a ticket closes (the helpdesk closed it, or nobody
 /// wrote for `idle_minutes`), once per ticket, read from the customer's next message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -246,6 +250,9 @@ impl CsatTable {
     fn validate(&self) -> Result<(), String> {
         if self.idle_minutes == Some(0) {
             return Err("csat.idle_minutes: must be at least 1 (leave it out to survey only closed tickets)".into());
+        }
+        if self.idle_minutes.is_some_and(|m| m > MAX_MINUTES) || self.answer_window_hours > MAX_MINUTES / 60 {
+            return Err(format!("csat: idle_minutes and answer_window_hours go up to {} days", MAX_MINUTES / 1440));
         }
         if self.answer_window_hours == 0 {
             return Err("csat.answer_window_hours: must be at least 1".into());
@@ -383,7 +390,8 @@ impl TenantFile {
             file.persona.prompt_template = Some(text);
         }
         file.validate().map_err(|message| TenantFileError { origin: origin.clone(), message })?;
-        file.resolve().map_err(|message| TenantFileError { origin, message })?;
+        file.resolve().map_err(|message| TenantFileError { origin: origin.clone(), message })?;
+        file.resolve_fallback().map_err(|message| TenantFileError { origin, message })?;
         Ok(file)
     }
 
@@ -494,8 +502,14 @@ impl TenantFile {
                 secret: secret.ok_or_else(|| format!("events[{i}].secret: missing"))?,
             });
         }
-        let fallback = self.fallback.resolve()?;
-        Ok(ResolvedTenant { webhook_secrets, inbound_token, whaticket, llm, events, fallback })
+        Ok(ResolvedTenant { webhook_secrets, inbound_token, whaticket, llm, events })
+    }
+
+    /// Reads the fallback channels' secrets. Apart from [`Self::resolve`] on purpose: an
+    /// unreadable SMTP password must cost only the fallback, never the tenant's webhooks
+    /// and replies.
+    pub fn resolve_fallback(&self) -> Result<ResolvedFallback, String> {
+        self.fallback.resolve()
     }
 
     /// A copy safe to print: every secret value replaced by `********`.
@@ -539,8 +553,6 @@ pub struct ResolvedTenant {
     pub llm: Vec<ResolvedLlm>,
     /// Event subscribers with their signing secrets, in file order.
     pub events: Vec<ResolvedSubscription>,
-    /// E-mail and SMS fallback.
-    pub fallback: ResolvedFallback,
 }
 
 impl ResolvedTenant {

@@ -35,7 +35,7 @@ pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, 
     let creds = WhaticketCredentials { url: whaticket.url, token: whaticket.token.to_secret_string() };
     if let Err(err) = d.whaticket.send_text(&creds, &delivery.contact, &delivery.text).await {
         let failure = JobError { class: err.class(), message: format!("whaticket: {err}"), retry_after: None };
-        super::fallback::after_failure(d, job, &delivery, &tenant.fallback, &failure).await;
+        super::fallback::after_failure(d, job, &delivery, &failure).await;
         return Err(failure);
     }
     info!(message_id = %message, "message delivered");

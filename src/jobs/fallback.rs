@@ -16,16 +16,18 @@ use crate::telemetry::metrics as m;
 /// permanent error or the last attempt) or the helpdesk has refused the answer for longer
 /// than the tenant allows. Once per answer; a store failure is logged, not raised, so the
 /// delivery's own error stays the job's error.
-pub(super) async fn after_failure(
-    d: &Dispatcher,
-    job: &ClaimedJob,
-    delivery: &Delivery,
-    settings: &ResolvedFallback,
-    failure: &JobError,
-) {
-    if delivery.fallback_at.is_some() {
+pub(super) async fn after_failure(d: &Dispatcher, job: &ClaimedJob, delivery: &Delivery, failure: &JobError) {
+    if delivery.fallback_at.is_some() || delivery.tenant.settings.fallback == Default::default() {
         return;
     }
+    let settings = match delivery.tenant.settings.resolve_fallback() {
+        Ok(settings) => settings,
+        Err(err) => {
+            error!(error = %err, "the fallback channels' settings cannot be read; no fallback");
+            return;
+        }
+    };
+    let settings = &settings;
     let last = failure.class != ErrorClass::Retryable || job.attempts >= job.max_attempts;
     let refused_for = job.claimed_at - delivery.created_at;
     let outage =
@@ -88,9 +90,8 @@ pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, 
     let settings = delivery
         .tenant
         .settings
-        .resolve()
-        .map_err(|err| JobError::permanent(format!("tenant {}: {err}", delivery.tenant.slug)))?
-        .fallback;
+        .resolve_fallback()
+        .map_err(|err| JobError::permanent(format!("tenant {}: {err}", delivery.tenant.slug)))?;
     if !channels(&settings, &delivery.tenant.flags).contains(&channel) {
         return not_configured(label);
     }

@@ -322,9 +322,12 @@ impl MessageStore for PgStore {
             handoffs::open(&mut tx, job, reply.conversation, new, reply.deliver_max_attempts).await?;
         }
         if rated {
-            // The rating and its thanks end the ticket that was surveyed.
             queue_notify(&mut tx, job.tenant_id, &reply.notify, &job.correlation_id, now).await?;
-            close_ticket(&mut tx, reply.conversation, now).await?;
+            // The rating and its thanks end the ticket that was surveyed (unless a person
+            // took the conversation over meanwhile: theirs to close).
+            if bot {
+                close_ticket(&mut tx, reply.conversation, now).await?;
+            }
         } else if let Some(idle) = reply.idle_after.filter(|_| bot && first.is_some() && !handoff) {
             surveys::schedule_idle(&mut tx, job, reply.conversation, now + idle).await?;
         }

@@ -448,9 +448,12 @@ fn finish_reply(conn: &Connection, reply: &OwnedReply) -> Result<Tx<Finish>> {
         handoffs::open(conn, job, reply.conversation, new, reply.deliver_max_attempts)?;
     }
     if rated {
-        // The rating and its thanks end the ticket that was surveyed.
         queue_notify(conn, job.tenant_id, &reply.notify, &job.correlation_id, now)?;
-        close_ticket(conn, reply.conversation, now)?;
+        // The rating and its thanks end the ticket that was surveyed (unless a person took
+        // the conversation over meanwhile: theirs to close).
+        if bot {
+            close_ticket(conn, reply.conversation, now)?;
+        }
     } else if let Some(idle) = reply.idle_after.filter(|_| bot && first.is_some() && !handoff) {
         surveys::schedule_idle(conn, job, reply.conversation, now + idle)?;
     }

@@ -5,7 +5,7 @@
 //! | --- | --- | --- |
 //! | 0 | [`domain`] | plain types and rules, no I/O |
 //! | 1 | [`config`], [`telemetry`] | configuration tree and tenant files; logs and metric names |
-//! | 2 | [`store`], [`limits`] | the only SQL (SQLite embedded, PostgreSQL to scale out); ingress rate limits |
+//! | 2 | [`store`], [`limits`], [`secrets`] | the only SQL (SQLite embedded, PostgreSQL to scale out); ingress rate limits; password hashes and API/session tokens |
 //! | 3 | [`channel`], [`llm`], [`knowledge`], [`notify`], [`queue`] | helpdesk adapters; LLM providers; knowledge search and import; signed outbound events; queue mechanics |
 //! | 4 | [`brain`] | decides the answer; never sends, never enqueues |
 //! | 5 | [`jobs`], [`http`], [`app`], [`cli`] | job handlers; HTTP; wiring; commands |
@@ -28,5 +28,6 @@ pub mod limits;
 pub mod llm;
 pub mod notify;
 pub mod queue;
+pub mod secrets;
 pub mod store;
 pub mod telemetry;

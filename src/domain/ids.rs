@@ -32,6 +32,10 @@ int_id!(
     MessageId
 );
 int_id!(
+    /// Row id of a person who runs Atende (panel login, API tokens).
+    UserId
+);
+int_id!(
     /// Row id of a queued job; ids grow, so they double as the per-key sequence.
     JobId
 );

@@ -11,13 +11,15 @@ mod job;
 mod language;
 mod message;
 mod stopwords;
+mod user;
 
 pub use contact::{ContactNumber, ContactNumberError};
 pub use conversation::ConversationState;
 pub use event::EventKind;
 pub use flags::{Flag, FlagKind, FlagValue, Flags};
-pub use ids::{ConversationId, CorrelationId, JobId, MessageId, TenantId};
+pub use ids::{ConversationId, CorrelationId, JobId, MessageId, TenantId, UserId};
 pub use job::{ErrorClass, JobKind, JobSpec, JobState};
 pub use language::Language;
 pub use message::{Direction, InboundMessage};
 pub use stopwords::is_stopword;
+pub use user::{Email, InvalidEmail, UnknownRole, UserRole};

@@ -5,6 +5,7 @@
 //! Layer 2: may import `domain`, `config`, `telemetry`. Each method is one unit of work
 //! (one transaction); transactions never cross the trait.
 
+mod access;
 mod encode;
 mod postgres;
 mod sqlite;
@@ -23,6 +24,7 @@ use crate::domain::{
     TenantId,
 };
 
+pub use access::*;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use tenant_cache::TenantCache;
@@ -108,6 +110,7 @@ pub trait Store:
     + SurveyStore
     + FallbackStore
     + SpendStore
+    + AccessStore
     + Send
     + Sync
     + 'static

@@ -6,6 +6,7 @@
 #[macro_use]
 mod helpers;
 
+mod access;
 mod binary;
 mod brain;
 mod concurrency;

@@ -31,6 +31,13 @@ pub struct Fixture {
     _db: Arc<TestDb>,
 }
 
+impl Fixture {
+    /// The database, for tests that check what plain SQL may do to it.
+    pub fn db(&self) -> &TestDb {
+        &self._db
+    }
+}
+
 /// A migrated store on `backend` with one tenant, `acme`.
 pub async fn fixture(backend: Backend) -> Fixture {
     let db = TestDb::create(&backend).await;

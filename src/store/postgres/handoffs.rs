@@ -14,7 +14,7 @@ use super::tenants::{TENANT_COLUMNS, tenant_from_row};
 use super::{PgStore, from_ms, ms};
 use crate::domain::{ConversationId, ConversationState, CorrelationId, JobSpec, MessageId, TenantId};
 use crate::store::{
-    ClaimedJob, Finish, HandoffRecord, HandoffStore, HandoffTransfer, NewHandoff, NewNotify, Result, SlaCheck,
+    ClaimedJob, Finish, HandoffRecord, HandoffStore, HandoffTransfer, NewHandoff, NewNotify, Origin, Result, SlaCheck,
     SlaVerdict, sla_verdict,
 };
 
@@ -25,23 +25,24 @@ const HANDOFF_COLUMNS: &str = "id, conversation_id, reason, summary, ticket_id, 
 /// Opens a hand-off in the reply's transaction (see the SQLite twin for the job keys).
 pub(super) async fn open(
     conn: &mut PgConnection,
-    job: &ClaimedJob,
+    origin: Origin<'_>,
+    key: &str,
     conversation: ConversationId,
     new: &NewHandoff,
     max_attempts: u32,
 ) -> Result<i64> {
-    let now = job.claimed_at;
+    let now = origin.at;
     close_open(conn, conversation, now).await?;
     let due = new.sla.map(|sla| ms(now + sla));
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO handoffs (tenant_id, conversation_id, reason, sla_due_at, correlation_id, created_at)
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
-    .bind(job.tenant_id.0)
+    .bind(origin.tenant.0)
     .bind(conversation.0)
     .bind(&new.reason)
     .bind(due)
-    .bind(job.correlation_id.as_str())
+    .bind(origin.correlation_id.as_str())
     .bind(ms(now))
     .fetch_one(&mut *conn)
     .await?;
@@ -49,19 +50,19 @@ pub(super) async fn open(
     let insert =
         "INSERT INTO jobs (tenant_id, kind, key, payload, max_attempts, run_at, correlation_id, created_at, updated_at)
                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)";
-    let mut jobs = vec![("handoff", job.key.clone(), ms(now))];
+    let mut jobs = vec![("handoff", key.to_string(), ms(now))];
     if let Some(due) = due {
         jobs.push(("sla", format!("sla:{id}"), due));
     }
     for (kind, key, run_at) in jobs {
         sqlx::query(insert)
-            .bind(job.tenant_id.0)
+            .bind(origin.tenant.0)
             .bind(kind)
             .bind(key)
             .bind(&payload)
             .bind(i64::from(max_attempts))
             .bind(run_at)
-            .bind(job.correlation_id.as_str())
+            .bind(origin.correlation_id.as_str())
             .bind(ms(now))
             .execute(&mut *conn)
             .await?;

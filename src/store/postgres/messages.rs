@@ -319,7 +319,7 @@ impl MessageStore for PgStore {
         }
         // After the hand-off text's deliveries (same key, higher id), so the customer hears it first.
         if let Some(new) = update.handoff.as_ref().filter(|_| handoff) {
-            handoffs::open(&mut tx, job, reply.conversation, new, reply.deliver_max_attempts).await?;
+            handoffs::open(&mut tx, job.into(), &job.key, reply.conversation, new, reply.deliver_max_attempts).await?;
         }
         if rated {
             queue_notify(&mut tx, job.tenant_id, &reply.notify, &job.correlation_id, now).await?;
@@ -453,7 +453,11 @@ pub(super) async fn close_ticket(
 
 /// Gives a conversation to a person: everything the customer wrote so far is theirs to
 /// answer, and bot answers not yet sent are cancelled (their `deliver` jobs then skip them).
-async fn hand_to_human(conn: &mut PgConnection, conversation: ConversationId, now: OffsetDateTime) -> Result<()> {
+pub(super) async fn hand_to_human(
+    conn: &mut PgConnection,
+    conversation: ConversationId,
+    now: OffsetDateTime,
+) -> Result<()> {
     sqlx::query(
         "UPDATE conversations SET state = 'human', updated_at = $1, context_epoch = context_epoch + 1, human_at = $1,
                 replied_upto = (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = $2)

@@ -5,6 +5,7 @@
 //! anything that touches a conversation, `FOR UPDATE SKIP LOCKED` for claims), so two
 //! processes can neither double-insert a reply job nor race a burst merge.
 
+mod access;
 mod fallback;
 mod handoffs;
 mod jobs;

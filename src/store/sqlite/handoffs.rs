@@ -15,7 +15,7 @@ use super::writer::Tx;
 use super::{SqliteStore, from_ms, ms};
 use crate::domain::{ConversationId, ConversationState, CorrelationId, JobSpec, MessageId, TenantId};
 use crate::store::{ClaimedJob, Finish, HandoffRecord, HandoffStore, HandoffTransfer, NewHandoff, NewNotify, Result};
-use crate::store::{SlaCheck, SlaVerdict, sla_verdict};
+use crate::store::{Origin, SlaCheck, SlaVerdict, sla_verdict};
 
 const HANDOFF_COLUMNS: &str = "id, conversation_id, reason, summary, ticket_id, transfer, sla_due_at, first_human_at,
     breached_at, closed_at, correlation_id, created_at";
@@ -30,27 +30,28 @@ static HANDOFFS_OF_TENANT_SQL: LazyLock<String> =
 /// key of its own (a far `run_at` must not hold the conversation's later jobs back).
 pub(super) fn open(
     conn: &Connection,
-    job: &ClaimedJob,
+    origin: Origin<'_>,
+    key: &str,
     conversation: ConversationId,
     new: &NewHandoff,
     max_attempts: u32,
 ) -> Result<i64> {
-    let now = job.claimed_at;
+    let now = origin.at;
     close_open(conn, conversation, now)?;
     let due = new.sla.map(|sla| ms(now + sla));
     let id: i64 = query_one(
         conn,
         "INSERT INTO handoffs (tenant_id, conversation_id, reason, sla_due_at, correlation_id, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
-        params![job.tenant_id.0, conversation.0, new.reason, due, job.correlation_id.as_str(), ms(now)],
+        params![origin.tenant.0, conversation.0, new.reason, due, origin.correlation_id.as_str(), ms(now)],
         |row| Ok(row.get(0)?),
     )?;
     let payload = serde_json::json!({ "handoff_id": id }).to_string();
     let insert =
         "INSERT INTO jobs (tenant_id, kind, key, payload, max_attempts, run_at, correlation_id, created_at, updated_at)
                   VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)";
-    let (tenant, correlation, max) = (job.tenant_id.0, job.correlation_id.as_str(), i64::from(max_attempts));
-    execute(conn, insert, params![tenant, "handoff", job.key, payload, max, ms(now), correlation, ms(now)])?;
+    let (tenant, correlation, max) = (origin.tenant.0, origin.correlation_id.as_str(), i64::from(max_attempts));
+    execute(conn, insert, params![tenant, "handoff", key, payload, max, ms(now), correlation, ms(now)])?;
     if let Some(due) = due {
         execute(conn, insert, params![tenant, "sla", format!("sla:{id}"), payload, max, due, correlation, ms(now)])?;
     }

@@ -445,7 +445,7 @@ fn finish_reply(conn: &Connection, reply: &OwnedReply) -> Result<Tx<Finish>> {
     }
     // After the hand-off text's deliveries (same key, higher id), so the customer hears it first.
     if let Some(new) = update.handoff.as_ref().filter(|_| handoff) {
-        handoffs::open(conn, job, reply.conversation, new, reply.deliver_max_attempts)?;
+        handoffs::open(conn, job.into(), &job.key, reply.conversation, new, reply.deliver_max_attempts)?;
     }
     if rated {
         queue_notify(conn, job.tenant_id, &reply.notify, &job.correlation_id, now)?;
@@ -518,7 +518,7 @@ pub(super) fn close_ticket(conn: &Connection, conversation: ConversationId, now:
 
 /// Gives a conversation to a person: everything the customer wrote so far is theirs to
 /// answer, and bot answers not yet sent are cancelled (their `deliver` jobs then skip them).
-fn hand_to_human(conn: &Connection, conversation: ConversationId, now: OffsetDateTime) -> Result<()> {
+pub(super) fn hand_to_human(conn: &Connection, conversation: ConversationId, now: OffsetDateTime) -> Result<()> {
     execute(
         conn,
         "UPDATE conversations SET state = 'human', updated_at = ?1, context_epoch = context_epoch + 1, human_at = ?1,

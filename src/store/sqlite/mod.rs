@@ -9,6 +9,7 @@
 //! migrations: `migrate` opens a short-lived `sqlx` pool on the same file to run the
 //! embedded migrator.
 
+mod access;
 mod fallback;
 mod fts_query;
 mod handoffs;

@@ -10,6 +10,7 @@ mod eval;
 mod kb;
 mod lang;
 mod loadtest;
+mod users;
 
 use std::path::PathBuf;
 
@@ -68,6 +69,9 @@ pub enum Command {
     /// Base de conhecimento de um cliente: importar e pesquisar.
     #[command(subcommand)]
     Kb(KbCommand),
+    /// Usuários do painel e da API de administração: criar e listar.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Persona de um cliente: histórico de versões e rollback.
     #[command(subcommand)]
     Persona(PersonaCommand),
@@ -327,6 +331,28 @@ pub enum FlagsCommand {
         /// Nome da chave.
         #[arg(value_name = "CHAVE")]
         name: String,
+    },
+}
+
+/// `atende user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Cria um usuário; a senha vem de --password-file ou da entrada padrão (pipe).
+    Add {
+        /// E-mail de login.
+        email: String,
+        /// Papel: admin (tudo), operator (atendimento) ou viewer (só leitura).
+        #[arg(long, default_value = "operator")]
+        role: String,
+        /// Arquivo com a senha (a primeira linha; pelo menos 10 caracteres).
+        #[arg(long, value_name = "ARQUIVO")]
+        password_file: Option<std::path::PathBuf>,
+    },
+    /// Lista os usuários com papel e estado.
+    List {
+        /// Saída em JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 

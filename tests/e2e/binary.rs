@@ -510,3 +510,49 @@ async fn loadtest_sends_signed_webhooks_and_summarises_statuses_and_latency() {
         atende("sqlite::memory:", &["loadtest", "--url", "http://10.1.2.3:8080", "--tenant", "acme", "--secret", "x"]);
     assert!(!remote.status.success() && text(&remote).contains("only target this machine"), "{}", text(&remote));
 }
+
+#[tokio::test]
+async fn user_add_and_list_store_an_argon2_hash_audit_the_change_and_refuse_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("atende.db").display());
+    let empty = atende(&db, &["user", "list"]);
+    assert!(text(&empty).contains("atende user add EMAIL --role admin"), "{}", text(&empty));
+
+    let added = atende_stdin(&db, &["user", "add", "Ana@Loja.com.br", "--role", "admin"], "senha-muito-boa\n");
+    assert!(added.status.success(), "{}", text(&added));
+    assert_eq!(String::from_utf8_lossy(&added.stdout).trim(), "usuário criado: ana@loja.com.br (admin)");
+    let file = dir.path().join("senha");
+    std::fs::write(&file, "outra-senha-boa\nignored\n").unwrap();
+    let by_file = atende(&db, &["user", "add", "bruno@loja.com.br", "--password-file", file.to_str().unwrap()]);
+    assert!(by_file.status.success(), "{}", text(&by_file));
+
+    let refusals: [(&[&str], &str, &str); 4] = [
+        (&["user", "add", "ana@loja.com.br"], "senha-muito-boa", "já existe um usuário com o e-mail ana@loja.com.br"),
+        (&["user", "add", "carla@loja.com.br"], "curta", "pelo menos 10 caracteres"),
+        (&["user", "add", "carla@loja.com.br", "--role", "root"], "senha-muito-boa", "papel desconhecido \"root\""),
+        (&["user", "add", "carla"], "senha-muito-boa", "e-mail inválido"),
+    ];
+    for (args, password, expected) in refusals {
+        let out = atende_stdin(&db, args, password);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(text(&out).contains(expected), "{args:?}: {}", text(&out));
+        assert!(!text(&out).contains(password), "the password is never echoed: {}", text(&out));
+    }
+
+    let list = atende(&db, &["user", "list"]);
+    let out = text(&list);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["ana@loja.com.br\tadmin\tativo", "bruno@loja.com.br\toperator\tativo"]
+    );
+
+    let store = atende::store::connect(&db).await.unwrap();
+    let email = atende::domain::Email::parse("bruno@loja.com.br").unwrap();
+    let stored = store.find_user(&email).await.unwrap().unwrap();
+    assert!(stored.password_hash.starts_with("$argon2id$"), "{}", stored.password_hash);
+    assert!(atende::secrets::verify_password("outra-senha-boa", &stored.password_hash), "the file's first line");
+    let audit = store.list_audit(&atende::store::AuditFilter { limit: 10, ..Default::default() }).await.unwrap();
+    let entries: Vec<_> = audit.iter().map(|a| (a.actor.as_str(), a.action.as_str(), a.target.as_deref())).collect();
+    assert_eq!(entries, [("cli", "user.add", Some("bruno@loja.com.br")), ("cli", "user.add", Some("ana@loja.com.br"))]);
+    assert!(audit.iter().all(|a| !a.after.as_ref().unwrap().to_string().contains("senha")), "no password in the audit");
+}

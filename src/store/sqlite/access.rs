@@ -15,14 +15,19 @@ use crate::store::{
 const USER_COLUMNS: &str = "id, email, role, disabled_at, failed_logins, locked_until, created_at";
 
 fn user_from_row(row: &Row<'_>) -> Result<User> {
+    user_at(row, 0)
+}
+
+/// The user whose `USER_COLUMNS` start at column `at`.
+fn user_at(row: &Row<'_>, at: usize) -> Result<User> {
     Ok(User {
-        id: UserId(row.get(0)?),
-        email: Email::from_stored(row.get(1)?),
-        role: UserRole::from_stored(&row.get::<_, String>(2)?),
-        disabled: row.get::<_, Option<i64>>(3)?.is_some(),
-        failed_logins: u32::try_from(row.get::<_, i64>(4)?).unwrap_or(u32::MAX),
-        locked_until: row.get::<_, Option<i64>>(5)?.map(from_ms),
-        created_at: from_ms(row.get(6)?),
+        id: UserId(row.get(at)?),
+        email: Email::from_stored(row.get(at + 1)?),
+        role: UserRole::from_stored(&row.get::<_, String>(at + 2)?),
+        disabled: row.get::<_, Option<i64>>(at + 3)?.is_some(),
+        failed_logins: u32::try_from(row.get::<_, i64>(at + 4)?).unwrap_or(u32::MAX),
+        locked_until: row.get::<_, Option<i64>>(at + 5)?.map(from_ms),
+        created_at: from_ms(row.get(at + 6)?),
     })
 }
 
@@ -201,18 +206,7 @@ impl AccessStore for SqliteStore {
                      WHERE t.token_hash = ?1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?2)
                        AND u.disabled_at IS NULL",
                     params![digest, ms(now)],
-                    |row| {
-                        let user = User {
-                            id: UserId(row.get(2)?),
-                            email: Email::from_stored(row.get(3)?),
-                            role: UserRole::from_stored(&row.get::<_, String>(4)?),
-                            disabled: row.get::<_, Option<i64>>(5)?.is_some(),
-                            failed_logins: u32::try_from(row.get::<_, i64>(6)?).unwrap_or(u32::MAX),
-                            locked_until: row.get::<_, Option<i64>>(7)?.map(from_ms),
-                            created_at: from_ms(row.get(8)?),
-                        };
-                        Ok((row.get::<_, i64>(0)?, row.get::<_, Option<i64>>(1)?.map(from_ms), user))
-                    },
+                    |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Option<i64>>(1)?.map(from_ms), user_at(row, 2)?)),
                 )
             })
             .await?;

@@ -51,6 +51,7 @@ pub async fn execute(cli: Cli, lang: Lang) -> anyhow::Result<()> {
         Command::Flags(command) => flags(&config, command, lang).await,
         Command::Kb(command) => super::kb::run(&config, command, lang).await,
         Command::User(command) => super::users::run(&config, command, lang).await,
+        Command::Token(command) => super::tokens::run(&config, command, lang).await,
         Command::Persona(command) => super::kb::persona(&config, command, lang).await,
         Command::Chat { tenant } => super::chat::run(&config, &tenant, lang).await,
         Command::Eval { detector, file } => super::eval::run(detector, &file, lang),

@@ -10,6 +10,7 @@ mod eval;
 mod kb;
 mod lang;
 mod loadtest;
+mod tokens;
 mod users;
 
 use std::path::PathBuf;
@@ -72,6 +73,9 @@ pub enum Command {
     /// Usuários do painel e da API de administração: criar e listar.
     #[command(subcommand)]
     User(UserCommand),
+    /// Tokens da API de administração (/api/v1): criar, listar e revogar.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Persona de um cliente: histórico de versões e rollback.
     #[command(subcommand)]
     Persona(PersonaCommand),
@@ -353,6 +357,36 @@ pub enum UserCommand {
         /// Saída em JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `atende token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Cria um token para um usuário e o mostra uma única vez, sozinho numa linha.
+    Create {
+        /// E-mail do dono do token (tem o papel dele).
+        email: String,
+        /// Para que serve (ex.: n8n, backoffice).
+        #[arg(long)]
+        name: String,
+        /// Validade, ex.: 90d, 12h, 1y (padrão: não expira).
+        #[arg(long, value_name = "DURAÇÃO")]
+        expires: Option<String>,
+    },
+    /// Lista os tokens (nunca o valor), dos mais novos aos mais antigos.
+    List {
+        /// Só os deste usuário (e-mail).
+        #[arg(long)]
+        user: Option<String>,
+        /// Saída em JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoga um token pelo id: ele para de funcionar na hora.
+    Revoke {
+        /// Id do token (veja atende token list).
+        id: i64,
     },
 }
 

@@ -556,3 +556,56 @@ async fn user_add_and_list_store_an_argon2_hash_audit_the_change_and_refuse_bad_
     assert_eq!(entries, [("cli", "user.add", Some("bruno@loja.com.br")), ("cli", "user.add", Some("ana@loja.com.br"))]);
     assert!(audit.iter().all(|a| !a.after.as_ref().unwrap().to_string().contains("senha")), "no password in the audit");
 }
+
+#[tokio::test]
+async fn token_create_prints_the_token_once_stores_its_digest_and_revoke_stops_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("atende.db").display());
+    let added = atende_stdin(&db, &["user", "add", "ana@loja.com.br", "--role", "admin"], "senha-muito-boa\n");
+    assert!(added.status.success(), "{}", text(&added));
+
+    let created = atende(&db, &["token", "create", "Ana@Loja.com.br", "--name", "n8n", "--expires", "90d"]);
+    assert!(created.status.success(), "{}", text(&created));
+    let stdout = String::from_utf8_lossy(&created.stdout).to_string();
+    let token = stdout.trim();
+    assert_eq!(stdout.lines().count(), 1, "only the token on stdout: {stdout}");
+    assert!(atende::secrets::ApiToken::looks_valid(token), "{token}");
+
+    let store = atende::store::connect(&db).await.unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let digest = atende::secrets::token_digest(token);
+    let (id, owner) = store.token_user(&digest, now).await.unwrap().expect("the token authenticates its owner");
+    assert_eq!(owner.email.as_str(), "ana@loja.com.br");
+    let listed = store.list_api_tokens(None).await.unwrap();
+    let expires = listed[0].expires_at.expect("90d expiry");
+    assert!((expires - now - time::Duration::days(90)).abs() < time::Duration::minutes(5), "{expires}");
+
+    let list = text(&atende(&db, &["token", "list"]));
+    assert!(list.contains(&format!("{id}\tana@loja.com.br\tn8n\tativo")), "{list}");
+    assert!(!list.contains(token), "the list never shows a token: {list}");
+
+    let refusals: [(&[&str], &str); 4] = [
+        (&["token", "create", "ninguem@loja.com.br", "--name", "x"], "nenhum usuário com o e-mail ninguem@loja.com.br"),
+        (&["token", "create", "ana@loja.com.br", "--name", "x", "--expires", "logo"], "entre 1 minuto e 10 anos"),
+        (&["token", "create", "ana@loja.com.br", "--name", " "], "--name precisa de 1 a 100 caracteres"),
+        (&["token", "revoke", "999"], "nenhum token ativo com o id 999"),
+    ];
+    for (args, expected) in refusals {
+        let out = atende(&db, args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(text(&out).contains(expected), "{args:?}: {}", text(&out));
+    }
+    assert_eq!(store.list_api_tokens(None).await.unwrap().len(), 1, "refused creations store nothing");
+
+    let revoked = atende(&db, &["token", "revoke", &id.to_string()]);
+    assert!(revoked.status.success(), "{}", text(&revoked));
+    assert!(store.token_user(&digest, now).await.unwrap().is_none(), "a revoked token stops working");
+    let again = atende(&db, &["token", "revoke", &id.to_string()]);
+    assert!(!again.status.success() && text(&again).contains("nenhum token ativo"), "{}", text(&again));
+    assert!(text(&atende(&db, &["token", "list"])).contains("\trevogado\t"));
+
+    let audit = store.list_audit(&atende::store::AuditFilter { limit: 10, ..Default::default() }).await.unwrap();
+    let actions: Vec<_> = audit.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(actions, ["token.revoke", "token.create", "user.add"]);
+    assert!(audit.iter().all(|a| !a.after.as_ref().unwrap().to_string().contains(token)), "no token in the audit");
+}

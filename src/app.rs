@@ -137,6 +137,9 @@ impl App {
         let App { listener, state, worker, maintenance, role, .. } = self;
         let (store, grace) = (state.store.clone(), state.config.queue.shutdown_grace);
         info!(addr = %listener.local_addr()?, role = ?role, "atende listening");
+        if role != Role::Worker {
+            warn_when_no_users(&*store).await;
+        }
         let workers = worker.map(|w| tokio::spawn(w.run(shutdown.clone())));
         let housekeeping = tokio::spawn(housekeeping(store, maintenance, shutdown.clone()));
         let app = router(state, role != Role::Worker).into_make_service_with_connect_info::<SocketAddr>();
@@ -244,5 +247,15 @@ pub fn redact_url(url: &str) -> String {
             format!("{}{user}:********{}", &url[..scheme + 3], &url[at..])
         }
         _ => url.to_string(),
+    }
+}
+
+/// Nobody can log in to the panel or hold an API token before the first user exists: say
+/// how to create one (a read error only skips the hint).
+async fn warn_when_no_users(store: &dyn Store) {
+    if store.list_users().await.is_ok_and(|users| users.is_empty()) {
+        tracing::warn!(
+            "no users yet: create the first admin with `atende user add EMAIL --role admin` (password on stdin or --password-file)"
+        );
     }
 }

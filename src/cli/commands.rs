@@ -21,7 +21,7 @@ use crate::telemetry;
 pub async fn execute(cli: Cli, lang: Lang) -> anyhow::Result<()> {
     let config = config::load(cli.config.as_deref())?;
     match cli.command {
-        Command::Serve { role } => serve(config, role).await,
+        Command::Serve { role } => serve(config, role, lang).await,
         Command::Migrate { action: None } => {
             let store = open(&config, lang).await?;
             let status = store.migration_status().await?;
@@ -59,9 +59,18 @@ pub async fn execute(cli: Cli, lang: Lang) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(config: Config, role: crate::app::Role) -> anyhow::Result<()> {
+async fn serve(config: Config, role: crate::app::Role, lang: Lang) -> anyhow::Result<()> {
     let _guard = telemetry::init_logs(&config.log);
     let app = App::build(config, role).await?;
+    if role != crate::app::Role::Worker && app.store().list_users().await.is_ok_and(|users| users.is_empty()) {
+        eprintln!(
+            "{}",
+            lang.pick(
+                "nenhum usuário ainda: crie o primeiro admin com `atende user add EMAIL --role admin`",
+                "no users yet: create the first admin with `atende user add EMAIL --role admin`"
+            )
+        );
+    }
     app.run_until_stopped(shutdown_on_signal()).await
 }
 

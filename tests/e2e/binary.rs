@@ -337,6 +337,11 @@ async fn serve_answers_a_webhook_end_to_end_with_one_correlation_id_in_every_log
     );
     let all = lines.lock().unwrap().join("\n");
     assert!(!all.contains(WHATICKET_TOKEN) && !all.contains(SECRET), "a secret reached the logs");
+    assert!(
+        logs.iter().any(|l| l["level"] == "WARN"
+            && l["message"].as_str().is_some_and(|m| m.contains("atende user add EMAIL --role admin"))),
+        "a start with no users says how to create the first one"
+    );
 }
 
 unsafe extern "C" {

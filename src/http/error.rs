@@ -7,6 +7,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::domain::UserRole;
+
 /// Errors the API answers with; the body is always `{"error":{"code","message"}}`.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -17,6 +19,23 @@ pub enum ApiError {
     /// so tenants cannot be enumerated).
     #[error("invalid or missing webhook signature or token")]
     Unauthorized,
+    /// 401 on the admin API: no Bearer token, or one that is unknown, expired or revoked,
+    /// or whose owner is disabled.
+    #[error(
+        "missing, invalid, expired or revoked API token: send `Authorization: Bearer <token>` (atende token create)"
+    )]
+    Unauthenticated,
+    /// 403: the caller's role is below the operation's.
+    #[error("this needs the {} role; the token's owner is {}", needed.as_str(), role.as_str())]
+    Forbidden {
+        /// The operation's role.
+        needed: UserRole,
+        /// The caller's.
+        role: UserRole,
+    },
+    /// 409: the target is not in a state the operation applies to.
+    #[error("{0}")]
+    Conflict(String),
     /// 404: no such route or channel.
     #[error("no such route")]
     NotFound,
@@ -44,7 +63,9 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidPayload(_) => "invalid_payload",
-            Self::Unauthorized => "unauthorized",
+            Self::Unauthorized | Self::Unauthenticated => "unauthorized",
+            Self::Forbidden { .. } => "forbidden",
+            Self::Conflict(_) => "conflict",
             Self::NotFound => "not_found",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::RateLimited { .. } => "rate_limited",
@@ -56,7 +77,9 @@ impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
             Self::InvalidPayload(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized | Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -73,6 +96,9 @@ impl IntoResponse for ApiError {
         }
         let body = Json(json!({ "error": { "code": self.code(), "message": self.to_string() } }));
         let mut response = (self.status(), body).into_response();
+        if let Self::Unauthenticated = self {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         if let Self::RateLimited { retry_after, .. } = self {
             let secs = retry_after.as_secs().max(1).to_string();
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_str(&secs).expect("digits"));

@@ -19,14 +19,13 @@ use time::OffsetDateTime;
 use tracing::{Instrument, info, info_span, warn};
 
 use super::{ApiError, AppState};
-use crate::brain::{self, csat, sentiment};
+use crate::brain::{self, sentiment};
 use crate::channel::{self, ChannelKind, Inbound, InboundCredentials, TicketClosed};
-use crate::domain::{CorrelationId, EventKind, Flag, InboundMessage};
+use crate::domain::{CorrelationId, EventKind, InboundMessage};
 use crate::limits::Limited;
 use crate::notify;
 use crate::store::{
-    AgentAction, AgentOutcome, CloseConversation, CloseOutcome, CloseReason, ConversationRef, Debounce, NewInbound,
-    NewNotify, RecordOutcome, SurveyAsk, SurveyDecision, Tenant,
+    AgentAction, AgentOutcome, CloseOutcome, Debounce, NewInbound, NewNotify, RecordOutcome, SurveyDecision, Tenant,
 };
 use crate::telemetry::metrics as m;
 
@@ -259,31 +258,10 @@ async fn close_ticket(
     correlation_id: &CorrelationId,
 ) -> Result<Answer, ApiError> {
     let contact = closed.contact.as_str();
-    let settings = &tenant.settings.csat;
-    let surveys = settings.enabled && tenant.flags.on(Flag::Csat);
-    let text = surveys.then(|| csat::survey_text(settings, &tenant.settings.persona));
-    let survey = text.as_deref().map(|text| SurveyAsk {
-        text,
-        after_abandoned_handoff: settings.after_abandoned_handoff,
-        deliver_max_attempts: state.config.queue.deliver_max_attempts,
-    });
-    let outcome = state
-        .store
-        .close_conversation(CloseConversation {
-            tenant: tenant.id,
-            conversation: ConversationRef::Contact(contact),
-            reason: CloseReason::Ticket,
-            survey,
-            job: None,
-            correlation_id,
-            now: OffsetDateTime::now_utc(),
-        })
-        .await
-        .map_err(|err| {
-            warn!(error = %err, "cannot close the conversation");
-            ApiError::Unavailable
-        })?;
-    csat::report_close(&tenant.slug, CloseReason::Ticket, &outcome);
+    let outcome = super::close::close_conversation(state, tenant, contact, correlation_id).await.map_err(|err| {
+        warn!(error = %err, "cannot close the conversation");
+        ApiError::Unavailable
+    })?;
     let survey = match outcome {
         CloseOutcome::NotFound => {
             info!(contact, "ticket closed for a contact without a conversation; nothing to do");

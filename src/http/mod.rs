@@ -1,7 +1,9 @@
-//! HTTP surface: webhook ingress and the operations endpoints.
+//! HTTP surface: webhook ingress, the admin API and the operations endpoints.
 //!
 //! Layer 5: may import anything below; never `jobs`.
 
+mod api;
+mod close;
 mod error;
 mod ingress;
 mod ops;
@@ -35,9 +37,10 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
 }
 
-/// The operations routes, plus webhook ingress when `webhooks` (roles `all` and `api`).
-pub fn router(state: AppState, webhooks: bool) -> Router {
-    let routes = if webhooks { Router::new().merge(ingress::router()) } else { Router::new() };
+/// The operations routes, plus webhook ingress and the admin API when `front` (roles `all`
+/// and `api`).
+pub fn router(state: AppState, front: bool) -> Router {
+    let routes = if front { Router::new().merge(ingress::router()).merge(api::router(&state)) } else { Router::new() };
     routes
         .merge(ops::router())
         .fallback(|| async { ApiError::NotFound })

@@ -174,6 +174,12 @@ pub trait MessageStore {
     async fn mark_conversation_state(&self, tenant: TenantId, contact: &str, state: ConversationState) -> Result<bool>;
     /// One conversation of a tenant.
     async fn find_conversation(&self, tenant: TenantId, contact: &str) -> Result<Option<Conversation>>;
+    /// A tenant's conversations, most recently active first.
+    async fn list_conversations(
+        &self,
+        tenant: TenantId,
+        filter: ConversationFilter,
+    ) -> Result<Vec<ConversationListing>>;
     /// Mean polarity of each tenant's inbound messages since `since`: (slug, mean).
     async fn mean_mood(&self, since: OffsetDateTime) -> Result<Vec<(String, f64)>>;
     /// Messages of a conversation, oldest first.

@@ -171,6 +171,25 @@ pub struct Conversation {
     pub survey: Option<PendingSurvey>,
 }
 
+/// Which conversations [`MessageStore::list_conversations`](crate::store::MessageStore::list_conversations)
+/// lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConversationFilter {
+    /// Only conversations in this state.
+    pub state: Option<ConversationState>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// A conversation in a list, with its last activity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationListing {
+    /// The conversation.
+    pub conversation: Conversation,
+    /// Last message or change of state.
+    pub updated_at: OffsetDateTime,
+}
+
 /// A CSAT question the customer has not answered yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PendingSurvey {

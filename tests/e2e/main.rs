@@ -7,6 +7,7 @@
 mod helpers;
 
 mod access;
+mod api;
 mod binary;
 mod brain;
 mod concurrency;

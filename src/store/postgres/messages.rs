@@ -16,8 +16,9 @@ use crate::domain::{
     ContactNumber, ConversationId, ConversationState, CorrelationId, Direction, InboundMessage, MessageId, TenantId,
 };
 use crate::store::{
-    AgentAction, AgentOutcome, ClaimedJob, Conversation, Delivery, Finish, MessageStore, NewInbound, NewNotify,
-    NewReply, OLDER_TURNS, Origin, PendingSurvey, RecordOutcome, ReplyContext, Result, StoredMessage,
+    AgentAction, AgentOutcome, ClaimedJob, Conversation, ConversationFilter, ConversationListing, Delivery, Finish,
+    MessageStore, NewInbound, NewNotify, NewReply, OLDER_TURNS, Origin, PendingSurvey, RecordOutcome, ReplyContext,
+    Result, StoredMessage,
 };
 
 // Dynamic SQL in this file is built only from these constant column lists (AssertSqlSafe).
@@ -144,6 +145,30 @@ impl MessageStore for PgStore {
         let sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE tenant_id = $1 AND contact = $2");
         let row = sqlx::query(AssertSqlSafe(sql)).bind(tenant.0).bind(contact).fetch_optional(&self.pool).await?;
         Ok(row.as_ref().map(conversation_from_row))
+    }
+
+    async fn list_conversations(
+        &self,
+        tenant: TenantId,
+        filter: ConversationFilter,
+    ) -> Result<Vec<ConversationListing>> {
+        let sql = format!(
+            "SELECT {CONVERSATION_COLUMNS}, updated_at FROM conversations
+             WHERE tenant_id = $1 AND ($2::TEXT IS NULL OR state = $2) ORDER BY updated_at DESC, id DESC LIMIT $3"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(tenant.0)
+            .bind(filter.state.map(ConversationState::as_str))
+            .bind(i64::from(filter.limit))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| ConversationListing {
+                conversation: conversation_from_row(row),
+                updated_at: from_ms(row.get("updated_at")),
+            })
+            .collect())
     }
 
     async fn mean_mood(&self, since: OffsetDateTime) -> Result<Vec<(String, f64)>> {

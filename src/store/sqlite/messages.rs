@@ -17,9 +17,9 @@ use crate::domain::{
     TenantId,
 };
 use crate::store::{
-    AgentAction, AgentOutcome, ClaimedJob, Conversation, ConversationUpdate, Delivery, Finish, MessageStore,
-    NewInbound, NewNotify, NewReply, OLDER_TURNS, Origin, PendingSurvey, RecordOutcome, ReplyContext, Result,
-    StoredMessage,
+    AgentAction, AgentOutcome, ClaimedJob, Conversation, ConversationFilter, ConversationListing, ConversationUpdate,
+    Delivery, Finish, MessageStore, NewInbound, NewNotify, NewReply, OLDER_TURNS, Origin, PendingSurvey, RecordOutcome,
+    ReplyContext, Result, StoredMessage,
 };
 
 // Dynamic SQL in this file is built only from these constant column lists.
@@ -31,6 +31,12 @@ static CONVERSATION_BY_CONTACT_SQL: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE tenant_id = ?1 AND contact = ?2"));
 pub(super) static CONVERSATION_BY_ID_SQL: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?1"));
+static CONVERSATIONS_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {CONVERSATION_COLUMNS}, updated_at FROM conversations
+         WHERE tenant_id = ?1 AND (?2 IS NULL OR state = ?2) ORDER BY updated_at DESC, id DESC LIMIT ?3"
+    )
+});
 static MESSAGES_SQL: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1 ORDER BY id"));
 static PENDING_SQL: LazyLock<String> = LazyLock::new(|| {
@@ -198,6 +204,24 @@ impl MessageStore for SqliteStore {
         self.readers
             .read(move |conn| {
                 query_opt(conn, &CONVERSATION_BY_CONTACT_SQL, params![tenant.0, contact], conversation_from_row)
+            })
+            .await
+    }
+
+    async fn list_conversations(
+        &self,
+        tenant: TenantId,
+        filter: ConversationFilter,
+    ) -> Result<Vec<ConversationListing>> {
+        let state = filter.state.map(ConversationState::as_str);
+        self.readers
+            .read(move |conn| {
+                query_all(conn, &CONVERSATIONS_SQL, params![tenant.0, state, filter.limit], |row| {
+                    Ok(ConversationListing {
+                        conversation: conversation_from_row(row)?,
+                        updated_at: from_ms(row.get("updated_at")?),
+                    })
+                })
             })
             .await
     }

@@ -1,0 +1,166 @@
+//! Conversations: list, transcript, the per-conversation AI switch, close.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Caller, audit, json_body, limit, query, rfc3339, tenant, unavailable};
+use crate::domain::{ContactNumber, ConversationState, CorrelationId};
+use crate::http::{ApiError, AppState};
+use crate::store::{CloseOutcome, Conversation, ConversationFilter, SurveyDecision};
+
+fn conversation_json(conversation: &Conversation) -> Value {
+    json!({
+        "id": conversation.id,
+        "contact": conversation.contact,
+        "contact_name": conversation.contact_name,
+        "ticket_id": conversation.ticket_id,
+        "state": conversation.state.as_str(),
+        "ai": conversation.state == ConversationState::Bot,
+        "summary": conversation.summary,
+        "guard_strikes": conversation.guard_strikes,
+        "human_at": conversation.human_at.map(rfc3339),
+        "survey_pending": conversation.survey.is_some(),
+    })
+}
+
+/// The `{contact}` segment as a customer number.
+fn contact(raw: &str) -> Result<ContactNumber, ApiError> {
+    ContactNumber::parse(raw).map_err(|err| ApiError::InvalidPayload(format!("contact {raw:?}: {err}")))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ListQuery {
+    state: Option<String>,
+    limit: Option<u32>,
+}
+
+pub(super) async fn list(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    params: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let params = query(params)?;
+    let wanted = match params.state.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some("bot") => Some(ConversationState::Bot),
+        Some("human") => Some(ConversationState::Human),
+        Some("closed") => Some(ConversationState::Closed),
+        Some(other) => {
+            return Err(ApiError::InvalidPayload(format!("state {other:?}: use bot, human or closed")));
+        }
+    };
+    let filter = ConversationFilter { state: wanted, limit: limit(params.limit)? };
+    let tenant = tenant(&state, &slug).await?;
+    let listed = state.store.list_conversations(tenant.id, filter).await.map_err(unavailable)?;
+    let conversations: Vec<Value> = listed
+        .iter()
+        .map(|l| {
+            let mut row = conversation_json(&l.conversation);
+            row["updated_at"] = json!(rfc3339(l.updated_at));
+            row
+        })
+        .collect();
+    Ok(Json(json!({ "tenant": tenant.slug, "conversations": conversations })))
+}
+
+pub(super) async fn show(
+    State(state): State<AppState>,
+    Path((slug, raw)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let contact = contact(&raw)?;
+    let tenant = tenant(&state, &slug).await?;
+    let conversation = state
+        .store
+        .find_conversation(tenant.id, contact.as_str())
+        .await
+        .map_err(unavailable)?
+        .ok_or(ApiError::NotFound)?;
+    let messages = state.store.list_messages(conversation.id).await.map_err(unavailable)?;
+    let mut body = conversation_json(&conversation);
+    body["messages"] = json!(messages);
+    Ok(Json(body))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AiSwitch {
+    enabled: bool,
+}
+
+pub(super) async fn set_ai(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((slug, raw)): Path<(String, String)>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let AiSwitch { enabled } = json_body(body)?;
+    let contact = contact(&raw)?;
+    let tenant = tenant(&state, &slug).await?;
+    let before = state
+        .store
+        .find_conversation(tenant.id, contact.as_str())
+        .await
+        .map_err(unavailable)?
+        .ok_or(ApiError::NotFound)?;
+    let wanted = if enabled { ConversationState::Bot } else { ConversationState::Human };
+    if !state.store.mark_conversation_state(tenant.id, contact.as_str(), wanted).await.map_err(unavailable)? {
+        return Err(ApiError::NotFound);
+    }
+    let target = format!("{}/{}", tenant.slug, contact.as_str());
+    audit(
+        &state,
+        &caller,
+        "conversation.ai",
+        &target,
+        Some(json!({ "state": before.state.as_str() })),
+        Some(json!({ "state": wanted.as_str() })),
+    )
+    .await?;
+    Ok(Json(json!({ "contact": contact.as_str(), "state": wanted.as_str(), "ai": enabled })))
+}
+
+pub(super) async fn close(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((slug, raw)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let contact = contact(&raw)?;
+    let tenant = tenant(&state, &slug).await?;
+    let before = state
+        .store
+        .find_conversation(tenant.id, contact.as_str())
+        .await
+        .map_err(unavailable)?
+        .ok_or(ApiError::NotFound)?;
+    let correlation_id = CorrelationId::new();
+    let outcome = crate::http::close::close_conversation(&state, &tenant, contact.as_str(), &correlation_id)
+        .await
+        .map_err(unavailable)?;
+    let csat = match outcome {
+        CloseOutcome::NotFound => return Err(ApiError::NotFound),
+        CloseOutcome::Closed { survey: SurveyDecision::Asked { .. } } => "asked",
+        CloseOutcome::Closed { .. } => "not_asked",
+        CloseOutcome::AlreadyClosed | CloseOutcome::StillActive | CloseOutcome::LeaseLost => {
+            return Ok(Json(json!({ "contact": contact.as_str(), "state": "closed", "changed": false })));
+        }
+    };
+    let target = format!("{}/{}", tenant.slug, contact.as_str());
+    audit(
+        &state,
+        &caller,
+        "conversation.close",
+        &target,
+        Some(json!({ "state": before.state.as_str() })),
+        Some(json!({ "state": "closed", "csat": csat })),
+    )
+    .await?;
+    Ok(Json(json!({
+        "contact": contact.as_str(), "state": "closed", "changed": true, "csat": csat,
+        "correlation_id": correlation_id.as_str(),
+    })))
+}

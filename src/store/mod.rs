@@ -199,6 +199,10 @@ pub trait MessageStore {
     async fn record_reply(&self, reply: NewReply<'_>) -> Result<Finish>;
     /// The outbound message a `deliver` job sends.
     async fn find_delivery(&self, message: MessageId) -> Result<Option<Delivery>>;
+    /// Queues a message to the customer as the bot's, with its `deliver` job on the
+    /// conversation's key (after any answer still pending); `None` when there is no such
+    /// conversation.
+    async fn send_as_bot(&self, message: BotMessage<'_>) -> Result<Option<MessageId>>;
     /// Finishes a `deliver` job: marks the message sent and the job done and queues the
     /// `notify` events (`reply.sent`), in one transaction.
     async fn record_delivered(
@@ -217,6 +221,9 @@ pub trait HandoffStore {
     async fn find_handoff(&self, id: i64) -> Result<Option<HandoffRecord>>;
     /// A tenant's hand-offs, newest first.
     async fn list_handoffs(&self, tenant: TenantId, limit: u32) -> Result<Vec<HandoffRecord>>;
+    /// Hands a conversation to a person on request, in one transaction: the bot goes silent,
+    /// `text` is queued to the customer, then the `handoff` job (and the `sla` job).
+    async fn request_handoff(&self, request: RequestedHandoff<'_>) -> Result<RequestedHandoffOutcome>;
     /// Finishes a `handoff` job: stores the summary and the ticket's fate with the job's end.
     async fn record_handoff_transfer(
         &self,

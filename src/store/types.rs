@@ -521,6 +521,63 @@ pub struct NewHandoff {
     pub sla: Option<time::Duration>,
 }
 
+/// A hand-off asked for by a person or a workflow (admin API, panel), not decided by the bot.
+#[derive(Debug, Clone)]
+pub struct RequestedHandoff<'a> {
+    /// Owner.
+    pub tenant: TenantId,
+    /// The customer's number.
+    pub contact: &'a str,
+    /// Why, and the SLA.
+    pub handoff: NewHandoff,
+    /// Told to the customer before the ticket moves (the tenant's hand-off text).
+    pub text: Option<&'a str>,
+    /// Attempts of each job it queues.
+    pub deliver_max_attempts: u32,
+    /// Follows the request through the jobs it causes.
+    pub correlation_id: &'a CorrelationId,
+    /// Clock.
+    pub now: OffsetDateTime,
+}
+
+/// What [`HandoffStore::request_handoff`](crate::store::HandoffStore::request_handoff) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestedHandoffOutcome {
+    /// No such conversation.
+    NotFound,
+    /// A hand-off of this conversation is open already: nothing changed.
+    AlreadyOpen {
+        /// The open one.
+        handoff: i64,
+    },
+    /// The bot is silent, the text (if any) and the `handoff` job are queued.
+    Opened {
+        /// The new hand-off.
+        handoff: i64,
+        /// The message telling the customer.
+        message: Option<MessageId>,
+    },
+}
+
+/// A message sent to a customer as the bot by a person or a workflow (admin API, panel).
+#[derive(Debug, Clone)]
+pub struct BotMessage<'a> {
+    /// Owner.
+    pub tenant: TenantId,
+    /// The customer's number.
+    pub contact: &'a str,
+    /// What to send.
+    pub text: &'a str,
+    /// Stored with the message (who sent it).
+    pub meta: serde_json::Value,
+    /// Attempts of its `deliver` job.
+    pub deliver_max_attempts: u32,
+    /// Follows the request through its delivery.
+    pub correlation_id: &'a CorrelationId,
+    /// Clock.
+    pub now: OffsetDateTime,
+}
+
 /// A stored hand-off.
 #[derive(Debug, Clone)]
 pub struct HandoffRecord {

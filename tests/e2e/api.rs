@@ -17,6 +17,7 @@ on_each_backend!(
     every_operation_refuses_missing_bad_and_revoked_tokens_and_lower_roles,
     conversations_are_listed_shown_paused_resumed_and_closed_with_audit,
     dead_letters_are_listed_replayed_and_discarded_through_the_api,
+    a_workflow_hands_off_and_sends_as_the_bot,
 );
 
 const CONTACT: &str = "5511999999999";
@@ -369,4 +370,106 @@ async fn dead_letters_are_listed_replayed_and_discarded_through_the_api(backend:
             ("otto@loja.com.br", "dead_letter.replay", first.as_str()),
         ]
     );
+}
+
+async fn a_workflow_hands_off_and_sends_as_the_bot(backend: Backend) {
+    let app = spawn_app_on(&backend).await;
+    let handoff_text = "Vou chamar alguém da nossa equipe.";
+    let extra = format!("[handoff]\ntext = \"{handoff_text}\"\n");
+    app.apply_tenant(&tenant_toml(&app.llm.uri(), &app.whaticket.uri(), &extra)).await;
+    let tokens = tokens(&app).await;
+    mount_gemini(&app.llm, "Posso ajudar com o pedido.").await;
+    mount_whaticket_ok(&app.whaticket).await;
+    app.post_generic(&generic("w1", CONTACT, "Quero falar do meu pedido")).await;
+    app.drain().await;
+    assert_eq!(app.sent().await.len(), 1);
+
+    let base = format!("/api/v1/tenants/acme/conversations/{CONTACT}");
+    let handoff = format!("{base}/handoff");
+    let (status, _) = call(&app, Method::POST, &handoff, Some(&tokens.viewer), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    for (body, why) in [
+        (json!({ "reason": "Cliente VIP!" }), "a reason must be a label"),
+        (json!({ "reason": "" }), "an empty reason"),
+        (json!({ "motivo": "x" }), "an unknown field"),
+    ] {
+        let (status, error) = call(&app, Method::POST, &handoff, Some(&tokens.operator), Some(body)).await;
+        assert_eq!(
+            (status, error["error"]["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_payload")),
+            "{why}"
+        );
+    }
+    let (status, opened) =
+        call(&app, Method::POST, &handoff, Some(&tokens.operator), Some(json!({ "reason": "vip_customer" }))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{opened}");
+    assert_eq!((opened["state"].as_str(), opened["reason"].as_str()), (Some("human"), Some("vip_customer")));
+    let (status, error) = call(&app, Method::POST, &handoff, Some(&tokens.operator), None).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("conflict")), "{error}");
+
+    app.drain().await;
+    let sent = app.sent().await;
+    assert_eq!(sent.last().unwrap()["body"], handoff_text, "the customer hears the hand-off text: {sent:?}");
+    let handoffs = get(&app, "/api/v1/tenants/acme/handoffs", &tokens.viewer).await;
+    let listed = &handoffs["handoffs"][0];
+    assert_eq!(
+        (listed["reason"].as_str(), listed["contact"].as_str()),
+        (Some("vip_customer"), Some(CONTACT)),
+        "{handoffs}"
+    );
+    assert!(
+        listed["summary"].as_str().is_some_and(|s| s.contains("pedido")),
+        "the handoff job wrote a summary: {listed}"
+    );
+    let before = app.sent().await.len();
+    app.post_generic(&generic("w2", CONTACT, "Oi? Alguém?")).await;
+    app.drain().await;
+    assert_eq!(app.sent().await.len(), before, "the bot is silent while a person has it");
+
+    let messages = format!("{base}/messages");
+    for (body, status) in [
+        (json!({ "text": "   " }), StatusCode::BAD_REQUEST),
+        (json!({ "text": "x".repeat(4097) }), StatusCode::BAD_REQUEST),
+        (json!({ "texto": "oi" }), StatusCode::BAD_REQUEST),
+    ] {
+        let (got, error) = call(&app, Method::POST, &messages, Some(&tokens.operator), Some(body)).await;
+        assert_eq!(got, status, "{error}");
+    }
+    let unknown = "/api/v1/tenants/acme/conversations/5511000000000";
+    let (got, _) = call(&app, Method::POST, &format!("{unknown}/handoff"), Some(&tokens.operator), None).await;
+    assert_eq!(got, StatusCode::NOT_FOUND);
+    let (got, _) =
+        call(&app, Method::POST, &format!("{unknown}/messages"), Some(&tokens.operator), Some(json!({ "text": "oi" })))
+            .await;
+    assert_eq!(got, StatusCode::NOT_FOUND);
+    let (status, queued) = call(
+        &app,
+        Method::POST,
+        &messages,
+        Some(&tokens.operator),
+        Some(json!({ "text": " Seu reembolso foi aprovado. " })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{queued}");
+    app.drain().await;
+    let sent = app.sent().await;
+    assert_eq!(sent.len(), before + 1);
+    assert_eq!(sent.last().unwrap(), &json!({ "number": CONTACT, "body": "Seu reembolso foi aprovado." }));
+    let tenant = app.store.find_tenant("acme").await.unwrap().unwrap();
+    let conversation = app.store.find_conversation(tenant.id, CONTACT).await.unwrap().unwrap();
+    assert_eq!(conversation.state, ConversationState::Human, "sending as the bot does not take the conversation back");
+    let stored = app.store.list_messages(conversation.id).await.unwrap();
+    let last = stored.last().unwrap();
+    assert_eq!((last.body.as_str(), last.status.as_str()), ("Seu reembolso foi aprovado.", "sent"));
+    assert_eq!(last.meta.as_ref().unwrap()["by"], "otto@loja.com.br");
+    assert_eq!(
+        last.correlation_id,
+        queued["correlation_id"].as_str().unwrap(),
+        "the correlation id follows the message"
+    );
+
+    let audit = get(&app, "/api/v1/audit?action=conversation.", &tokens.admin).await;
+    let actions: Vec<&str> =
+        audit["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["conversation.send", "conversation.handoff"]);
 }

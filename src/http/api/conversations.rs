@@ -8,9 +8,23 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Caller, audit, json_body, limit, query, rfc3339, tenant, unavailable};
+use axum::http::StatusCode;
+use time::OffsetDateTime;
+use tracing::info;
+
+use crate::brain::handoff_text;
 use crate::domain::{ContactNumber, ConversationState, CorrelationId};
 use crate::http::{ApiError, AppState};
-use crate::store::{CloseOutcome, Conversation, ConversationFilter, SurveyDecision};
+use crate::store::{
+    BotMessage, CloseOutcome, Conversation, ConversationFilter, NewHandoff, RequestedHandoff, RequestedHandoffOutcome,
+    SurveyDecision,
+};
+use crate::telemetry::metrics as m;
+
+/// Longest text sent as the bot (WhatsApp's limit for one text message).
+const MAX_TEXT_CHARS: usize = 4096;
+/// Reason of a hand-off asked for without one.
+const DEFAULT_HANDOFF_REASON: &str = "operator";
 
 fn conversation_json(conversation: &Conversation) -> Value {
     json!({
@@ -163,4 +177,131 @@ pub(super) async fn close(
         "contact": contact.as_str(), "state": "closed", "changed": true, "csat": csat,
         "correlation_id": correlation_id.as_str(),
     })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HandoffRequest {
+    reason: Option<String>,
+}
+
+/// A hand-off reason: lowercase letters, digits and `_`, up to 64 (it becomes a metric label).
+fn handoff_reason(reason: Option<String>) -> Result<String, ApiError> {
+    let reason = reason.unwrap_or_else(|| DEFAULT_HANDOFF_REASON.to_string());
+    let valid = (1..=64).contains(&reason.len())
+        && reason.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !valid {
+        return Err(ApiError::InvalidPayload(format!(
+            "reason {reason:?}: use 1 to 64 lowercase letters, digits or _ (e.g. \"vip_customer\")"
+        )));
+    }
+    Ok(reason)
+}
+
+pub(super) async fn handoff(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((slug, raw)): Path<(String, String)>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    // The body is optional: no body asks with the default reason.
+    let request: HandoffRequest = match &body {
+        Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => HandoffRequest::default(),
+        _ => json_body(body)?,
+    };
+    let reason = handoff_reason(request.reason)?;
+    let contact = contact(&raw)?;
+    let tenant = tenant(&state, &slug).await?;
+    let before = state
+        .store
+        .find_conversation(tenant.id, contact.as_str())
+        .await
+        .map_err(unavailable)?
+        .ok_or(ApiError::NotFound)?;
+    let settings = &tenant.settings.handoff;
+    let text = handoff_text(settings, &tenant.settings.persona);
+    let correlation_id = CorrelationId::new();
+    let request = RequestedHandoff {
+        tenant: tenant.id,
+        contact: contact.as_str(),
+        handoff: NewHandoff {
+            reason: reason.clone(),
+            sla: settings.sla_minutes.map(|minutes| time::Duration::minutes(i64::from(minutes))),
+        },
+        text: Some(&text),
+        deliver_max_attempts: state.config.queue.deliver_max_attempts,
+        correlation_id: &correlation_id,
+        now: OffsetDateTime::now_utc(),
+    };
+    let handoff = match state.store.request_handoff(request).await.map_err(unavailable)? {
+        RequestedHandoffOutcome::NotFound => return Err(ApiError::NotFound),
+        RequestedHandoffOutcome::AlreadyOpen { handoff } => {
+            return Err(ApiError::Conflict(format!("the conversation is with a person already (hand-off {handoff})")));
+        }
+        RequestedHandoffOutcome::Opened { handoff, .. } => handoff,
+    };
+    state.wake.notify_waiters();
+    metrics::counter!(m::HANDOFFS_TOTAL, "reason" => reason.clone()).increment(1);
+    info!(tenant = %tenant.slug, %correlation_id, handoff, reason, by = caller.user.email.as_str(), "hand-off requested through the admin api");
+    let target = format!("{}/{}", tenant.slug, contact.as_str());
+    let after = json!({ "state": "human", "handoff": handoff, "reason": reason });
+    audit(
+        &state,
+        &caller,
+        "conversation.handoff",
+        &target,
+        Some(json!({ "state": before.state.as_str() })),
+        Some(after),
+    )
+    .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "contact": contact.as_str(), "state": "human", "handoff_id": handoff, "reason": reason,
+            "correlation_id": correlation_id.as_str(),
+        })),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendRequest {
+    text: String,
+}
+
+pub(super) async fn send(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((slug, raw)): Path<(String, String)>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let SendRequest { text } = json_body(body)?;
+    let text = text.trim();
+    let chars = text.chars().count();
+    if chars == 0 || chars > MAX_TEXT_CHARS {
+        return Err(ApiError::InvalidPayload(format!("text: 1 to {MAX_TEXT_CHARS} characters, got {chars}")));
+    }
+    let contact = contact(&raw)?;
+    let tenant = tenant(&state, &slug).await?;
+    let correlation_id = CorrelationId::new();
+    let message = BotMessage {
+        tenant: tenant.id,
+        contact: contact.as_str(),
+        text,
+        meta: json!({ "decision": "operator", "by": caller.user.email.as_str() }),
+        deliver_max_attempts: state.config.queue.deliver_max_attempts,
+        correlation_id: &correlation_id,
+        now: OffsetDateTime::now_utc(),
+    };
+    let id = state.store.send_as_bot(message).await.map_err(unavailable)?.ok_or(ApiError::NotFound)?;
+    state.wake.notify_waiters();
+    info!(tenant = %tenant.slug, %correlation_id, message_id = %id, by = caller.user.email.as_str(), "message queued as the bot through the admin api");
+    let target = format!("{}/{}", tenant.slug, contact.as_str());
+    audit(&state, &caller, "conversation.send", &target, None, Some(json!({ "message_id": id, "text": text }))).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(
+            json!({ "contact": contact.as_str(), "message_id": id, "status": "pending", "correlation_id": correlation_id.as_str() }),
+        ),
+    ))
 }

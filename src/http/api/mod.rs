@@ -77,6 +77,8 @@ pub struct Operation {
     pub query: &'static [Field],
     /// JSON body fields (POST and PUT).
     pub body: &'static [Field],
+    /// The status of a success: 200, or 202 when the work is queued.
+    pub success: u16,
     /// The handler.
     pub route: fn() -> MethodRouter<AppState>,
 }
@@ -93,6 +95,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "The token's owner and role",
         query: &[],
         body: &[],
+        success: 200,
         route: || get(access::me),
     },
     Operation {
@@ -103,6 +106,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Tenants (slug, name, persona version, flags)",
         query: &[],
         body: &[],
+        success: 200,
         route: || get(tenants::list),
     },
     Operation {
@@ -113,6 +117,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "A tenant's applied settings, secrets masked",
         query: &[],
         body: &[],
+        success: 200,
         route: || get(tenants::show),
     },
     Operation {
@@ -123,6 +128,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "A tenant's conversations, most recently active first",
         query: &[("state", "string", false, "bot, human or closed"), LIMIT],
         body: &[],
+        success: 200,
         route: || get(conversations::list),
     },
     Operation {
@@ -133,6 +139,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "One conversation with its transcript (mood and knowledge used per message)",
         query: &[],
         body: &[],
+        success: 200,
         route: || get(conversations::show),
     },
     Operation {
@@ -143,6 +150,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Turn the bot on (state bot) or off (state human) for one conversation",
         query: &[],
         body: &[("enabled", "boolean", true, "true: the bot answers; false: a person does")],
+        success: 200,
         route: || axum::routing::put(conversations::set_ai),
     },
     Operation {
@@ -153,7 +161,31 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Close the conversation (ends its hand-off, asks for CSAT when the tenant does)",
         query: &[],
         body: &[],
+        success: 200,
         route: || axum::routing::post(conversations::close),
+    },
+    Operation {
+        verb: Verb::Post,
+        path: "/tenants/{tenant}/conversations/{contact}/handoff",
+        role: UserRole::Operator,
+        id: "handOffConversation",
+        summary: "Hand the conversation to a person: the bot goes silent, the customer hears the hand-off text, \
+                  the ticket moves to the human queue",
+        query: &[],
+        body: &[("reason", "string", false, "why (lowercase letters, digits, _; default operator)")],
+        success: 202,
+        route: || axum::routing::post(conversations::handoff),
+    },
+    Operation {
+        verb: Verb::Post,
+        path: "/tenants/{tenant}/conversations/{contact}/messages",
+        role: UserRole::Operator,
+        id: "sendAsBot",
+        summary: "Send a message to the customer as the bot (delivered in order after pending answers)",
+        query: &[],
+        body: &[("text", "string", true, "what to send (1-4096 characters)")],
+        success: 202,
+        route: || axum::routing::post(conversations::send),
     },
     Operation {
         verb: Verb::Get,
@@ -163,6 +195,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "A tenant's hand-offs, newest first, with SLA times",
         query: &[LIMIT],
         body: &[],
+        success: 200,
         route: || get(tenants::handoffs),
     },
     Operation {
@@ -177,6 +210,7 @@ pub static OPERATIONS: &[Operation] = &[
             LIMIT,
         ],
         body: &[],
+        success: 200,
         route: || get(dead_letters::list),
     },
     Operation {
@@ -187,6 +221,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "One job with its failure history",
         query: &[],
         body: &[],
+        success: 200,
         route: || get(dead_letters::show),
     },
     Operation {
@@ -197,6 +232,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Queue a dead letter again with its attempts reset",
         query: &[],
         body: &[],
+        success: 200,
         route: || axum::routing::post(dead_letters::replay),
     },
     Operation {
@@ -207,6 +243,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Throw a dead letter away",
         query: &[],
         body: &[],
+        success: 200,
         route: || axum::routing::post(dead_letters::discard),
     },
     Operation {
@@ -217,6 +254,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Users and their roles",
         query: &[],
         body: &[],
+        success: 200,
         route: || get(access::users),
     },
     Operation {
@@ -227,6 +265,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "API tokens (never the tokens themselves)",
         query: &[],
         body: &[],
+        success: 200,
         route: || get(access::tokens),
     },
     Operation {
@@ -242,6 +281,7 @@ pub static OPERATIONS: &[Operation] = &[
             LIMIT,
         ],
         body: &[],
+        success: 200,
         route: || get(access::audit),
     },
 ];
@@ -333,11 +373,13 @@ pub fn openapi() -> Value {
             "security": [{ "bearer": [] }],
             "parameters": parameters,
             "responses": {
-                "200": { "description": "OK", "content": { "application/json": {} } },
+                operation.success.to_string(): { "description": "OK", "content": { "application/json": {} } },
                 "400": { "$ref": "#/components/responses/Error" },
                 "401": { "$ref": "#/components/responses/Error" },
                 "403": { "$ref": "#/components/responses/Error" },
                 "404": { "$ref": "#/components/responses/Error" },
+                "409": { "$ref": "#/components/responses/Error" },
+                "503": { "$ref": "#/components/responses/Error" },
             },
         });
         if !operation.body.is_empty() {
@@ -349,7 +391,7 @@ pub fn openapi() -> Value {
             let required: Vec<&str> =
                 operation.body.iter().filter(|(_, _, required, _)| *required).map(|(name, ..)| *name).collect();
             doc["requestBody"] = json!({
-                "required": true,
+                "required": !required.is_empty(),
                 "content": { "application/json": { "schema": {
                     "type": "object", "properties": properties, "required": required,
                 } } },

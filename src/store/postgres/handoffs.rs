@@ -9,13 +9,13 @@ use sqlx::{AssertSqlSafe, PgConnection, Row};
 use time::OffsetDateTime;
 
 use super::jobs::queue_notify;
-use super::messages::{CONVERSATION_COLUMNS, conversation_from_row, finish_job, queue_outbound};
+use super::messages::{CONVERSATION_COLUMNS, conversation_from_row, finish_job, lock_conversation, queue_outbound};
 use super::tenants::{TENANT_COLUMNS, tenant_from_row};
 use super::{PgStore, from_ms, ms};
 use crate::domain::{ConversationId, ConversationState, CorrelationId, JobSpec, MessageId, TenantId};
 use crate::store::{
-    ClaimedJob, Finish, HandoffRecord, HandoffStore, HandoffTransfer, NewHandoff, NewNotify, Origin, Result, SlaCheck,
-    SlaVerdict, sla_verdict,
+    ClaimedJob, Finish, HandoffRecord, HandoffStore, HandoffTransfer, NewHandoff, NewNotify, Origin, RequestedHandoff,
+    RequestedHandoffOutcome, Result, SlaCheck, SlaVerdict, sla_verdict,
 };
 
 // Dynamic SQL in this file is built only from constant column lists (AssertSqlSafe).
@@ -133,6 +133,44 @@ async fn complete(conn: &mut PgConnection, row: &PgRow) -> Result<HandoffRecord>
 
 #[async_trait]
 impl HandoffStore for PgStore {
+    async fn request_handoff(&self, request: RequestedHandoff<'_>) -> Result<RequestedHandoffOutcome> {
+        let mut tx = self.pool.begin().await?;
+        let Some(conversation) = lock_conversation(&mut tx, request.tenant, request.contact).await? else {
+            tx.rollback().await?;
+            return Ok(RequestedHandoffOutcome::NotFound);
+        };
+        let open_already: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM handoffs WHERE conversation_id = $1 AND closed_at IS NULL ORDER BY id DESC LIMIT 1",
+        )
+        .bind(conversation.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(handoff) = open_already {
+            tx.rollback().await?;
+            return Ok(RequestedHandoffOutcome::AlreadyOpen { handoff });
+        }
+        let now = request.now;
+        sqlx::query("UPDATE conversations SET state = 'human', human_at = $1, updated_at = $1 WHERE id = $2")
+            .bind(ms(now))
+            .bind(conversation.0)
+            .execute(&mut *tx)
+            .await?;
+        let origin = Origin { tenant: request.tenant, correlation_id: request.correlation_id, at: now };
+        let key = JobSpec::conversation_key(conversation);
+        let meta = serde_json::json!({ "decision": "handoff", "reason": request.handoff.reason });
+        let max_attempts = request.deliver_max_attempts;
+        let message = match request.text {
+            Some(text) => {
+                Some(MessageId(queue_outbound(&mut tx, origin, &key, conversation, text, &meta, max_attempts).await?))
+            }
+            None => None,
+        };
+        // After the text's delivery on the same key, so the customer hears it first.
+        let handoff = open(&mut tx, origin, &key, conversation, &request.handoff, max_attempts).await?;
+        tx.commit().await?;
+        Ok(RequestedHandoffOutcome::Opened { handoff, message })
+    }
+
     async fn find_handoff(&self, id: i64) -> Result<Option<HandoffRecord>> {
         let mut conn = self.pool.acquire().await?;
         let row = sqlx::query(AssertSqlSafe(format!("SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE id = $1")))

@@ -13,12 +13,13 @@ use super::tenants::{TENANT_COLUMNS, tenant_from_row};
 use super::{PgStore, corrupt, from_ms, is_unique_violation, ms};
 use super::{handoffs, surveys};
 use crate::domain::{
-    ContactNumber, ConversationId, ConversationState, CorrelationId, Direction, InboundMessage, MessageId, TenantId,
+    ContactNumber, ConversationId, ConversationState, CorrelationId, Direction, InboundMessage, JobSpec, MessageId,
+    TenantId,
 };
 use crate::store::{
-    AgentAction, AgentOutcome, ClaimedJob, Conversation, ConversationFilter, ConversationListing, Delivery, Finish,
-    MessageStore, NewInbound, NewNotify, NewReply, OLDER_TURNS, Origin, PendingSurvey, RecordOutcome, ReplyContext,
-    Result, StoredMessage,
+    AgentAction, AgentOutcome, BotMessage, ClaimedJob, Conversation, ConversationFilter, ConversationListing, Delivery,
+    Finish, MessageStore, NewInbound, NewNotify, NewReply, OLDER_TURNS, Origin, PendingSurvey, RecordOutcome,
+    ReplyContext, Result, StoredMessage,
 };
 
 // Dynamic SQL in this file is built only from these constant column lists (AssertSqlSafe).
@@ -408,6 +409,48 @@ impl MessageStore for PgStore {
         tx.commit().await?;
         Ok(Finish::Recorded { message_id: Some(message) })
     }
+
+    async fn send_as_bot(&self, message: BotMessage<'_>) -> Result<Option<MessageId>> {
+        let mut tx = self.pool.begin().await?;
+        let Some(conversation) = lock_conversation(&mut tx, message.tenant, message.contact).await? else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        sqlx::query("UPDATE conversations SET updated_at = $1 WHERE id = $2")
+            .bind(ms(message.now))
+            .bind(conversation.0)
+            .execute(&mut *tx)
+            .await?;
+        let origin = Origin { tenant: message.tenant, correlation_id: message.correlation_id, at: message.now };
+        let key = JobSpec::conversation_key(conversation);
+        let id = queue_outbound(
+            &mut tx,
+            origin,
+            &key,
+            conversation,
+            message.text,
+            &message.meta,
+            message.deliver_max_attempts,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(MessageId(id)))
+    }
+}
+
+/// The id of a tenant's conversation with `contact`, its row locked for the transaction.
+pub(super) async fn lock_conversation(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    contact: &str,
+) -> Result<Option<ConversationId>> {
+    let id: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM conversations WHERE tenant_id = $1 AND contact = $2 FOR UPDATE")
+            .bind(tenant.0)
+            .bind(contact)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(id.map(ConversationId))
 }
 
 /// Stores one outbound part of a reply and its `deliver` job (same key, so parts go in order).

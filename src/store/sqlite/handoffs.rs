@@ -8,14 +8,14 @@ use rusqlite::{Connection, Row, params};
 use time::OffsetDateTime;
 
 use super::jobs::queue_notify;
-use super::messages::{CONVERSATION_BY_ID_SQL, conversation_from_row, finish_job, queue_outbound};
+use super::messages::{CONVERSATION_BY_ID_SQL, conversation_from_row, conversation_id, finish_job, queue_outbound};
 use super::sql::{execute, query_all, query_one, query_opt};
 use super::tenants::{TENANT_BY_ID_SQL, tenant_from_row};
 use super::writer::Tx;
 use super::{SqliteStore, from_ms, ms};
 use crate::domain::{ConversationId, ConversationState, CorrelationId, JobSpec, MessageId, TenantId};
 use crate::store::{ClaimedJob, Finish, HandoffRecord, HandoffStore, HandoffTransfer, NewHandoff, NewNotify, Result};
-use crate::store::{Origin, SlaCheck, SlaVerdict, sla_verdict};
+use crate::store::{Origin, RequestedHandoff, RequestedHandoffOutcome, SlaCheck, SlaVerdict, sla_verdict};
 
 const HANDOFF_COLUMNS: &str = "id, conversation_id, reason, summary, ticket_id, transfer, sla_due_at, first_human_at,
     breached_at, closed_at, correlation_id, created_at";
@@ -140,6 +140,45 @@ fn complete(conn: &Connection, row: HandoffRow) -> Result<HandoffRecord> {
 
 #[async_trait]
 impl HandoffStore for SqliteStore {
+    async fn request_handoff(&self, request: RequestedHandoff<'_>) -> Result<RequestedHandoffOutcome> {
+        let (tenant, contact, new) = (request.tenant, request.contact.to_string(), request.handoff.clone());
+        let (text, max_attempts) = (request.text.map(str::to_string), request.deliver_max_attempts);
+        let (correlation_id, now) = (request.correlation_id.clone(), request.now);
+        self.writer
+            .transact(move |conn| {
+                let Some(conversation) = conversation_id(conn, tenant, &contact)? else {
+                    return Ok(Tx::Commit(RequestedHandoffOutcome::NotFound));
+                };
+                let open_already: Option<i64> = query_opt(
+                    conn,
+                    "SELECT id FROM handoffs WHERE conversation_id = ?1 AND closed_at IS NULL ORDER BY id DESC LIMIT 1",
+                    params![conversation.0],
+                    |row| Ok(row.get(0)?),
+                )?;
+                if let Some(handoff) = open_already {
+                    return Ok(Tx::Commit(RequestedHandoffOutcome::AlreadyOpen { handoff }));
+                }
+                execute(
+                    conn,
+                    "UPDATE conversations SET state = 'human', human_at = ?1, updated_at = ?1 WHERE id = ?2",
+                    params![ms(now), conversation.0],
+                )?;
+                let origin = Origin { tenant, correlation_id: &correlation_id, at: now };
+                let key = JobSpec::conversation_key(conversation);
+                let meta = serde_json::json!({ "decision": "handoff", "reason": new.reason });
+                let message = match &text {
+                    Some(text) => {
+                        Some(MessageId(queue_outbound(conn, origin, &key, conversation, text, &meta, max_attempts)?))
+                    }
+                    None => None,
+                };
+                // After the text's delivery on the same key, so the customer hears it first.
+                let handoff = open(conn, origin, &key, conversation, &new, max_attempts)?;
+                Ok(Tx::Commit(RequestedHandoffOutcome::Opened { handoff, message }))
+            })
+            .await
+    }
+
     async fn find_handoff(&self, id: i64) -> Result<Option<HandoffRecord>> {
         self.writer
             .write(move |conn| match query_opt(conn, &HANDOFF_BY_ID_SQL, params![id], handoff_from_row)? {

@@ -17,9 +17,9 @@ use crate::domain::{
     TenantId,
 };
 use crate::store::{
-    AgentAction, AgentOutcome, ClaimedJob, Conversation, ConversationFilter, ConversationListing, ConversationUpdate,
-    Delivery, Finish, MessageStore, NewInbound, NewNotify, NewReply, OLDER_TURNS, Origin, PendingSurvey, RecordOutcome,
-    ReplyContext, Result, StoredMessage,
+    AgentAction, AgentOutcome, BotMessage, ClaimedJob, Conversation, ConversationFilter, ConversationListing,
+    ConversationUpdate, Delivery, Finish, MessageStore, NewInbound, NewNotify, NewReply, OLDER_TURNS, Origin,
+    PendingSurvey, RecordOutcome, ReplyContext, Result, StoredMessage,
 };
 
 // Dynamic SQL in this file is built only from these constant column lists.
@@ -328,6 +328,38 @@ impl MessageStore for SqliteStore {
             })
             .await
     }
+
+    async fn send_as_bot(&self, message: BotMessage<'_>) -> Result<Option<MessageId>> {
+        let (tenant, contact, text) = (message.tenant, message.contact.to_string(), message.text.to_string());
+        let (meta, max_attempts, correlation_id, now) =
+            (message.meta, message.deliver_max_attempts, message.correlation_id.clone(), message.now);
+        self.writer
+            .transact(move |conn| {
+                let Some(conversation) = conversation_id(conn, tenant, &contact)? else {
+                    return Ok(Tx::Commit(None));
+                };
+                execute(
+                    conn,
+                    "UPDATE conversations SET updated_at = ?1 WHERE id = ?2",
+                    params![ms(now), conversation.0],
+                )?;
+                let origin = Origin { tenant, correlation_id: &correlation_id, at: now };
+                let key = JobSpec::conversation_key(conversation);
+                let id = queue_outbound(conn, origin, &key, conversation, &text, &meta, max_attempts)?;
+                Ok(Tx::Commit(Some(MessageId(id))))
+            })
+            .await
+    }
+}
+
+/// The id of a tenant's conversation with `contact`.
+pub(super) fn conversation_id(conn: &Connection, tenant: TenantId, contact: &str) -> Result<Option<ConversationId>> {
+    query_opt(
+        conn,
+        "SELECT id FROM conversations WHERE tenant_id = ?1 AND contact = ?2",
+        params![tenant.0, contact],
+        |row| Ok(ConversationId(row.get(0)?)),
+    )
 }
 
 /// [`NewReply`] without borrows, to move to the writer thread.

@@ -84,6 +84,8 @@ pub struct Config {
     pub fallback: FallbackConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The web panel's sessions and login locks.
+    pub panel: PanelConfig,
 }
 
 /// HTTP listener.
@@ -303,6 +305,10 @@ pub struct LimitsConfig {
     pub per_contact_per_minute: u32,
     /// Burst allowed per contact.
     pub per_contact_burst: u32,
+    /// Panel login attempts per minute from one client IP.
+    pub logins_per_ip_per_minute: u32,
+    /// Login attempts allowed at once from one client IP.
+    pub logins_per_ip_burst: u32,
 }
 
 impl Default for LimitsConfig {
@@ -314,6 +320,8 @@ impl Default for LimitsConfig {
             per_tenant_burst: 200,
             per_contact_per_minute: 60,
             per_contact_burst: 20,
+            logins_per_ip_per_minute: 10,
+            logins_per_ip_burst: 10,
         }
     }
 }
@@ -383,6 +391,34 @@ pub struct FallbackConfig {
 impl Default for FallbackConfig {
     fn default() -> Self {
         Self { timeout: Duration::from_secs(30), max_attempts: 6 }
+    }
+}
+
+/// The web panel's sessions and login locks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PanelConfig {
+    /// A session stops working this long after its login.
+    #[serde(with = "humantime_serde")]
+    pub session_ttl: Duration,
+    /// Failed logins in a row that lock an account.
+    pub lock_after_failures: u32,
+    /// How long such a lock lasts.
+    #[serde(with = "humantime_serde")]
+    pub lock_for: Duration,
+    /// Mark cookies `Secure` (Atende behind TLS); also done when a trusted proxy sends
+    /// `X-Forwarded-Proto: https`.
+    pub secure_cookies: bool,
+}
+
+impl Default for PanelConfig {
+    fn default() -> Self {
+        Self {
+            session_ttl: Duration::from_secs(12 * 3600),
+            lock_after_failures: 5,
+            lock_for: Duration::from_secs(15 * 60),
+            secure_cookies: false,
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //!
 //! Layer 5: may import anything below; never `jobs`.
 
+mod actions;
 mod api;
 mod close;
 mod error;

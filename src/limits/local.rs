@@ -11,11 +11,12 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use super::Limited;
 use crate::config::LimitsConfig;
 
-/// The three ingress buckets of one process.
+/// The ingress and login buckets of one process.
 pub struct LocalLimits {
     ip: DefaultKeyedRateLimiter<IpAddr>,
     tenant: DefaultKeyedRateLimiter<String>,
     contact: DefaultKeyedRateLimiter<String>,
+    login: DefaultKeyedRateLimiter<IpAddr>,
     clock: DefaultClock,
 }
 
@@ -32,6 +33,9 @@ impl LocalLimits {
             ),
             contact: RateLimiter::keyed(
                 Quota::per_minute(nz(config.per_contact_per_minute)).allow_burst(nz(config.per_contact_burst)),
+            ),
+            login: RateLimiter::keyed(
+                Quota::per_minute(nz(config.logins_per_ip_per_minute)).allow_burst(nz(config.logins_per_ip_burst)),
             ),
             clock: DefaultClock::default(),
         }
@@ -53,6 +57,11 @@ impl LocalLimits {
         self.contact.check_key(&key).map_err(|n| self.limited("contact", n.wait_time_from(self.clock.now())))
     }
 
+    /// One panel login attempt from `ip`.
+    pub fn check_login(&self, ip: IpAddr) -> Result<(), Limited> {
+        self.login.check_key(&ip).map_err(|n| self.limited("login", n.wait_time_from(self.clock.now())))
+    }
+
     /// Forgets idle keys; call periodically so phone-number keys do not grow without bound.
     pub fn prune(&self) {
         self.ip.retain_recent();
@@ -60,6 +69,7 @@ impl LocalLimits {
         self.contact.retain_recent();
         self.contact.shrink_to_fit();
         self.tenant.retain_recent();
+        self.login.retain_recent();
     }
 
     fn limited(&self, scope: &'static str, wait: Duration) -> Limited {

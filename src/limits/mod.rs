@@ -20,7 +20,7 @@ pub use redis::{RedisHandle, RedisStatus};
 /// A request over its limit, and how long to wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limited {
-    /// Which bucket ran dry: `ip`, `tenant` or `contact`.
+    /// Which bucket ran dry: `ip`, `tenant`, `contact` or `login`.
     pub scope: &'static str,
     /// When a retry may pass.
     pub retry_after: Duration,
@@ -41,13 +41,14 @@ impl Rate {
     }
 }
 
-/// The three ingress buckets.
+/// The ingress buckets, and the panel's login bucket.
 pub struct Limits {
     local: LocalLimits,
     redis: Option<Arc<RedisHandle>>,
     ip: Rate,
     tenant: Rate,
     contact: Rate,
+    login: Rate,
 }
 
 impl Limits {
@@ -60,6 +61,7 @@ impl Limits {
             ip: Rate::per(second, config.per_ip_per_second, config.per_ip_burst),
             tenant: Rate::per(second, config.per_tenant_per_second, config.per_tenant_burst),
             contact: Rate::per(Duration::from_secs(60), config.per_contact_per_minute, config.per_contact_burst),
+            login: Rate::per(Duration::from_secs(60), config.logins_per_ip_per_minute, config.logins_per_ip_burst),
         }
     }
 
@@ -89,6 +91,14 @@ impl Limits {
         match self.shared("contact", &format!("{slug}:{contact}"), self.contact).await {
             Some(verdict) => verdict,
             None => self.local.check_contact(slug, contact),
+        }
+    }
+
+    /// One panel login attempt from `ip`.
+    pub async fn check_login(&self, ip: IpAddr) -> Result<(), Limited> {
+        match self.shared("login", &ip.to_string(), self.login).await {
+            Some(verdict) => verdict,
+            None => self.local.check_login(ip),
         }
     }
 

@@ -77,6 +77,32 @@ pub struct ApiTokenRecord {
     pub revoked_at: Option<OffsetDateTime>,
 }
 
+/// A panel session to store (the cookie carries the secret, the row its digest).
+#[derive(Debug, Clone)]
+pub struct NewSession<'a> {
+    /// Whose.
+    pub user: UserId,
+    /// SHA-256 of the cookie's secret.
+    pub digest: &'a str,
+    /// The session's CSRF token, carried by every form.
+    pub csrf: &'a str,
+    /// Where the login came from.
+    pub ip: &'a str,
+    /// It stops working then.
+    pub expires_at: OffsetDateTime,
+}
+
+/// A live panel session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// Its owner.
+    pub user: User,
+    /// The CSRF token every form of this session carries.
+    pub csrf: String,
+    /// It stops working then.
+    pub expires_at: OffsetDateTime,
+}
+
 /// One audit entry to append.
 #[derive(Debug, Clone)]
 pub struct NewAudit<'a> {
@@ -183,6 +209,12 @@ pub trait AccessStore {
     async fn list_api_tokens(&self, user: Option<UserId>) -> Result<Vec<ApiTokenRecord>>;
     /// Revokes a token; false when it does not exist or was revoked already.
     async fn revoke_api_token(&self, id: i64, now: OffsetDateTime) -> Result<bool>;
+    /// Stores a new panel session.
+    async fn create_session(&self, session: &NewSession<'_>, now: OffsetDateTime) -> Result<()>;
+    /// The live session (not revoked, not expired, owner enabled) with this digest.
+    async fn find_session(&self, digest: &str, now: OffsetDateTime) -> Result<Option<Session>>;
+    /// Ends a session (logout); false when it was not live.
+    async fn revoke_session(&self, digest: &str, now: OffsetDateTime) -> Result<bool>;
     /// Appends one entry to the audit log.
     async fn append_audit(&self, entry: &NewAudit<'_>) -> Result<i64>;
     /// Audit entries, newest first.

@@ -5,11 +5,10 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use time::OffsetDateTime;
 
-use super::{Caller, audit, limit, unavailable};
+use super::{Caller, limit};
 use crate::domain::{JobId, JobKind};
-use crate::http::{ApiError, AppState};
+use crate::http::{ApiError, AppState, actions};
 use crate::queue::{self, DeadLetterError};
 use crate::store::DeadLetterFilter;
 
@@ -27,11 +26,7 @@ fn job_id(raw: &str) -> Result<JobId, ApiError> {
 }
 
 fn failed(err: DeadLetterError) -> ApiError {
-    match err {
-        DeadLetterError::NotFound(_) => ApiError::NotFound,
-        DeadLetterError::NotDead(..) => ApiError::Conflict(err.to_string()),
-        DeadLetterError::Store(err) => unavailable(err),
-    }
+    super::failed(err.into())
 }
 
 pub(super) async fn list(
@@ -62,17 +57,8 @@ pub(super) async fn replay(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    queue::replay(&*state.store, job_id(&id)?, OffsetDateTime::now_utc()).await.map_err(failed)?;
-    state.wake.notify_waiters();
-    audit(
-        &state,
-        &caller,
-        "dead_letter.replay",
-        &format!("job:{id}"),
-        Some(json!({"state": "dead"})),
-        Some(json!({"state": "queued"})),
-    )
-    .await?;
+    let id = job_id(&id)?;
+    actions::replay(&state, id, caller.actor()).await.map_err(super::failed)?;
     Ok(Json(json!({ "id": id, "state": "queued" })))
 }
 
@@ -81,15 +67,7 @@ pub(super) async fn discard(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    queue::discard(&*state.store, job_id(&id)?, OffsetDateTime::now_utc()).await.map_err(failed)?;
-    audit(
-        &state,
-        &caller,
-        "dead_letter.discard",
-        &format!("job:{id}"),
-        Some(json!({"state": "dead"})),
-        Some(json!({"state": "discarded"})),
-    )
-    .await?;
+    let id = job_id(&id)?;
+    actions::discard(&state, id, caller.actor()).await.map_err(super::failed)?;
     Ok(Json(json!({ "id": id, "state": "discarded" })))
 }

@@ -29,10 +29,11 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::actions::{ActionError, Actor};
 use super::{ApiError, AppState};
 use crate::domain::UserRole;
 use crate::secrets::token_digest;
-use crate::store::{NewAudit, Tenant, User};
+use crate::store::{Tenant, User};
 
 /// Where the API lives.
 pub const PREFIX: &str = "/api/v1";
@@ -315,6 +316,13 @@ pub struct Caller {
     pub ip: String,
 }
 
+impl Caller {
+    /// The caller as the audit log names them.
+    pub fn actor(&self) -> Actor<'_> {
+        Actor { email: self.user.email.as_str(), user: self.user.id, ip: &self.ip }
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
@@ -471,27 +479,14 @@ fn rfc3339(at: OffsetDateTime) -> String {
     at.format(&Rfc3339).unwrap_or_default()
 }
 
-/// Appends the audit entry of a change made through the API.
-async fn audit(
-    state: &AppState,
-    caller: &Caller,
-    action: &str,
-    target: &str,
-    before: Option<Value>,
-    after: Option<Value>,
-) -> Result<(), ApiError> {
-    let entry = NewAudit {
-        actor: caller.user.email.as_str(),
-        user_id: Some(caller.user.id),
-        action,
-        target: Some(target),
-        ip: Some(&caller.ip),
-        success: true,
-        before,
-        after,
-        at: OffsetDateTime::now_utc(),
-    };
-    state.store.append_audit(&entry).await.map(drop).map_err(unavailable)
+/// An action's failure as the API answers it.
+fn failed(err: ActionError) -> ApiError {
+    match err {
+        ActionError::NotFound => ApiError::NotFound,
+        ActionError::Conflict(message) => ApiError::Conflict(message),
+        ActionError::Invalid(message) => ApiError::InvalidPayload(message),
+        ActionError::Store(err) => unavailable(err),
+    }
 }
 
 #[cfg(test)]

@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 use super::{PgStore, from_ms, ms};
 use crate::domain::{Email, UserId, UserRole};
 use crate::store::{
-    AccessStore, ApiTokenRecord, AuditFilter, AuditRecord, LockPolicy, NewAudit, NewUser, Result, User, UserChange,
-    UserCredentials, token_use_is_stale,
+    AccessStore, ApiTokenRecord, AuditFilter, AuditRecord, LockPolicy, NewAudit, NewSession, NewUser, Result, Session,
+    User, UserChange, UserCredentials, token_use_is_stale,
 };
 
 fn user_from_row(row: &PgRow) -> User {
@@ -198,6 +198,49 @@ impl AccessStore for PgStore {
                 .await?;
         }
         Ok(Some((id, user_from_row(&row))))
+    }
+
+    async fn create_session(&self, session: &NewSession<'_>, now: OffsetDateTime) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, csrf_token, ip, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(session.digest)
+        .bind(session.user.0)
+        .bind(session.csrf)
+        .bind(session.ip)
+        .bind(ms(now))
+        .bind(ms(session.expires_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn find_session(&self, digest: &str, now: OffsetDateTime) -> Result<Option<Session>> {
+        let row = sqlx::query(
+            "SELECT s.csrf_token, s.expires_at AS session_expires_at, u.id, u.email, u.role, u.disabled_at,
+                    u.failed_logins, u.locked_until, u.created_at
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND u.disabled_at IS NULL",
+        )
+        .bind(digest)
+        .bind(ms(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| Session {
+            csrf: row.get("csrf_token"),
+            expires_at: from_ms(row.get("session_expires_at")),
+            user: user_from_row(&row),
+        }))
+    }
+
+    async fn revoke_session(&self, digest: &str, now: OffsetDateTime) -> Result<bool> {
+        let done = sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL")
+            .bind(digest)
+            .bind(ms(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn list_api_tokens(&self, user: Option<UserId>) -> Result<Vec<ApiTokenRecord>> {

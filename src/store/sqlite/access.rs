@@ -8,8 +8,8 @@ use super::sql::{execute, query_all, query_opt};
 use super::{SqliteStore, corrupt, from_ms, ms};
 use crate::domain::{Email, UserId, UserRole};
 use crate::store::{
-    AccessStore, ApiTokenRecord, AuditFilter, AuditRecord, LockPolicy, NewAudit, NewUser, Result, User, UserChange,
-    UserCredentials, token_use_is_stale,
+    AccessStore, ApiTokenRecord, AuditFilter, AuditRecord, LockPolicy, NewAudit, NewSession, NewUser, Result, Session,
+    User, UserChange, UserCredentials, token_use_is_stale,
 };
 
 const USER_COLUMNS: &str = "id, email, role, disabled_at, failed_logins, locked_until, created_at";
@@ -219,6 +219,54 @@ impl AccessStore for SqliteStore {
                 .await?;
         }
         Ok(Some((id, user)))
+    }
+
+    async fn create_session(&self, session: &NewSession<'_>, now: OffsetDateTime) -> Result<()> {
+        let (user, digest, csrf, ip) =
+            (session.user, session.digest.to_string(), session.csrf.to_string(), session.ip.to_string());
+        let expires = session.expires_at;
+        self.writer
+            .write(move |conn| {
+                execute(
+                    conn,
+                    "INSERT INTO sessions (token_hash, user_id, csrf_token, ip, created_at, expires_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![digest, user.0, csrf, ip, ms(now), ms(expires)],
+                )
+            })
+            .await
+            .map(drop)
+    }
+
+    async fn find_session(&self, digest: &str, now: OffsetDateTime) -> Result<Option<Session>> {
+        let digest = digest.to_string();
+        self.readers
+            .read(move |conn| {
+                query_opt(
+                    conn,
+                    "SELECT s.csrf_token, s.expires_at, u.id, u.email, u.role, u.disabled_at, u.failed_logins,
+                            u.locked_until, u.created_at
+                     FROM sessions s JOIN users u ON u.id = s.user_id
+                     WHERE s.token_hash = ?1 AND s.revoked_at IS NULL AND s.expires_at > ?2 AND u.disabled_at IS NULL",
+                    params![digest, ms(now)],
+                    |row| Ok(Session { csrf: row.get(0)?, expires_at: from_ms(row.get(1)?), user: user_at(row, 2)? }),
+                )
+            })
+            .await
+    }
+
+    async fn revoke_session(&self, digest: &str, now: OffsetDateTime) -> Result<bool> {
+        let digest = digest.to_string();
+        self.writer
+            .write(move |conn| {
+                execute(
+                    conn,
+                    "UPDATE sessions SET revoked_at = ?2 WHERE token_hash = ?1 AND revoked_at IS NULL",
+                    params![digest, ms(now)],
+                )
+            })
+            .await
+            .map(|changed| changed == 1)
     }
 
     async fn list_api_tokens(&self, user: Option<UserId>) -> Result<Vec<ApiTokenRecord>> {

@@ -72,8 +72,8 @@ async fn add(config: &Config, email: &str, role: &str, file: Option<&Path>, lang
     Ok(())
 }
 
-/// The first line of `file`, or of stdin when it is piped. There is no interactive prompt
-/// yet, so a terminal on stdin gets the two ways to pass the password instead of a hang.
+/// The first line of `file`, or of stdin when it is piped; on a terminal, typed twice
+/// without echo.
 fn read_password(file: Option<&Path>, lang: Lang) -> anyhow::Result<SecretString> {
     let mut text = String::new();
     match file {
@@ -86,13 +86,24 @@ fn read_password(file: Option<&Path>, lang: Lang) -> anyhow::Result<SecretString
                 )
             })?;
         }
-        None if std::io::stdin().is_terminal() => anyhow::bail!(
-            "{}",
-            lang.pick(
-                "informe a senha com --password-file ARQUIVO ou pela entrada padrão: echo 'senha' | atende user add …",
-                "give the password with --password-file FILE or on stdin: echo 'password' | atende user add …"
-            )
-        ),
+        None if std::io::stdin().is_terminal() => {
+            let cannot = || {
+                lang.pick(
+                    "não consegui ler a senha do terminal; use --password-file ARQUIVO",
+                    "cannot read the password from the terminal; use --password-file FILE",
+                )
+            };
+            let first = rpassword::prompt_password(lang.pick("Senha: ", "Password: ")).with_context(cannot)?;
+            let again = rpassword::prompt_password(lang.pick("Repita a senha: ", "Repeat the password: "))
+                .with_context(cannot)?;
+            if first != again {
+                anyhow::bail!(
+                    "{}",
+                    lang.pick("as senhas não conferem; nada foi criado", "the passwords differ; nothing was created")
+                );
+            }
+            text = first;
+        }
         None => {
             std::io::stdin().take(64 * 1024).read_to_string(&mut text).with_context(|| {
                 lang.pick("não consegui ler a senha da entrada padrão", "cannot read the password from stdin")

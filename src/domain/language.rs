@@ -23,6 +23,14 @@ impl Language {
         }
     }
 
+    /// The text for this language.
+    pub fn pick<'a>(self, pt_br: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Self::PtBr => pt_br,
+            Self::En => en,
+        }
+    }
+
     /// Reads `pt-BR`, `pt`, `pt_BR`, `en`, `en-US`… (case-insensitive).
     pub fn parse(tag: &str) -> Option<Self> {
         let tag = tag.to_ascii_lowercase();

@@ -1,4 +1,4 @@
-//! HTTP surface: webhook ingress, the admin API and the operations endpoints.
+//! HTTP surface: webhook ingress, the admin API, the panel and the operations endpoints.
 //!
 //! Layer 5: may import anything below; never `jobs`.
 
@@ -8,6 +8,7 @@ mod close;
 mod error;
 mod ingress;
 mod ops;
+pub mod panel;
 
 use std::sync::Arc;
 
@@ -41,7 +42,11 @@ pub struct AppState {
 /// The operations routes, plus webhook ingress and the admin API when `front` (roles `all`
 /// and `api`).
 pub fn router(state: AppState, front: bool) -> Router {
-    let routes = if front { Router::new().merge(ingress::router()).merge(api::router(&state)) } else { Router::new() };
+    let routes = if front {
+        Router::new().merge(ingress::router()).merge(api::router(&state)).merge(panel::router(&state))
+    } else {
+        Router::new()
+    };
     routes
         .merge(ops::router())
         .fallback(|| async { ApiError::NotFound })

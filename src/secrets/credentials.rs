@@ -58,7 +58,7 @@ pub fn token_digest(token: &str) -> String {
 }
 
 /// 32 random bytes, URL-safe base64.
-fn random_token() -> String {
+pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)

@@ -6,5 +6,6 @@
 mod credentials;
 
 pub use credentials::{
-    ApiToken, MIN_PASSWORD_CHARS, PasswordError, SessionToken, hash_password, token_digest, verify_password,
+    ApiToken, MIN_PASSWORD_CHARS, PasswordError, SessionToken, hash_password, random_token, token_digest,
+    verify_password,
 };

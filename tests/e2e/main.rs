@@ -21,6 +21,7 @@ mod group_commit;
 mod handoff;
 mod ingress;
 mod ops;
+mod panel;
 mod queue;
 mod races;
 mod reply;

@@ -15,3 +15,34 @@ document.querySelectorAll('[data-refresh]').forEach((section) => {
     }
   }, seconds * 1000);
 });
+
+// The persona editor's live preview: the draft is answered as you type (after a pause) and
+// on the preview button, without leaving the page. Without the script the button posts the
+// form and the page comes back with the preview.
+const persona = document.querySelector('form[data-preview]');
+if (persona) {
+  const section = document.getElementById('preview');
+  const message = document.getElementById('preview-message');
+  let timer = null;
+  const preview = async () => {
+    if (!message || !message.value.trim()) return;
+    section.classList.add('loading');
+    try {
+      const response = await fetch(persona.dataset.preview, { method: 'POST', body: new URLSearchParams(new FormData(persona)) });
+      const page = new DOMParser().parseFromString(await response.text(), 'text/html');
+      const fresh = page.getElementById('preview');
+      const error = page.getElementById('persona-error');
+      if (fresh) section.innerHTML = (error ? error.outerHTML : '') + fresh.innerHTML;
+    } finally {
+      section.classList.remove('loading');
+    }
+  };
+  document.getElementById('preview-button')?.addEventListener('click', (event) => {
+    event.preventDefault();
+    preview();
+  });
+  persona.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(preview, 1200);
+  });
+}

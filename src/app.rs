@@ -86,6 +86,7 @@ impl App {
             }
             None => LlmChain::new(llm_settings(&config.llm)),
         };
+        let preview = Arc::new(Brain::new(chain.clone(), config.brain.clone(), store.clone()));
         let brain = Brain::new(chain, config.brain.clone(), store.clone())
             .with_context_cache(ContextCache::new(redis.clone(), config.brain.history_ttl));
         let whaticket = WhaticketClient::new(config.whaticket.timeout);
@@ -107,6 +108,7 @@ impl App {
             limits: limits.clone(),
             wake,
             metrics: telemetry::prometheus(),
+            brain: preview,
         };
         Ok(Self { listener, state, worker, handler, maintenance: limits, role })
     }

@@ -7,6 +7,7 @@
 mod context;
 mod context_cache;
 pub mod csat;
+mod detached;
 pub mod guard;
 mod handoff;
 mod prompt;
@@ -40,6 +41,7 @@ pub fn decision_labels(outcome: &Outcome) -> (&'static str, String) {
 
 pub use context::KnowledgeCache;
 pub use context_cache::{ContextCache, ContextCacheStats};
+pub use detached::{detached_conversation, detached_message, first_message_context};
 pub use handoff::{HandoffReason, STRONGLY_NEGATIVE, handoff_text, out_of_hours, sla_breach_text};
 pub use prompt::{PromptInputs, build_prompt, burst_text, render_system, validate_template};
 

@@ -9,9 +9,9 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use super::Lang;
 use super::commands::{not_found_tenant, open};
 use crate::app::llm_settings;
-use crate::brain::{Brain, Decision, Outcome};
+use crate::brain::{Brain, Decision, Outcome, detached_conversation, detached_message};
 use crate::config::Config;
-use crate::domain::{ConversationId, ConversationState, Direction, MessageId};
+use crate::domain::{ConversationState, Direction};
 use crate::llm::LlmChain;
 use crate::store::{Conversation, ReplyContext, StoredMessage, Tenant};
 
@@ -74,38 +74,12 @@ struct Chat<'a> {
 
 impl<'a> Chat<'a> {
     fn new(tenant: &'a Tenant, window: usize) -> Self {
-        let conversation = Conversation {
-            id: ConversationId(0),
-            tenant_id: tenant.id,
-            contact: "terminal".into(),
-            contact_name: None,
-            ticket_id: None,
-            state: ConversationState::Bot,
-            replied_upto: MessageId(0),
-            context_from: MessageId(0),
-            guard_strikes: 0,
-            negative_streak: 0,
-            ai_count_from: MessageId(0),
-            summary: None,
-            summary_upto: MessageId(0),
-            context_epoch: 0,
-            human_at: None,
-            survey: None,
-        };
+        let conversation = detached_conversation(tenant, "terminal");
         Self { tenant, conversation, transcript: Vec::new(), window, replies: 0 }
     }
 
     fn message(&self, direction: Direction, body: &str) -> StoredMessage {
-        StoredMessage {
-            id: MessageId(self.transcript.len() as i64 + 1),
-            direction,
-            body: body.to_string(),
-            status: "sent".into(),
-            correlation_id: "terminal".into(),
-            sentiment: None,
-            meta: None,
-            created_at: OffsetDateTime::now_utc(),
-        }
+        detached_message(self.transcript.len() as i64 + 1, direction, body)
     }
 
     fn context(&self, line: &str) -> ReplyContext {

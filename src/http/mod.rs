@@ -16,6 +16,7 @@ use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::Notify;
 
+use crate::brain::Brain;
 use crate::config::Config;
 use crate::limits::Limits;
 use crate::store::{Store, TenantCache};
@@ -37,6 +38,8 @@ pub struct AppState {
     pub wake: Arc<Notify>,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// The brain, for the panel's persona preview (answers computed, never stored or sent).
+    pub brain: Arc<Brain>,
 }
 
 /// The operations routes, plus webhook ingress and the admin API when `front` (roles `all`

@@ -10,6 +10,7 @@ mod access;
 mod api;
 mod binary;
 mod brain;
+mod browser;
 mod concurrency;
 mod context_cache;
 mod csat;

@@ -11,7 +11,7 @@ use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use secrecy::ExposeSecret;
 use time::OffsetDateTime;
 use wiremock::ResponseTemplate;
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{body_string_contains, method, path};
 
 use crate::helpers::*;
 
@@ -19,6 +19,7 @@ on_each_backend!(
     every_panel_route_needs_a_session_and_its_role,
     login_is_checked_throttled_locked_and_audited_and_logout_ends_the_session,
     operators_act_from_the_panel_with_csrf_and_viewers_cannot,
+    the_persona_preview_answers_the_draft_beside_the_saved_one_and_saving_makes_a_version,
 );
 
 const CONTACT: &str = "5511999999999";
@@ -373,4 +374,92 @@ async fn operators_act_from_the_panel_with_csrf_and_viewers_cannot(backend: Back
     let actions: Vec<(&str, &str)> =
         audit.iter().filter(|e| e.action != "login").map(|e| (e.actor.as_str(), e.action.as_str())).collect();
     assert_eq!(actions, [("otto@loja.com.br", "dead_letter.replay"), ("otto@loja.com.br", "conversation.ai")]);
+}
+
+/// The fields of the persona form, with `instructions` and the preview `message`.
+fn persona_form<'a>(csrf: &'a str, instructions: &'a str, message: &'a str, limit: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("csrf", csrf),
+        ("tone", "acolhedor"),
+        ("formality", "voce"),
+        ("language", "pt-BR"),
+        ("empathy", "on"),
+        ("ai_enabled", "on"),
+        ("greetings", "Olá!\nOi, tudo bem?"),
+        ("max_ai_messages", limit),
+        ("instructions", instructions),
+        ("message", message),
+    ]
+}
+
+async fn the_persona_preview_answers_the_draft_beside_the_saved_one_and_saving_makes_a_version(backend: Backend) {
+    let app = spawn_app_on(&backend).await;
+    mount_gemini(&app.llm, "Seu pedido chega amanhã.").await;
+    wiremock::Mock::given(method("POST"))
+        .and(path(GEMINI_PATH))
+        .and(body_string_contains("Fale como um pirata"))
+        .respond_with(gemini_text("Arrr, seu pedido chega amanhã, marujo!"))
+        .with_priority(1)
+        .mount(&app.llm)
+        .await;
+    mount_whaticket_ok(&app.whaticket).await;
+    add_user(&app, "otto@loja.com.br", UserRole::Operator).await;
+    add_user(&app, "vera@loja.com.br", UserRole::Viewer).await;
+    let (operator, viewer) = (login(&app, "otto@loja.com.br").await, login(&app, "vera@loja.com.br").await);
+    let tenant = app.store.find_tenant("acme").await.unwrap().unwrap();
+    let page = "/painel/tenants/acme/persona";
+
+    let listed = get(&app, "/painel/tenants", Some(&viewer)).await.text().await.unwrap();
+    assert!(listed.contains(page), "the tenants page links the persona editor");
+    let read_only = get(&app, page, Some(&viewer)).await.text().await.unwrap();
+    assert!(read_only.contains("disabled") && !read_only.contains("id=\"save-button\""), "viewers only read");
+
+    let preview = format!("{page}/preview");
+    let fields = persona_form(&viewer.csrf, "Fale como um pirata.", "Quando chega meu pedido?", "");
+    assert_eq!(post(&app, &preview, Some(&viewer), &fields).await.status(), StatusCode::FORBIDDEN);
+
+    let fields = persona_form(&operator.csrf, "Fale como um pirata.", "Quando chega meu pedido?", "");
+    let shown = post(&app, &preview, Some(&operator), &fields).await;
+    assert_eq!(shown.status(), StatusCode::OK);
+    let html = shown.text().await.unwrap();
+    let column = |id: &str| {
+        let at = html.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no {id} in {html}"));
+        html[at..].split("</div>").next().unwrap().to_string()
+    };
+    assert!(column("preview-saved").contains("Seu pedido chega amanhã."), "{}", column("preview-saved"));
+    assert!(column("preview-draft").contains("Arrr, seu pedido chega amanhã, marujo!"), "{}", column("preview-draft"));
+    assert!(html.contains("Fale como um pirata."), "the unsaved draft stays in the form");
+    let after = app.store.find_tenant("acme").await.unwrap().unwrap();
+    assert_eq!(after.persona_version, tenant.persona_version, "a preview saves nothing");
+    assert!(app.sent().await.is_empty(), "and sends nothing");
+    assert!(!app.conversation_exists("preview").await);
+
+    let bad = persona_form(&operator.csrf, "Fale como um pirata.", "", "muitas");
+    let refused = post(&app, page, Some(&operator), &bad).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(refused.text().await.unwrap().contains("max_ai_messages"), "the error names the field");
+    assert_eq!(app.store.find_tenant("acme").await.unwrap().unwrap().persona_version, tenant.persona_version);
+
+    let good = persona_form(&operator.csrf, "Fale como um pirata.", "", "20");
+    let saved = post(&app, page, Some(&operator), &good).await;
+    assert_eq!((saved.status(), location(&saved)), (StatusCode::SEE_OTHER, format!("{page}?ok=saved")));
+    let now = app.store.find_tenant("acme").await.unwrap().unwrap();
+    assert_eq!(now.persona_version, tenant.persona_version + 1, "saving makes a new persona version");
+    let persona = &now.settings.persona;
+    assert_eq!(persona.instructions.as_deref(), Some("Fale como um pirata."));
+    assert_eq!((persona.max_ai_messages, persona.greetings.len()), (Some(20), 2));
+    assert_eq!(now.settings.whaticket, tenant.settings.whaticket, "the rest of the tenant is untouched");
+    let filter = AuditFilter { action: Some("persona.".into()), limit: 10, ..AuditFilter::default() };
+    let audit = app.store.list_audit(&filter).await.unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].after.as_ref().unwrap()["instructions"], "Fale como um pirata.");
+    assert!(audit[0].before.as_ref().unwrap().get("instructions").is_none());
+
+    app.post_generic(&generic("pp1", CONTACT, "Quando chega meu pedido?")).await;
+    app.drain().await;
+    assert_eq!(
+        app.sent().await.last().unwrap()["body"],
+        "Arrr, seu pedido chega amanhã, marujo!",
+        "customers get the saved persona"
+    );
 }

@@ -7,6 +7,7 @@
 
 mod auth;
 mod pages;
+mod persona;
 
 use std::net::SocketAddr;
 
@@ -91,6 +92,20 @@ pub static PAGES: &[Page] = &[
         path: "/conversations/{tenant}/{contact}/close",
         role: OPERATOR,
         route: || axum::routing::post(pages::close),
+    },
+    Page { method: "GET", path: "/tenants", role: VIEWER, route: || get(pages::tenants) },
+    Page { method: "GET", path: "/tenants/{tenant}/persona", role: VIEWER, route: || get(persona::show) },
+    Page {
+        method: "POST",
+        path: "/tenants/{tenant}/persona",
+        role: OPERATOR,
+        route: || axum::routing::post(persona::save),
+    },
+    Page {
+        method: "POST",
+        path: "/tenants/{tenant}/persona/preview",
+        role: OPERATOR,
+        route: || axum::routing::post(persona::preview),
     },
     Page { method: "GET", path: "/handoffs", role: VIEWER, route: || get(pages::handoffs) },
     Page { method: "GET", path: "/dead-letters", role: VIEWER, route: || get(pages::dead_letters) },

@@ -19,20 +19,20 @@ use crate::store::{AuditFilter, ConversationFilter, DeadLetterFilter, Tenant};
 
 /// What every page's frame shows: who, their role, the language, the CSRF token for forms.
 pub(super) struct Frame {
-    lang: Language,
-    email: String,
-    role: &'static str,
-    csrf: String,
-    can_operate: bool,
-    is_admin: bool,
+    pub(super) lang: Language,
+    pub(super) email: String,
+    pub(super) role: &'static str,
+    pub(super) csrf: String,
+    pub(super) can_operate: bool,
+    pub(super) is_admin: bool,
     /// The nav entry to highlight.
-    active: &'static str,
+    pub(super) active: &'static str,
     /// A notice after an action (`?ok=` / `?error=` codes, never free text).
-    notice: Option<(bool, &'static str)>,
+    pub(super) notice: Option<(bool, &'static str)>,
 }
 
 impl Frame {
-    fn new(viewer: &Viewer, active: &'static str, notice: &NoticeQuery) -> Self {
+    pub(super) fn new(viewer: &Viewer, active: &'static str, notice: &NoticeQuery) -> Self {
         Self {
             lang: viewer.lang,
             email: viewer.user.email.as_str().to_string(),
@@ -74,6 +74,10 @@ impl NoticeQuery {
                 "closed" => lang.pick("Atendimento encerrado.", "Conversation closed."),
                 "replayed" => lang.pick("Recolocado na fila.", "Queued again."),
                 "discarded" => lang.pick("Descartado.", "Discarded."),
+                "saved" => lang.pick(
+                    "Persona salva: vale a partir da próxima resposta.",
+                    "Persona saved: it applies from the next answer.",
+                ),
                 _ => return None,
             };
             return Some((true, text));
@@ -170,6 +174,51 @@ pub(super) async fn dashboard(
         updated: show_time(now),
     };
     render(StatusCode::OK, &page)
+}
+
+// ---------------------------------------------------------------- tenants
+
+struct TenantRow {
+    slug: String,
+    name: String,
+    version: i64,
+    channels: String,
+    flags: String,
+}
+
+#[derive(Template)]
+#[template(path = "tenants.html")]
+struct TenantsPage {
+    frame: Frame,
+    rows: Vec<TenantRow>,
+}
+
+pub(super) async fn tenants(State(state): State<AppState>, viewer: Viewer) -> Response {
+    let tenants = match state.store.list_tenants().await {
+        Ok(tenants) => tenants,
+        Err(err) => return unavailable(viewer.lang, err),
+    };
+    let rows = tenants
+        .into_iter()
+        .map(|t| {
+            let mut channels = vec!["generic"];
+            if t.settings.whaticket.is_some() {
+                channels.insert(0, "whaticket");
+            }
+            let set: Vec<String> = crate::domain::Flag::ALL
+                .iter()
+                .filter_map(|flag| t.flags.get(*flag).map(|value| format!("{} {value}", flag.name())))
+                .collect();
+            TenantRow {
+                slug: t.slug,
+                name: t.name,
+                version: t.persona_version,
+                channels: channels.join(", "),
+                flags: if set.is_empty() { "–".into() } else { set.join(", ") },
+            }
+        })
+        .collect();
+    render(StatusCode::OK, &TenantsPage { frame: Frame::new(&viewer, "persona", &NoticeQuery::default()), rows })
 }
 
 // ---------------------------------------------------------------- conversations

@@ -1,5 +1,6 @@
-//! What an operator can do to a conversation or a dead letter, shared by the admin API and
-//! the panel: each action checks its target, changes it, and writes the audit entry.
+//! What an operator can do to a conversation, a dead letter or a tenant's flags, shared by
+//! the admin API and the panel: each action checks its target, changes it, and writes the
+//! audit entry.
 
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -7,7 +8,7 @@ use tracing::info;
 
 use super::AppState;
 use crate::brain::handoff_text;
-use crate::domain::{ContactNumber, ConversationState, CorrelationId, JobId, MessageId, UserId};
+use crate::domain::{ContactNumber, ConversationState, CorrelationId, Flag, FlagValue, JobId, MessageId, UserId};
 use crate::queue::{self, DeadLetterError};
 use crate::store::{
     BotMessage, CloseOutcome, NewAudit, NewHandoff, RequestedHandoff, RequestedHandoffOutcome, StoreError,
@@ -237,5 +238,24 @@ pub async fn discard(state: &AppState, id: JobId, actor: Actor<'_>) -> Result<()
     queue::discard(&*state.store, id, OffsetDateTime::now_utc()).await?;
     let (before, after) = (json!({ "state": "dead" }), json!({ "state": "discarded" }));
     audit(state, actor, "dead_letter.discard", &format!("job:{id}"), Some(before), Some(after)).await?;
+    Ok(())
+}
+
+/// Sets a tenant's feature flag (`None`: back to its default); read at run time, no restart.
+pub async fn set_flag(
+    state: &AppState,
+    tenant: &Tenant,
+    flag: Flag,
+    value: Option<FlagValue>,
+    actor: Actor<'_>,
+) -> Result<(), ActionError> {
+    let before = tenant.flags.get(flag).map(ToString::to_string);
+    if !state.store.set_flag(tenant.id, flag, value.clone(), OffsetDateTime::now_utc()).await? {
+        return Err(ActionError::NotFound);
+    }
+    let after = value.as_ref().map(ToString::to_string);
+    let target = format!("{}/{}", tenant.slug, flag.name());
+    audit(state, actor, "flag.set", &target, Some(json!({ "value": before })), Some(json!({ "value": after }))).await?;
+    info!(tenant = %tenant.slug, flag = flag.name(), value = ?after, by = actor.email, "feature flag set");
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! login with its CSRF token, throttling and lock, audit, logout, expired sessions, and the
 //! operator's forms (AI switch, dead-letter replay) with their CSRF check.
 
-use atende::domain::{ConversationState, Email, JobState, UserRole};
+use atende::domain::{ConversationState, Email, Flag, FlagValue, JobState, UserRole};
 use atende::http::panel::PAGES;
 use atende::secrets::{SessionToken, hash_password};
 use atende::store::{AuditFilter, DeadLetterFilter, NewSession, NewUser};
@@ -20,6 +20,7 @@ on_each_backend!(
     login_is_checked_throttled_locked_and_audited_and_logout_ends_the_session,
     operators_act_from_the_panel_with_csrf_and_viewers_cannot,
     the_persona_preview_answers_the_draft_beside_the_saved_one_and_saving_makes_a_version,
+    flags_change_at_run_time_and_dead_letters_go_in_bulk,
 );
 
 const CONTACT: &str = "5511999999999";
@@ -462,4 +463,85 @@ async fn the_persona_preview_answers_the_draft_beside_the_saved_one_and_saving_m
         "Arrr, seu pedido chega amanhã, marujo!",
         "customers get the saved persona"
     );
+}
+
+async fn flags_change_at_run_time_and_dead_letters_go_in_bulk(backend: Backend) {
+    let app = spawn_app_on(&backend).await;
+    mount_gemini(&app.llm, "Oi!").await;
+    let outage = wiremock::Mock::given(method("POST"))
+        .and(path("/api/messages/send"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount_as_scoped(&app.whaticket)
+        .await;
+    for (id, contact) in [("f1", CONTACT), ("f2", "5511888888888"), ("f3", "5511777777777")] {
+        app.post_generic(&generic(id, contact, "Oi")).await;
+    }
+    app.drain().await;
+    drop(outage);
+    mount_whaticket_ok(&app.whaticket).await;
+    add_user(&app, "otto@loja.com.br", UserRole::Operator).await;
+    add_user(&app, "vera@loja.com.br", UserRole::Viewer).await;
+    let (operator, viewer) = (login(&app, "otto@loja.com.br").await, login(&app, "vera@loja.com.br").await);
+
+    // Flags: shown with their defaults, set by an operator, read at once.
+    let page = "/painel/tenants/acme/flags";
+    let html = get(&app, page, Some(&viewer)).await.text().await.unwrap();
+    assert!(html.contains("id=\"flag-csat\"") && html.contains("on (padrão)"), "{html}");
+    let off = [("csrf", operator.csrf.as_str()), ("flag", "csat"), ("value", "off")];
+    let refused = post(&app, page, Some(&viewer), &[("csrf", &viewer.csrf), ("flag", "csat"), ("value", "off")]).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let set = post(&app, page, Some(&operator), &off).await;
+    assert_eq!(location(&set), format!("{page}?ok=flag_set"));
+    let tenant = app.store.find_tenant("acme").await.unwrap().unwrap();
+    assert_eq!(tenant.flags.get(Flag::Csat), Some(&FlagValue::Switch(false)));
+    let bad =
+        post(&app, page, Some(&operator), &[("csrf", &operator.csrf), ("flag", "csat"), ("value", "talvez")]).await;
+    assert_eq!(location(&bad), format!("{page}?error=invalid"), "a value the flag does not take changes nothing");
+    let unknown =
+        post(&app, page, Some(&operator), &[("csrf", &operator.csrf), ("flag", "teleport"), ("value", "on")]).await;
+    assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
+    let back = post(&app, page, Some(&operator), &[("csrf", &operator.csrf), ("flag", "csat"), ("value", "")]).await;
+    assert_eq!(location(&back), format!("{page}?ok=flag_set"));
+    assert_eq!(
+        app.store.find_tenant("acme").await.unwrap().unwrap().flags.get(Flag::Csat),
+        None,
+        "back to the default"
+    );
+    let model = [("csrf", operator.csrf.as_str()), ("flag", "llm_model"), ("value", "gemini-2.5-pro")];
+    post(&app, page, Some(&operator), &model).await;
+    let now = app.store.find_tenant("acme").await.unwrap().unwrap();
+    assert_eq!(now.flags.text(Flag::LlmModel), Some("gemini-2.5-pro"));
+    let filter = AuditFilter { action: Some("flag.".into()), limit: 10, ..AuditFilter::default() };
+    let entries = app.store.list_audit(&filter).await.unwrap();
+    assert_eq!(entries.len(), 3, "every change is audited");
+    assert_eq!(entries[2].after.as_ref().unwrap()["value"], "off");
+    assert_eq!(
+        (entries[2].target.as_deref(), entries[1].before.as_ref().unwrap()["value"].as_str()),
+        (Some("acme/csat"), Some("off"))
+    );
+
+    // Dead letters in bulk: the ticked ones only.
+    let dead = app.store.list_dead_letters(&DeadLetterFilter::default()).await.unwrap();
+    assert_eq!(dead.len(), 3);
+    let (a, b, c) = (dead[0].id.to_string(), dead[1].id.to_string(), dead[2].id.to_string());
+    let bulk = "/painel/dead-letters/bulk";
+    let discard = [("csrf", operator.csrf.as_str()), ("id", &a), ("id", &b), ("action", "discard")];
+    assert_eq!(
+        post(&app, bulk, Some(&viewer), &[("csrf", &viewer.csrf), ("id", &a), ("action", "discard")]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let done = post(&app, bulk, Some(&operator), &discard).await;
+    assert_eq!(location(&done), "/painel/dead-letters?ok=bulk_discarded");
+    let left = app.store.list_dead_letters(&DeadLetterFilter::default()).await.unwrap();
+    assert_eq!(left.iter().map(|j| j.id).collect::<Vec<_>>(), [dead[2].id], "only the ticked ones");
+    let replay = [("csrf", operator.csrf.as_str()), ("id", &c), ("id", &a), ("action", "replay")];
+    assert_eq!(location(&post(&app, bulk, Some(&operator), &replay).await), "/painel/dead-letters?ok=bulk_replayed");
+    assert_eq!(
+        app.store.find_job(dead[2].id).await.unwrap().unwrap().state,
+        JobState::Queued,
+        "the discarded one is left alone"
+    );
+    assert_eq!(app.store.find_job(dead[0].id).await.unwrap().unwrap().state, JobState::Discarded);
+    let none = post(&app, bulk, Some(&operator), &[("csrf", &operator.csrf), ("action", "replay")]).await;
+    assert_eq!(location(&none), "/painel/dead-letters?error=invalid");
 }

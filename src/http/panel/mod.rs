@@ -6,6 +6,7 @@
 //! role, so a page cannot be served without the check; the tests crawl the same table.
 
 mod auth;
+mod flags;
 mod pages;
 mod persona;
 
@@ -107,8 +108,11 @@ pub static PAGES: &[Page] = &[
         role: OPERATOR,
         route: || axum::routing::post(persona::preview),
     },
+    Page { method: "GET", path: "/tenants/{tenant}/flags", role: VIEWER, route: || get(flags::show) },
+    Page { method: "POST", path: "/tenants/{tenant}/flags", role: OPERATOR, route: || axum::routing::post(flags::set) },
     Page { method: "GET", path: "/handoffs", role: VIEWER, route: || get(pages::handoffs) },
     Page { method: "GET", path: "/dead-letters", role: VIEWER, route: || get(pages::dead_letters) },
+    Page { method: "POST", path: "/dead-letters/bulk", role: OPERATOR, route: || axum::routing::post(pages::bulk) },
     Page { method: "GET", path: "/dead-letters/{id}", role: VIEWER, route: || get(pages::dead_letter) },
     Page {
         method: "POST",

@@ -3,7 +3,7 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawForm, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -74,6 +74,12 @@ impl NoticeQuery {
                 "closed" => lang.pick("Atendimento encerrado.", "Conversation closed."),
                 "replayed" => lang.pick("Recolocado na fila.", "Queued again."),
                 "discarded" => lang.pick("Descartado.", "Discarded."),
+                "bulk_replayed" => lang.pick("Selecionados recolocados na fila.", "Selected jobs queued again."),
+                "bulk_discarded" => lang.pick("Selecionados descartados.", "Selected jobs discarded."),
+                "flag_set" => lang.pick(
+                    "Recurso alterado: vale a partir da próxima mensagem.",
+                    "Flag changed: it applies from the next message.",
+                ),
                 "saved" => lang.pick(
                     "Persona salva: vale a partir da próxima resposta.",
                     "Persona saved: it applies from the next answer.",
@@ -222,6 +228,15 @@ pub(super) async fn tenants(State(state): State<AppState>, viewer: Viewer) -> Re
 }
 
 // ---------------------------------------------------------------- conversations
+
+/// The tenant of a `{tenant}` segment, or the page that says why not.
+pub(super) async fn find_tenant(state: &AppState, lang: Language, slug: &str) -> Result<Tenant, Response> {
+    match state.store.find_tenant(slug).await {
+        Ok(Some(tenant)) => Ok(tenant),
+        Ok(None) => Err(error_page(lang, StatusCode::NOT_FOUND, Problem::NotFound)),
+        Err(err) => Err(unavailable(lang, err)),
+    }
+}
 
 /// A tenant chosen with `?tenant=`, else the first one.
 async fn chosen_tenant(state: &AppState, wanted: Option<&str>) -> Result<(Vec<Tenant>, Option<Tenant>), Response> {
@@ -415,16 +430,12 @@ pub(super) async fn conversation(
 /// The tenant and customer of a conversation URL.
 async fn target(state: &AppState, lang: Language, slug: &str, raw: &str) -> Result<(Tenant, ContactNumber), Response> {
     let contact = ContactNumber::parse(raw).map_err(|_| error_page(lang, StatusCode::NOT_FOUND, Problem::NotFound))?;
-    match state.store.find_tenant(slug).await {
-        Ok(Some(tenant)) => Ok((tenant, contact)),
-        Ok(None) => Err(error_page(lang, StatusCode::NOT_FOUND, Problem::NotFound)),
-        Err(err) => Err(unavailable(lang, err)),
-    }
+    Ok((find_tenant(state, lang, slug).await?, contact))
 }
 
 /// Back to `page` with the action's outcome, or the error page when there is nothing to go
 /// back to.
-fn after_action(lang: Language, page: &str, outcome: Result<&'static str, ActionError>) -> Response {
+pub(super) fn after_action(lang: Language, page: &str, outcome: Result<&'static str, ActionError>) -> Response {
     match outcome {
         Ok(code) => Redirect::to(&format!("{page}?ok={code}")).into_response(),
         Err(ActionError::NotFound) => error_page(lang, StatusCode::NOT_FOUND, Problem::NotFound),
@@ -718,6 +729,44 @@ pub(super) async fn replay(State(state): State<AppState>, viewer: Viewer, Path(r
     let Some(id) = job_id(&raw) else { return error_page(viewer.lang, StatusCode::NOT_FOUND, Problem::NotFound) };
     let outcome = actions::replay(&state, id, viewer.actor()).await.map(|()| "replayed");
     after_action(viewer.lang, &format!("{PREFIX}/dead-letters/{id}"), outcome)
+}
+
+/// Most dead letters one bulk action takes.
+const BULK_LIMIT: usize = 200;
+
+/// Replays or discards the ticked dead letters (`id` repeated, `action=replay|discard`).
+/// Those that are not dead any more are left alone.
+pub(super) async fn bulk(State(state): State<AppState>, viewer: Viewer, RawForm(body): RawForm) -> Response {
+    let lang = viewer.lang;
+    let mut ids = Vec::new();
+    let mut action = String::new();
+    for (key, value) in form_urlencoded::parse(&body) {
+        match key.as_ref() {
+            "id" => match job_id(&value) {
+                Some(id) => ids.push(id),
+                None => return error_page(lang, StatusCode::BAD_REQUEST, Problem::BadRequest),
+            },
+            "action" => action = value.into_owned(),
+            _ => {}
+        }
+    }
+    let page = format!("{PREFIX}/dead-letters");
+    if ids.is_empty() || ids.len() > BULK_LIMIT {
+        return Redirect::to(&format!("{page}?error=invalid")).into_response();
+    }
+    for id in ids {
+        let outcome = match action.as_str() {
+            "replay" => actions::replay(&state, id, viewer.actor()).await,
+            "discard" => actions::discard(&state, id, viewer.actor()).await,
+            _ => return error_page(lang, StatusCode::BAD_REQUEST, Problem::BadRequest),
+        };
+        match outcome {
+            Ok(()) | Err(ActionError::NotFound | ActionError::Conflict(_)) => {}
+            Err(err) => return after_action(lang, &page, Err(err)),
+        }
+    }
+    let code = if action == "replay" { "bulk_replayed" } else { "bulk_discarded" };
+    Redirect::to(&format!("{page}?ok={code}")).into_response()
 }
 
 pub(super) async fn discard(State(state): State<AppState>, viewer: Viewer, Path(raw): Path<String>) -> Response {

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::pages::{Frame, NoticeQuery};
+use super::pages::{Frame, NoticeQuery, find_tenant};
 use super::{PREFIX, Problem, Viewer, error_page, render};
 use crate::brain::{Decision, Outcome, first_message_context};
 use crate::config::persona::PersonaTable;
@@ -156,17 +156,6 @@ struct PersonaPage {
     draft: Option<Answer>,
 }
 
-async fn find(state: &AppState, lang: Language, slug: &str) -> Result<Tenant, Response> {
-    match state.store.find_tenant(slug).await {
-        Ok(Some(tenant)) => Ok(tenant),
-        Ok(None) => Err(error_page(lang, StatusCode::NOT_FOUND, Problem::NotFound)),
-        Err(err) => {
-            tracing::warn!(error = %err, "panel: store unavailable");
-            Err(error_page(lang, StatusCode::SERVICE_UNAVAILABLE, Problem::Unavailable))
-        }
-    }
-}
-
 fn page(viewer: &Viewer, tenant: &Tenant, fields: Fields, notice: &NoticeQuery) -> PersonaPage {
     PersonaPage {
         frame: Frame::new(viewer, "persona", notice),
@@ -187,7 +176,7 @@ pub(super) async fn show(
     Path(slug): Path<String>,
     Query(notice): Query<NoticeQuery>,
 ) -> Response {
-    let tenant = match find(&state, viewer.lang, &slug).await {
+    let tenant = match find_tenant(&state, viewer.lang, &slug).await {
         Ok(tenant) => tenant,
         Err(response) => return response,
     };
@@ -211,7 +200,7 @@ pub(super) async fn save(
 ) -> Response {
     let lang = viewer.lang;
     let Ok(Form(form)) = form else { return error_page(lang, StatusCode::BAD_REQUEST, Problem::BadRequest) };
-    let tenant = match find(&state, lang, &slug).await {
+    let tenant = match find_tenant(&state, lang, &slug).await {
         Ok(tenant) => tenant,
         Err(response) => return response,
     };
@@ -247,7 +236,7 @@ pub(super) async fn preview(
 ) -> Response {
     let lang = viewer.lang;
     let Ok(Form(form)) = form else { return error_page(lang, StatusCode::BAD_REQUEST, Problem::BadRequest) };
-    let tenant = match find(&state, lang, &slug).await {
+    let tenant = match find_tenant(&state, lang, &slug).await {
         Ok(tenant) => tenant,
         Err(response) => return response,
     };

@@ -46,3 +46,34 @@ if (persona) {
     timer = setTimeout(preview, 1200);
   });
 }
+
+// Knowledge import: a chosen file is read into the form (its format from the extension),
+// and the upload shows its progress.
+const importForm = document.getElementById('import');
+if (importForm) {
+  const text = document.getElementById('import-text');
+  const format = document.getElementById('import-format');
+  const bar = document.getElementById('import-progress');
+  document.getElementById('import-file')?.addEventListener('change', async (event) => {
+    const file = event.target.files[0];
+    if (!file) return;
+    const extension = file.name.split('.').pop().toLowerCase();
+    format.value = { md: 'markdown', markdown: 'markdown', jsonl: 'jsonl', ndjson: 'jsonl' }[extension] || 'csv';
+    text.value = await file.text();
+  });
+  importForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const request = new XMLHttpRequest();
+    request.open('POST', importForm.action);
+    request.upload.onprogress = (progress) => {
+      bar.hidden = false;
+      if (progress.lengthComputable) bar.value = Math.round((100 * progress.loaded) / progress.total);
+    };
+    request.onload = () => {
+      document.open();
+      document.write(request.responseText);
+      document.close();
+    };
+    request.send(new URLSearchParams(new FormData(importForm)));
+  });
+}

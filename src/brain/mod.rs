@@ -10,6 +10,7 @@ pub mod csat;
 mod detached;
 pub mod guard;
 mod handoff;
+mod kb_import;
 mod prompt;
 pub mod sentiment;
 
@@ -43,6 +44,7 @@ pub use context::KnowledgeCache;
 pub use context_cache::{ContextCache, ContextCacheStats};
 pub use detached::{detached_conversation, detached_message, first_message_context};
 pub use handoff::{HandoffReason, STRONGLY_NEGATIVE, handoff_text, out_of_hours, sla_breach_text};
+pub use kb_import::{ImportCounts, import_knowledge, new_knowledge};
 pub use prompt::{PromptInputs, build_prompt, burst_text, render_system, validate_template};
 
 /// WhatsApp's limit for one text message.

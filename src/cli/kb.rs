@@ -7,10 +7,10 @@ use time::OffsetDateTime;
 
 use super::commands::{not_found_tenant, open};
 use super::{KbCommand, Lang, PersonaCommand};
-use crate::brain::KnowledgeCache;
+use crate::brain::{ImportCounts, KnowledgeCache, import_knowledge};
 use crate::config::Config;
 use crate::knowledge::{self, ImportFormat};
-use crate::store::{KnowledgeUpsert, NewKnowledge, Store, Tenant};
+use crate::store::{Store, Tenant};
 
 /// Runs `kb import` / `kb search`.
 pub async fn run(config: &Config, command: KbCommand, lang: Lang) -> anyhow::Result<()> {
@@ -68,24 +68,8 @@ pub async fn run(config: &Config, command: KbCommand, lang: Lang) -> anyhow::Res
 async fn import(store: &dyn Store, tenant: &Tenant, parsed: knowledge::ParsedImport, lang: Lang) -> anyhow::Result<()> {
     let bar = ProgressBar::new(parsed.entries.len() as u64);
     bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("static template"));
-    let (mut added, mut updated, mut unchanged) = (0, 0, 0);
-    let now = OffsetDateTime::now_utc();
-    for entry in &parsed.entries {
-        let new = NewKnowledge {
-            question_key: knowledge::question_key(&entry.question),
-            title: entry.title.clone(),
-            question: entry.question.clone(),
-            answer: entry.answer.clone(),
-            tags: entry.tags.clone(),
-            enabled: entry.enabled,
-        };
-        match store.upsert_knowledge(tenant.id, &new, now).await? {
-            KnowledgeUpsert::Added => added += 1,
-            KnowledgeUpsert::Updated => updated += 1,
-            KnowledgeUpsert::Unchanged => unchanged += 1,
-        }
-        bar.inc(1);
-    }
+    let counts = import_knowledge(store, tenant.id, &parsed.entries, || bar.inc(1)).await?;
+    let ImportCounts { added, updated, unchanged } = counts;
     bar.finish_and_clear();
     println!(
         "{}: {added} {}, {updated} {}, {unchanged} {}, {} {}",

@@ -308,6 +308,14 @@ pub trait KnowledgeStore {
         entry: &NewKnowledge,
         now: OffsetDateTime,
     ) -> Result<KnowledgeUpsert>;
+    /// Changes entry `id` of `tenant` (its question too, and with it the key).
+    async fn update_knowledge(
+        &self,
+        tenant: TenantId,
+        id: i64,
+        entry: &NewKnowledge,
+        now: OffsetDateTime,
+    ) -> Result<KnowledgeEdit>;
     /// Every entry of a tenant (enabled or not), by id.
     async fn list_knowledge(&self, tenant: TenantId) -> Result<Vec<KnowledgeRow>>;
     /// (entry count, latest change in ms): changes whenever the knowledge base does.

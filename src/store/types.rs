@@ -785,6 +785,20 @@ pub struct NewKnowledge {
     pub enabled: bool,
 }
 
+/// What `update_knowledge` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KnowledgeEdit {
+    /// The entry changed.
+    Updated,
+    /// The tenant has no entry with that id.
+    NotFound,
+    /// Another entry already has that question: nothing changed.
+    QuestionTaken {
+        /// That entry.
+        other: i64,
+    },
+}
+
 /// What `upsert_knowledge` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KnowledgeUpsert {

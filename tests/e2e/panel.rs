@@ -21,6 +21,7 @@ on_each_backend!(
     operators_act_from_the_panel_with_csrf_and_viewers_cannot,
     the_persona_preview_answers_the_draft_beside_the_saved_one_and_saving_makes_a_version,
     flags_change_at_run_time_and_dead_letters_go_in_bulk,
+    the_knowledge_base_is_searched_edited_and_imported_from_the_panel,
 );
 
 const CONTACT: &str = "5511999999999";
@@ -544,4 +545,87 @@ async fn flags_change_at_run_time_and_dead_letters_go_in_bulk(backend: Backend) 
     assert_eq!(app.store.find_job(dead[0].id).await.unwrap().unwrap().state, JobState::Discarded);
     let none = post(&app, bulk, Some(&operator), &[("csrf", &operator.csrf), ("action", "replay")]).await;
     assert_eq!(location(&none), "/painel/dead-letters?error=invalid");
+}
+
+async fn the_knowledge_base_is_searched_edited_and_imported_from_the_panel(backend: Backend) {
+    let app = spawn_app_on(&backend).await;
+    add_user(&app, "otto@loja.com.br", UserRole::Operator).await;
+    add_user(&app, "vera@loja.com.br", UserRole::Viewer).await;
+    let (operator, viewer) = (login(&app, "otto@loja.com.br").await, login(&app, "vera@loja.com.br").await);
+    let tenant = app.store.find_tenant("acme").await.unwrap().unwrap();
+    let page = "/painel/tenants/acme/knowledge";
+    let csrf = operator.csrf.as_str();
+
+    // Import: a Markdown file with one good entry, one without an answer.
+    let file = "## Qual o prazo de entrega?\nEntregamos em até 5 dias úteis.\n\n## Vocês abrem no domingo?\n";
+    let fields = [("csrf", viewer.csrf.as_str()), ("format", "markdown"), ("text", file)];
+    assert_eq!(post(&app, &format!("{page}/import"), Some(&viewer), &fields).await.status(), StatusCode::FORBIDDEN);
+    let imported = post(
+        &app,
+        &format!("{page}/import"),
+        Some(&operator),
+        &[("csrf", csrf), ("format", "markdown"), ("text", file)],
+    )
+    .await;
+    assert_eq!(imported.status(), StatusCode::OK);
+    let html = imported.text().await.unwrap();
+    assert!(
+        html.contains("id=\"kb-imported\"") && html.contains("1 adicionadas") && html.contains("1 ignoradas"),
+        "{html}"
+    );
+    assert!(html.contains("linha 4"), "the skipped line is named: {html}");
+    let bad = post(
+        &app,
+        &format!("{page}/import"),
+        Some(&operator),
+        &[("csrf", csrf), ("format", "csv"), ("text", "a,b\n1,2")],
+    )
+    .await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST, "a CSV without question/answer columns is refused");
+
+    // Add, then search the way the bot does.
+    let add = [
+        ("csrf", csrf),
+        ("question", "Como troco um produto?"),
+        ("answer", "Troca em até 30 dias com a nota."),
+        ("tags", "troca, devolução"),
+        ("enabled", "on"),
+    ];
+    let saved = post(&app, page, Some(&operator), &add).await;
+    assert_eq!(location(&saved), format!("{page}?ok=kb_saved"));
+    let entries = app.store.list_knowledge(tenant.id).await.unwrap();
+    assert_eq!(entries.len(), 2);
+    let troca = entries.iter().find(|e| e.question == "Como troco um produto?").unwrap();
+    assert_eq!(troca.tags, ["troca", "devolução"]);
+    let found = get(&app, &format!("{page}?q=prazo+de+entrega"), Some(&viewer)).await.text().await.unwrap();
+    assert!(found.contains("Qual o prazo de entrega?") && !found.contains("Como troco um produto?"), "{found}");
+
+    // Edit: the question itself can change; another entry's question is refused.
+    let id = troca.id.to_string();
+    let edit_page = get(&app, &format!("{page}?edit={id}"), Some(&operator)).await.text().await.unwrap();
+    assert!(edit_page.contains("Troca em até 30 dias com a nota."), "the form is filled for editing");
+    let edit = [
+        ("csrf", csrf),
+        ("id", id.as_str()),
+        ("question", "Como faço uma troca?"),
+        ("answer", "Troca em até 30 dias."),
+        ("tags", "troca"),
+    ];
+    assert_eq!(location(&post(&app, page, Some(&operator), &edit).await), format!("{page}?ok=kb_saved"));
+    let entries = app.store.list_knowledge(tenant.id).await.unwrap();
+    let edited = entries.iter().find(|e| e.id == troca.id).unwrap();
+    assert_eq!((edited.question.as_str(), edited.enabled), ("Como faço uma troca?", false), "unticked: off");
+    assert_eq!(entries.len(), 2, "an edit changes the entry, it does not add one");
+    let taken = [("csrf", csrf), ("id", id.as_str()), ("question", "Qual o prazo de entrega?"), ("answer", "x")];
+    let refused = post(&app, page, Some(&operator), &taken).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(refused.text().await.unwrap().contains("Outra entrada já tem essa pergunta"));
+    let empty =
+        post(&app, page, Some(&operator), &[("csrf", csrf), ("question", "Só pergunta"), ("answer", " ")]).await;
+    assert_eq!(empty.status(), StatusCode::BAD_REQUEST, "an empty answer is refused");
+    assert_eq!(app.store.list_knowledge(tenant.id).await.unwrap().len(), 2, "refused forms store nothing");
+
+    let filter = AuditFilter { action: Some("knowledge.".into()), limit: 10, ..AuditFilter::default() };
+    let actions: Vec<String> = app.store.list_audit(&filter).await.unwrap().into_iter().map(|e| e.action).collect();
+    assert_eq!(actions, ["knowledge.update", "knowledge.add", "knowledge.import"]);
 }

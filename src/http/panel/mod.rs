@@ -7,6 +7,7 @@
 
 mod auth;
 mod flags;
+mod knowledge;
 mod pages;
 mod persona;
 
@@ -40,8 +41,8 @@ pub const PREFIX: &str = "/painel";
 const SESSION_COOKIE: &str = "atende_session";
 /// The language cookie (`en` or `pt-BR`).
 const LANG_COOKIE: &str = "atende_lang";
-/// Largest form the panel accepts.
-const FORM_LIMIT: usize = 64 * 1024;
+/// Largest form the panel accepts (a pasted knowledge-base file fits).
+const FORM_LIMIT: usize = 2 * 1024 * 1024;
 
 /// One route of the panel.
 pub struct Page {
@@ -107,6 +108,19 @@ pub static PAGES: &[Page] = &[
         path: "/tenants/{tenant}/persona/preview",
         role: OPERATOR,
         route: || axum::routing::post(persona::preview),
+    },
+    Page { method: "GET", path: "/tenants/{tenant}/knowledge", role: VIEWER, route: || get(knowledge::show) },
+    Page {
+        method: "POST",
+        path: "/tenants/{tenant}/knowledge",
+        role: OPERATOR,
+        route: || axum::routing::post(knowledge::save),
+    },
+    Page {
+        method: "POST",
+        path: "/tenants/{tenant}/knowledge/import",
+        role: OPERATOR,
+        route: || axum::routing::post(knowledge::import),
     },
     Page { method: "GET", path: "/tenants/{tenant}/flags", role: VIEWER, route: || get(flags::show) },
     Page { method: "POST", path: "/tenants/{tenant}/flags", role: OPERATOR, route: || axum::routing::post(flags::set) },
@@ -396,7 +410,7 @@ fn error_page(lang: Language, status: StatusCode, problem: Problem) -> Response 
         ),
         Problem::TooLarge => (
             lang.pick("Formulário grande demais", "Form too large"),
-            lang.pick("Envie menos de 64 KiB.", "Send less than 64 KiB.").to_string(),
+            lang.pick("Envie menos de 2 MiB.", "Send less than 2 MiB.").to_string(),
         ),
         Problem::BadRequest => (
             lang.pick("Pedido inválido", "Bad request"),

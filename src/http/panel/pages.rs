@@ -59,6 +59,11 @@ pub(super) struct NoticeQuery {
 }
 
 impl NoticeQuery {
+    /// The notice of a success code.
+    pub(super) fn ok(code: Option<String>) -> Self {
+        Self { ok: code, error: None }
+    }
+
     fn text(&self, lang: Language) -> Option<(bool, &'static str)> {
         if let Some(code) = self.ok.as_deref() {
             let text = match code {
@@ -76,6 +81,7 @@ impl NoticeQuery {
                 "discarded" => lang.pick("Descartado.", "Discarded."),
                 "bulk_replayed" => lang.pick("Selecionados recolocados na fila.", "Selected jobs queued again."),
                 "bulk_discarded" => lang.pick("Selecionados descartados.", "Selected jobs discarded."),
+                "kb_saved" => lang.pick("Entrada salva: o bot já a usa.", "Entry saved: the bot uses it now."),
                 "flag_set" => lang.pick(
                     "Recurso alterado: vale a partir da próxima mensagem.",
                     "Flag changed: it applies from the next message.",

@@ -5,9 +5,11 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::{PgStore, corrupt, from_ms, ms};
+use super::{PgStore, corrupt, from_ms, is_unique_violation, ms};
 use crate::domain::TenantId;
-use crate::store::{KnowledgeMatch, KnowledgeRow, KnowledgeStore, KnowledgeUpsert, NewKnowledge, Result};
+use crate::store::{
+    KnowledgeEdit, KnowledgeMatch, KnowledgeRow, KnowledgeStore, KnowledgeUpsert, NewKnowledge, Result,
+};
 
 type Row = (i64, Option<String>, String, String, String, bool, i64);
 
@@ -97,6 +99,50 @@ impl KnowledgeStore for PgStore {
         .await?;
         tx.commit().await?;
         Ok(KnowledgeUpsert::Updated)
+    }
+
+    async fn update_knowledge(
+        &self,
+        tenant: TenantId,
+        id: i64,
+        entry: &NewKnowledge,
+        now: OffsetDateTime,
+    ) -> Result<KnowledgeEdit> {
+        let tags = serde_json::to_string(&entry.tags).map_err(|e| corrupt(e.to_string()))?;
+        let other: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM knowledge_entries WHERE tenant_id = $1 AND question_key = $2 AND id <> $3",
+        )
+        .bind(tenant.0)
+        .bind(&entry.question_key)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(other) = other {
+            return Ok(KnowledgeEdit::QuestionTaken { other });
+        }
+        let changed = sqlx::query(
+            "UPDATE knowledge_entries SET question_key = $1, title = $2, question = $3, answer = $4, tags = $5,
+                    enabled = $6, updated_at = $7
+             WHERE id = $8 AND tenant_id = $9",
+        )
+        .bind(&entry.question_key)
+        .bind(&entry.title)
+        .bind(&entry.question)
+        .bind(&entry.answer)
+        .bind(&tags)
+        .bind(entry.enabled)
+        .bind(ms(now))
+        .bind(id)
+        .bind(tenant.0)
+        .execute(&self.pool)
+        .await;
+        match changed {
+            Ok(done) if done.rows_affected() == 1 => Ok(KnowledgeEdit::Updated),
+            Ok(_) => Ok(KnowledgeEdit::NotFound),
+            // Another edit took the question between the check and the update.
+            Err(err) if is_unique_violation(&err) => Ok(KnowledgeEdit::QuestionTaken { other: 0 }),
+            Err(err) => Err(err.into()),
+        }
     }
 
     async fn list_knowledge(&self, tenant: TenantId) -> Result<Vec<KnowledgeRow>> {

@@ -9,7 +9,9 @@ use super::fts_query;
 use super::sql::{execute, query_all, query_one, query_opt};
 use super::{SqliteStore, corrupt, from_ms, ms};
 use crate::domain::TenantId;
-use crate::store::{KnowledgeMatch, KnowledgeRow, KnowledgeStore, KnowledgeUpsert, NewKnowledge, Result};
+use crate::store::{
+    KnowledgeEdit, KnowledgeMatch, KnowledgeRow, KnowledgeStore, KnowledgeUpsert, NewKnowledge, Result,
+};
 
 type Row = (i64, Option<String>, String, String, String, bool, i64);
 
@@ -83,6 +85,48 @@ impl KnowledgeStore for SqliteStore {
                     }
                 };
                 Ok(outcome)
+            })
+            .await
+    }
+
+    async fn update_knowledge(
+        &self,
+        tenant: TenantId,
+        id: i64,
+        entry: &NewKnowledge,
+        now: OffsetDateTime,
+    ) -> Result<KnowledgeEdit> {
+        let tags = serde_json::to_string(&entry.tags).map_err(|e| corrupt(e.to_string()))?;
+        let entry = entry.clone();
+        self.writer
+            .write(move |conn| {
+                let other: Option<i64> = query_opt(
+                    conn,
+                    "SELECT id FROM knowledge_entries WHERE tenant_id = ?1 AND question_key = ?2 AND id <> ?3",
+                    params![tenant.0, entry.question_key, id],
+                    |row| Ok(row.get(0)?),
+                )?;
+                if let Some(other) = other {
+                    return Ok(KnowledgeEdit::QuestionTaken { other });
+                }
+                let changed = execute(
+                    conn,
+                    "UPDATE knowledge_entries SET question_key = ?1, title = ?2, question = ?3, answer = ?4, tags = ?5,
+                            enabled = ?6, updated_at = ?7
+                     WHERE id = ?8 AND tenant_id = ?9",
+                    params![
+                        entry.question_key,
+                        entry.title,
+                        entry.question,
+                        entry.answer,
+                        tags,
+                        entry.enabled,
+                        ms(now),
+                        id,
+                        tenant.0
+                    ],
+                )?;
+                Ok(if changed == 1 { KnowledgeEdit::Updated } else { KnowledgeEdit::NotFound })
             })
             .await
     }

@@ -22,6 +22,7 @@ on_each_backend!(
     the_persona_preview_answers_the_draft_beside_the_saved_one_and_saving_makes_a_version,
     flags_change_at_run_time_and_dead_letters_go_in_bulk,
     the_knowledge_base_is_searched_edited_and_imported_from_the_panel,
+    admins_manage_users_and_changes_reach_live_sessions,
 );
 
 const CONTACT: &str = "5511999999999";
@@ -628,4 +629,79 @@ async fn the_knowledge_base_is_searched_edited_and_imported_from_the_panel(backe
     let filter = AuditFilter { action: Some("knowledge.".into()), limit: 10, ..AuditFilter::default() };
     let actions: Vec<String> = app.store.list_audit(&filter).await.unwrap().into_iter().map(|e| e.action).collect();
     assert_eq!(actions, ["knowledge.update", "knowledge.add", "knowledge.import"]);
+}
+
+async fn admins_manage_users_and_changes_reach_live_sessions(backend: Backend) {
+    let app = spawn_app_on(&backend).await;
+    add_user(&app, "ana@loja.com.br", UserRole::Admin).await;
+    let admin = login(&app, "ana@loja.com.br").await;
+    let csrf = admin.csrf.as_str();
+
+    let create = [("csrf", csrf), ("email", "Otto@Loja.com.br"), ("role", "operator"), ("password", PASSWORD)];
+    let created = post(&app, "/painel/users", Some(&admin), &create).await;
+    assert_eq!(location(&created), "/painel/users?ok=user_saved");
+    for (fields, why) in [
+        ([("csrf", csrf), ("email", "otto@loja.com.br"), ("role", "viewer"), ("password", PASSWORD)], "taken"),
+        ([("csrf", csrf), ("email", "nao-e-email"), ("role", "viewer"), ("password", PASSWORD)], "bad e-mail"),
+        ([("csrf", csrf), ("email", "bia@loja.com.br"), ("role", "viewer"), ("password", "curta")], "short password"),
+        ([("csrf", csrf), ("email", "bia@loja.com.br"), ("role", "root"), ("password", PASSWORD)], "unknown role"),
+    ] {
+        let refused = post(&app, "/painel/users", Some(&admin), &fields).await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{why}");
+        assert!(refused.text().await.unwrap().contains("id=\"user-error\""), "{why}: the page says why");
+    }
+    let users = app.store.list_users().await.unwrap();
+    assert_eq!(users.len(), 2, "refused forms create nobody");
+    let otto = users.iter().find(|u| u.email.as_str() == "otto@loja.com.br").unwrap().clone();
+    let operator = login(&app, "otto@loja.com.br").await;
+    assert_eq!(
+        get(&app, "/painel/users", Some(&operator)).await.status(),
+        StatusCode::FORBIDDEN,
+        "users are for admins"
+    );
+
+    // A role change applies to the next request of a live session.
+    let path = format!("/painel/users/{}", otto.id.0);
+    let demote = post(&app, &path, Some(&admin), &[("csrf", csrf), ("role", "viewer")]).await;
+    assert_eq!(location(&demote), "/painel/users?ok=user_saved");
+    let flags = [("csrf", operator.csrf.as_str()), ("flag", "csat"), ("value", "off")];
+    let refused = post(&app, "/painel/tenants/acme/flags", Some(&operator), &flags).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN, "demoted at once");
+
+    // Disabling ends their sessions; a new password does too.
+    let disable = post(&app, &path, Some(&admin), &[("csrf", csrf), ("role", "viewer"), ("disabled", "true")]).await;
+    assert_eq!(location(&disable), "/painel/users?ok=user_saved");
+    assert!(location(&get(&app, "/painel", Some(&operator)).await).starts_with("/painel/login"), "signed out");
+    assert_eq!(try_login(&app, "otto@loja.com.br", PASSWORD, "").await.status(), StatusCode::UNAUTHORIZED);
+    post(&app, &path, Some(&admin), &[("csrf", csrf), ("role", "operator"), ("disabled", "false")]).await;
+    let again = login(&app, "otto@loja.com.br").await;
+    let reset =
+        post(&app, &path, Some(&admin), &[("csrf", csrf), ("role", "operator"), ("password", "outra-senha-longa")])
+            .await;
+    assert_eq!(location(&reset), "/painel/users?ok=user_saved");
+    assert!(
+        location(&get(&app, "/painel", Some(&again)).await).starts_with("/painel/login"),
+        "a new password signs out"
+    );
+    assert_eq!(try_login(&app, "otto@loja.com.br", "outra-senha-longa", "").await.status(), StatusCode::SEE_OTHER);
+
+    // An admin cannot lock themselves out.
+    let ana =
+        app.store.list_users().await.unwrap().into_iter().find(|u| u.email.as_str() == "ana@loja.com.br").unwrap();
+    let own = format!("/painel/users/{}", ana.id.0);
+    for fields in [
+        [("csrf", csrf), ("role", "admin"), ("disabled", "true")],
+        [("csrf", csrf), ("role", "viewer"), ("disabled", "")],
+    ] {
+        assert_eq!(post(&app, &own, Some(&admin), &fields).await.status(), StatusCode::BAD_REQUEST);
+    }
+    let ana = app.store.find_user(&ana.email).await.unwrap().unwrap().user;
+    assert_eq!((ana.role, ana.disabled), (UserRole::Admin, false));
+
+    let filter = AuditFilter { action: Some("user.".into()), limit: 10, ..AuditFilter::default() };
+    let entries = app.store.list_audit(&filter).await.unwrap();
+    assert_eq!(entries.len(), 5, "one create, four changes");
+    assert!(entries.iter().all(|e| e.actor == "ana@loja.com.br"));
+    assert_eq!(entries[0].after.as_ref().unwrap()["password"], "changed");
+    assert!(!format!("{entries:?}").contains("outra-senha-longa"), "never the password itself");
 }

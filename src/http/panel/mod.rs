@@ -10,6 +10,7 @@ mod flags;
 mod knowledge;
 mod pages;
 mod persona;
+mod users;
 
 use std::net::SocketAddr;
 
@@ -140,7 +141,9 @@ pub static PAGES: &[Page] = &[
         role: OPERATOR,
         route: || axum::routing::post(pages::discard),
     },
-    Page { method: "GET", path: "/users", role: ADMIN, route: || get(pages::users) },
+    Page { method: "GET", path: "/users", role: ADMIN, route: || get(users::show) },
+    Page { method: "POST", path: "/users", role: ADMIN, route: || axum::routing::post(users::create) },
+    Page { method: "POST", path: "/users/{id}", role: ADMIN, route: || axum::routing::post(users::change) },
     Page { method: "GET", path: "/audit", role: ADMIN, route: || get(pages::audit) },
 ];
 

@@ -81,6 +81,7 @@ impl NoticeQuery {
                 "discarded" => lang.pick("Descartado.", "Discarded."),
                 "bulk_replayed" => lang.pick("Selecionados recolocados na fila.", "Selected jobs queued again."),
                 "bulk_discarded" => lang.pick("Selecionados descartados.", "Selected jobs discarded."),
+                "user_saved" => lang.pick("Usuário salvo.", "User saved."),
                 "kb_saved" => lang.pick("Entrada salva: o bot já a usa.", "Entry saved: the bot uses it now."),
                 "flag_set" => lang.pick(
                     "Recurso alterado: vale a partir da próxima mensagem.",
@@ -781,41 +782,7 @@ pub(super) async fn discard(State(state): State<AppState>, viewer: Viewer, Path(
     after_action(viewer.lang, &format!("{PREFIX}/dead-letters/{id}"), outcome)
 }
 
-// ---------------------------------------------------------------- users and audit
-
-struct UserRow {
-    email: String,
-    role: &'static str,
-    disabled: bool,
-    locked: String,
-    created: String,
-}
-
-#[derive(Template)]
-#[template(path = "users.html")]
-struct UsersPage {
-    frame: Frame,
-    rows: Vec<UserRow>,
-}
-
-pub(super) async fn users(State(state): State<AppState>, viewer: Viewer) -> Response {
-    let users = match state.store.list_users().await {
-        Ok(users) => users,
-        Err(err) => return unavailable(viewer.lang, err),
-    };
-    let now = OffsetDateTime::now_utc();
-    let rows = users
-        .into_iter()
-        .map(|u| UserRow {
-            email: u.email.as_str().to_string(),
-            role: role_label(viewer.lang, u.role),
-            disabled: u.disabled,
-            locked: u.locked_until.filter(|until| *until > now).map(show_time).unwrap_or_default(),
-            created: show_time(u.created_at),
-        })
-        .collect();
-    render(StatusCode::OK, &UsersPage { frame: Frame::new(&viewer, "users", &NoticeQuery::default()), rows })
-}
+// ---------------------------------------------------------------- audit
 
 struct AuditRow {
     id: i64,

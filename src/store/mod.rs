@@ -180,6 +180,8 @@ pub trait MessageStore {
         tenant: TenantId,
         filter: ConversationFilter,
     ) -> Result<Vec<ConversationListing>>;
+    /// Messages of each tenant since `since`: (slug, received, sent).
+    async fn message_counts(&self, since: OffsetDateTime) -> Result<Vec<(String, i64, i64)>>;
     /// Mean polarity of each tenant's inbound messages since `since`: (slug, mean).
     async fn mean_mood(&self, since: OffsetDateTime) -> Result<Vec<(String, f64)>>;
     /// Messages of a conversation, oldest first.

@@ -323,6 +323,10 @@ async fn operators_act_from_the_panel_with_csrf_and_viewers_cannot(backend: Back
     add_user(&app, "vera@loja.com.br", UserRole::Viewer).await;
     let (operator, viewer) = (login(&app, "otto@loja.com.br").await, login(&app, "vera@loja.com.br").await);
 
+    let dashboard = get(&app, "/painel", Some(&viewer)).await.text().await.unwrap();
+    assert!(dashboard.contains("id=\"received\">1<") && dashboard.contains("id=\"sent\">0<"), "{dashboard}");
+    assert!(dashboard.contains("id=\"dead\">1<"), "the failed delivery shows as a dead letter");
+
     let page = format!("/painel/conversations/acme/{CONTACT}");
     let html = get(&app, &page, Some(&operator)).await.text().await.unwrap();
     assert!(html.contains("alert(1)") && !html.contains("<script>alert(1)"), "customer text is escaped");
@@ -371,7 +375,12 @@ async fn operators_act_from_the_panel_with_csrf_and_viewers_cannot(backend: Back
     assert_eq!(location(&again), format!("/painel/dead-letters/{id}?error=conflict"), "not dead any more");
     app.drain().await;
     assert_eq!(app.store.find_job(id).await.unwrap().unwrap().state, JobState::Done);
-    assert_eq!(app.sent().await.last().unwrap()["body"], "Seu pedido sai amanhã.");
+    // The bot was paused before the replay: the old answer is not sent over the person's head.
+    let conversation = app.store.find_conversation(tenant.id, CONTACT).await.unwrap().unwrap();
+    let answer = app.store.list_messages(conversation.id).await.unwrap().pop().unwrap();
+    assert_eq!((answer.body.as_str(), answer.status.as_str()), ("Seu pedido sai amanhã.", "cancelled"));
+    let dashboard = get(&app, "/painel", Some(&viewer)).await.text().await.unwrap();
+    assert!(dashboard.contains("id=\"sent\">0<") && dashboard.contains("id=\"dead\">0<"), "{dashboard}");
 
     let audit = app.store.list_audit(&AuditFilter { limit: 100, ..AuditFilter::default() }).await.unwrap();
     let actions: Vec<(&str, &str)> =

@@ -16,6 +16,7 @@ use crate::http::AppState;
 use crate::http::actions::{self, ActionError};
 use crate::queue;
 use crate::store::{AuditFilter, ConversationFilter, DeadLetterFilter, Tenant};
+use crate::telemetry::metrics as m;
 
 /// What every page's frame shows: who, their role, the language, the CSRF token for forms.
 pub(super) struct Frame {
@@ -132,6 +133,8 @@ fn unavailable(lang: Language, err: impl std::fmt::Display) -> Response {
 struct TenantFigures {
     slug: String,
     name: String,
+    received: i64,
+    sent: i64,
     mood: String,
     csat: String,
 }
@@ -143,8 +146,27 @@ struct DashboardPage {
     queued: i64,
     running: i64,
     dead: i64,
+    received: i64,
+    sent: i64,
+    replies_per_minute: String,
+    llm_latency: String,
     tenants: Vec<TenantFigures>,
     updated: String,
+}
+
+/// Mean LLM request time of this process, from its own `/metrics` histogram (`–` before the
+/// first call). Parsed from the exporter's text rather than kept twice.
+fn llm_latency(metrics: &str) -> String {
+    let total = |suffix: &str| -> f64 {
+        let name = format!("{}{suffix}", m::LLM_REQUEST_DURATION_SECONDS);
+        metrics
+            .lines()
+            .filter(|line| line.starts_with(&name) && line[name.len()..].starts_with(['{', ' ']))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    let (sum, count) = (total("_sum"), total("_count"));
+    if count > 0.0 { format!("{:.0} ms", 1000.0 * sum / count) } else { "–".into() }
 }
 
 pub(super) async fn dashboard(
@@ -158,9 +180,11 @@ pub(super) async fn dashboard(
         let tenants = state.store.list_tenants().await?;
         let moods = state.store.mean_mood(now - time::Duration::DAY).await?;
         let csats = state.store.mean_csat(now - time::Duration::days(30)).await?;
-        Ok::<_, crate::store::StoreError>((counts, tenants, moods, csats))
+        let day = state.store.message_counts(now - time::Duration::DAY).await?;
+        let hour = state.store.message_counts(now - time::Duration::HOUR).await?;
+        Ok::<_, crate::store::StoreError>((counts, tenants, moods, csats, day, hour))
     };
-    let (counts, tenants, moods, csats) = match figures.await {
+    let (counts, tenants, moods, csats, day, hour) = match figures.await {
         Ok(figures) => figures,
         Err(err) => return unavailable(viewer.lang, err),
     };
@@ -170,9 +194,13 @@ pub(super) async fn dashboard(
         .map(|t| {
             let mood = moods.iter().find(|(slug, _)| *slug == t.slug).map(|(_, m)| format!("{m:+.2}"));
             let csat = csats.iter().find(|(slug, ..)| *slug == t.slug).map(|(_, mean, n)| format!("{mean:.1} ({n})"));
+            let (received, sent) =
+                day.iter().find(|(slug, ..)| *slug == t.slug).map(|(_, r, s)| (*r, *s)).unwrap_or_default();
             TenantFigures {
                 slug: t.slug,
                 name: t.name,
+                received,
+                sent,
                 mood: mood.unwrap_or_else(|| "–".into()),
                 csat: csat.unwrap_or_else(|| "–".into()),
             }
@@ -183,6 +211,10 @@ pub(super) async fn dashboard(
         queued: total(JobState::Queued),
         running: total(JobState::Running),
         dead: total(JobState::Dead),
+        received: day.iter().map(|(_, r, _)| r).sum(),
+        sent: day.iter().map(|(_, _, s)| s).sum(),
+        replies_per_minute: format!("{:.1}", hour.iter().map(|(_, _, s)| *s as f64).sum::<f64>() / 60.0),
+        llm_latency: llm_latency(&state.metrics.render()),
         tenants,
         updated: show_time(now),
     };
@@ -855,4 +887,21 @@ pub(super) async fn audit(
         .collect();
     let page = AuditPage { frame: Frame::new(&viewer, "audit", &NoticeQuery::default()), actor, action, rows, older };
     render(StatusCode::OK, &page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn llm_latency_is_the_mean_over_every_label_set() {
+        let text = "# TYPE atende_llm_request_duration_seconds summary\n\
+            atende_llm_request_duration_seconds_sum{provider=\"gemini\"} 0.9\n\
+            atende_llm_request_duration_seconds_count{provider=\"gemini\"} 3\n\
+            atende_llm_request_duration_seconds_sum{provider=\"openai\"} 0.3\n\
+            atende_llm_request_duration_seconds_count{provider=\"openai\"} 1\n\
+            atende_llm_request_duration_seconds_sumx 99\n";
+        assert_eq!(llm_latency(text), "300 ms");
+        assert_eq!(llm_latency("atende_jobs_total 4\n"), "–");
+    }
 }

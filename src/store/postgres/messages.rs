@@ -172,6 +172,19 @@ impl MessageStore for PgStore {
             .collect())
     }
 
+    async fn message_counts(&self, since: OffsetDateTime) -> Result<Vec<(String, i64, i64)>> {
+        let rows = sqlx::query_as(
+            "SELECT t.slug, COUNT(*) FILTER (WHERE m.direction = 'inbound'),
+                    COUNT(*) FILTER (WHERE m.direction = 'outbound' AND m.status = 'sent')
+             FROM messages m JOIN tenants t ON t.id = m.tenant_id
+             WHERE m.created_at >= $1 GROUP BY t.slug",
+        )
+        .bind(ms(since))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
     async fn mean_mood(&self, since: OffsetDateTime) -> Result<Vec<(String, f64)>> {
         let rows = sqlx::query_as(
             "SELECT t.slug, AVG(m.sentiment) FROM messages m JOIN tenants t ON t.id = m.tenant_id

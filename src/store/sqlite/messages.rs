@@ -226,6 +226,21 @@ impl MessageStore for SqliteStore {
             .await
     }
 
+    async fn message_counts(&self, since: OffsetDateTime) -> Result<Vec<(String, i64, i64)>> {
+        self.readers
+            .read(move |conn| {
+                query_all(
+                    conn,
+                    "SELECT t.slug, SUM(m.direction = 'inbound'), SUM(m.direction = 'outbound' AND m.status = 'sent')
+                     FROM messages m JOIN tenants t ON t.id = m.tenant_id
+                     WHERE m.created_at >= ?1 GROUP BY t.slug",
+                    params![ms(since)],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+            })
+            .await
+    }
+
     async fn mean_mood(&self, since: OffsetDateTime) -> Result<Vec<(String, f64)>> {
         self.readers
             .read(move |conn| {

@@ -26,6 +26,9 @@ pub enum EventKind {
     /// A customer's message reads strongly negative.
     #[serde(rename = "mood.negative")]
     MoodNegative,
+    /// The tenant's LLM spend passed 80% of its daily or monthly cap.
+    #[serde(rename = "spend.cap_warning")]
+    SpendCapWarning,
     /// The tenant's LLM spend reached its daily or monthly cap.
     #[serde(rename = "spend.cap_reached")]
     SpendCapReached,
@@ -33,7 +36,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every event, in documentation order.
-    pub const ALL: [EventKind; 8] = [
+    pub const ALL: [EventKind; 9] = [
         Self::MessageReceived,
         Self::ReplySent,
         Self::HandoffCreated,
@@ -41,6 +44,7 @@ impl EventKind {
         Self::DeadLetterCreated,
         Self::CsatReceived,
         Self::MoodNegative,
+        Self::SpendCapWarning,
         Self::SpendCapReached,
     ];
 
@@ -54,6 +58,7 @@ impl EventKind {
             Self::DeadLetterCreated => "dead_letter.created",
             Self::CsatReceived => "csat.received",
             Self::MoodNegative => "mood.negative",
+            Self::SpendCapWarning => "spend.cap_warning",
             Self::SpendCapReached => "spend.cap_reached",
         }
     }

@@ -1,7 +1,8 @@
 //! LLM spend: after a decision, its calls' tokens are priced with the tenant's `[spend]`
-//! prices and added to the day; the call that takes the day or the month over its cap
-//! raises `spend.cap_reached` (once: only that call sees the total cross the cap). From then
-//! on `brain::decide` answers without the LLM until the period ends.
+//! prices and added to the day; the call that takes the day or the month past 80% of its cap
+//! raises `spend.cap_warning`, the one that takes it over the cap `spend.cap_reached` (each
+//! once: only that call sees the total cross the line). From then on `brain::decide` answers
+//! without the LLM until the period ends.
 
 use serde_json::json;
 use tracing::{info, warn};
@@ -12,6 +13,9 @@ use crate::config::spend::MICROS;
 use crate::domain::EventKind;
 use crate::store::{ClaimedJob, SpendUsage, Tenant};
 use crate::telemetry::metrics as m;
+
+/// Shares of a cap that raise an event when a call crosses them.
+const THRESHOLDS: [(i64, EventKind); 2] = [(80, EventKind::SpendCapWarning), (100, EventKind::SpendCapReached)];
 
 pub(super) async fn record(d: &Dispatcher, tenant: &Tenant, calls: &[LlmCall], job: &ClaimedJob) {
     let spend = &tenant.settings.spend;
@@ -36,23 +40,37 @@ pub(super) async fn record(d: &Dispatcher, tenant: &Tenant, calls: &[LlmCall], j
             .increment(u64::try_from(cost_micros).unwrap_or(0));
         for (period, cap, total) in [("daily", daily, today), ("monthly", monthly, month)] {
             let Some(cap) = cap else { continue };
-            if total < cap || total - cost_micros >= cap {
-                continue;
-            }
-            info!(period, spent = total as f64 / MICROS, cap = cap as f64 / MICROS, "LLM spend cap reached");
-            let data = || {
-                json!({
-                    "period": period,
-                    "day": day,
-                    "cap": cap as f64 / MICROS,
-                    "spent": total as f64 / MICROS,
-                    "currency": spend.currency(),
-                    "on_cap": spend.on_cap,
-                })
-            };
-            let notify = d.outbox(tenant, EventKind::SpendCapReached, data, &job.correlation_id, job.claimed_at);
-            if let Err(err) = d.store.enqueue_notify(tenant.id, &notify, &job.correlation_id, job.claimed_at).await {
-                warn!(error = %err, "cannot queue spend.cap_reached");
+            for (percent, kind) in THRESHOLDS {
+                let line = cap * percent / 100;
+                if total < line || total - cost_micros >= line {
+                    continue;
+                }
+                info!(
+                    period,
+                    percent,
+                    spent = total as f64 / MICROS,
+                    cap = cap as f64 / MICROS,
+                    "LLM spend threshold crossed"
+                );
+                let (slug, label) = (tenant.slug.clone(), percent.to_string());
+                metrics::counter!(m::LLM_SPEND_THRESHOLD_TOTAL, "tenant" => slug, "period" => period, "percent" => label)
+                    .increment(1);
+                let data = || {
+                    json!({
+                        "period": period,
+                        "day": day,
+                        "percent": percent,
+                        "cap": cap as f64 / MICROS,
+                        "spent": total as f64 / MICROS,
+                        "currency": spend.currency(),
+                        "on_cap": spend.on_cap,
+                    })
+                };
+                let notify = d.outbox(tenant, kind, data, &job.correlation_id, job.claimed_at);
+                if let Err(err) = d.store.enqueue_notify(tenant.id, &notify, &job.correlation_id, job.claimed_at).await
+                {
+                    warn!(error = %err, event = kind.as_str(), "cannot queue a spend event");
+                }
             }
         }
     }

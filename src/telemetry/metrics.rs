@@ -66,6 +66,9 @@ pub const LLM_TOKENS_TOTAL: &str = "atende_llm_tokens_total";
 /// Counter: replies made without the LLM because the tenant's spend cap was reached, by
 /// `tenant` and `period` (`daily`, `monthly`).
 pub const LLM_SPEND_CAP_TOTAL: &str = "atende_llm_spend_cap_total";
+/// Counter: LLM calls that took a tenant's spend past a share of its cap, by `tenant`,
+/// `period` (`daily`, `monthly`) and `percent` (`80`, `100`); once per period and share.
+pub const LLM_SPEND_THRESHOLD_TOTAL: &str = "atende_llm_spend_threshold_total";
 /// Counter: LLM cost in millionths of the tenant's currency, by `tenant` and `currency`.
 pub const LLM_COST_MICROS_TOTAL: &str = "atende_llm_cost_micros_total";
 /// Counter: answers the helpdesk would not take, sent through a fallback channel, by

@@ -31,7 +31,42 @@ fn texts(sent: &[serde_json::Value]) -> Vec<String> {
     sent.iter().map(|b| b["body"].as_str().unwrap_or_default().to_string()).collect()
 }
 
-on_each_backend!(past_the_daily_cap_the_bot_stops_calling_the_llm_and_says_so_once);
+on_each_backend!(
+    past_the_daily_cap_the_bot_stops_calling_the_llm_and_says_so_once,
+    past_80_percent_of_the_cap_a_warning_comes_first_and_once,
+);
+
+async fn past_80_percent_of_the_cap_a_warning_comes_first_and_once(backend: Backend) {
+    let app = spawn_app_on(&backend).await;
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST")).and(path("/hook")).respond_with(ResponseTemplate::new(200)).mount(&receiver).await;
+    // 1.5 per call against a cap of 3.5: 43%, 86% (warning), 129% (reached).
+    let extra = spend("knowledge").replace("daily_cap = 2.0", "daily_cap = 3.5")
+        + &subscription(&receiver, r#"["spend.cap_warning", "spend.cap_reached"]"#);
+    app.apply_tenant(&tenant_toml(&app.llm.uri(), &app.whaticket.uri(), &extra)).await;
+    mount_gemini(&app.llm, ANSWER).await;
+    mount_whaticket_ok(&app.whaticket).await;
+
+    customer(&app, "w1", "Que horas vocês abrem?").await;
+    assert!(received(&receiver).await.is_empty(), "43% of the cap: nothing yet");
+    customer(&app, "w2", "E aos sábados?").await;
+    let events = received(&receiver).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].body["event"], "spend.cap_warning");
+    let data = &events[0].body["data"];
+    assert_eq!(
+        (data["percent"].as_i64(), data["spent"].as_f64(), data["cap"].as_f64()),
+        (Some(80), Some(3.0), Some(3.5))
+    );
+    customer(&app, "w3", "E no domingo?").await;
+    let events = received(&receiver).await;
+    let kinds: Vec<&str> = events.iter().map(|e| e.body["event"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["spend.cap_warning", "spend.cap_reached"], "the warning is not raised again");
+    assert_eq!(events[1].body["data"]["percent"], 100);
+    customer(&app, "w4", "Alô?").await;
+    assert_eq!(received(&receiver).await.len(), 2, "once per period each");
+    assert_eq!(app.llm_answer_requests().await.len(), 3, "no LLM call past the cap");
+}
 
 async fn past_the_daily_cap_the_bot_stops_calling_the_llm_and_says_so_once(backend: Backend) {
     let app = spawn_app_on(&backend).await;

@@ -240,7 +240,72 @@ impl FallbackTable {
         if let Some(sms) = self.sms.as_mut() {
             sms.password = mask(&sms.password);
             sms.token = mask(&sms.token);
+            // Providers that take a key in the URL or the body: values under names that read
+            // like credentials are hidden too.
+            sms.url = mask_query(&sms.url);
+            if let Some(form) = sms.form.as_mut() {
+                for (name, value) in form.iter_mut() {
+                    if secret_name(name) {
+                        *value = MASK.into();
+                    }
+                }
+            }
+            if let Some(json) = sms.json.as_mut() {
+                *json = mask_json(json);
+            }
         }
+    }
+}
+
+/// What a hidden value shows.
+const MASK: &str = "********";
+
+/// Whether a field name reads like a credential (`api_key`, `token`, `secret`, `password`,
+/// `auth`, `signature`…).
+fn secret_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["key", "token", "secret", "pass", "auth", "sig", "credential"].iter().any(|word| name.contains(word))
+}
+
+/// The URL with the values of credential-like query parameters hidden (hand-rolled: only
+/// `name=value` pairs after `?` are touched, the rest is left as written).
+fn mask_query(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else { return url.to_string() };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if secret_name(name) => format!("{name}={MASK}"),
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{base}?{}", pairs.join("&"))
+}
+
+/// The JSON template with the values under credential-like keys hidden; a template that is
+/// not JSON but names one is hidden whole.
+fn mask_json(template: &str) -> String {
+    fn walk(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (name, inner) in map.iter_mut() {
+                    if secret_name(name) {
+                        *inner = serde_json::Value::String(MASK.into());
+                    } else {
+                        walk(inner);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    match serde_json::from_str::<serde_json::Value>(template) {
+        Ok(mut value) => {
+            walk(&mut value);
+            value.to_string()
+        }
+        Err(_) if secret_name(template) => MASK.into(),
+        Err(_) => template.to_string(),
     }
 }
 
@@ -474,6 +539,27 @@ mod tests {
         let bad_to =
             toml::from_str::<EmailTable>("to = \"not an address\"\nfrom = \"a@b.c\"\nsmtp_host = \"h\"").unwrap();
         assert!(bad_to.validate().unwrap_err().contains("fallback.email.to"));
+    }
+
+    #[test]
+    fn keys_in_the_sms_url_form_or_json_are_masked_too() {
+        let mut table: FallbackTable = toml::from_str(
+            "[sms]\nurl = \"https://sms.example/send?api_key=k-123&from=Loja\"\n\
+             form = { To = \"{to}\", Body = \"{text}\", AccessToken = \"t-456\" }\n\
+             json = '{\"auth\": {\"apiKey\": \"j-789\"}, \"to\": \"{to}\", \"text\": \"{text}\"}'",
+        )
+        .unwrap();
+        table.mask();
+        let shown = toml::to_string(&table).unwrap();
+        for secret in ["k-123", "t-456", "j-789"] {
+            assert!(!shown.contains(secret), "{secret} shown: {shown}");
+        }
+        for kept in ["from=Loja", "{text}", "{to}", "sms.example/send"] {
+            assert!(shown.contains(kept), "{kept} hidden: {shown}");
+        }
+        assert_eq!(mask_json("not json but a token"), MASK);
+        assert_eq!(mask_json("{text}"), "{text}");
+        assert_eq!(mask_query("https://x.example/a"), "https://x.example/a");
     }
 
     #[test]

@@ -6,13 +6,16 @@
 //! rating (a new question, a long message, two different scores), so the message is then
 //! answered as usual instead of being swallowed by the survey.
 
+use time::OffsetDateTime;
 use tracing::info;
 
 use crate::config::persona::PersonaTable;
 use crate::config::tenant::CsatTable;
-use crate::domain::Language;
+use crate::domain::{CorrelationId, Flag, Language};
 use crate::knowledge::fold;
-use crate::store::{CloseOutcome, CloseReason, SurveyDecision};
+use crate::store::{
+    CloseConversation, CloseOutcome, CloseReason, ConversationRef, Store, StoreError, SurveyAsk, SurveyDecision, Tenant,
+};
 use crate::telemetry::metrics as m;
 
 /// Longest rating comment kept.
@@ -50,6 +53,40 @@ pub fn thanks_text(settings: &CsatTable, persona: &PersonaTable, rating: u8) -> 
             "Thank you for your rating. We are sorry the service fell short; your feedback helps us improve.".into()
         }
     }
+}
+
+/// Closes `contact`'s conversation as a closed ticket: any hand-off ends, the next message
+/// starts afresh, and the CSAT question is queued when the tenant asks for ratings (the
+/// helpdesk's "ticket closed" webhook, the admin API, the panel and `atende conversation
+/// close` all close this way).
+pub async fn close_ticket(
+    store: &dyn Store,
+    tenant: &Tenant,
+    contact: &str,
+    deliver_max_attempts: u32,
+    correlation_id: &CorrelationId,
+) -> Result<CloseOutcome, StoreError> {
+    let settings = &tenant.settings.csat;
+    let surveys = settings.enabled && tenant.flags.on(Flag::Csat);
+    let text = surveys.then(|| survey_text(settings, &tenant.settings.persona));
+    let survey = text.as_deref().map(|text| SurveyAsk {
+        text,
+        after_abandoned_handoff: settings.after_abandoned_handoff,
+        deliver_max_attempts,
+    });
+    let outcome = store
+        .close_conversation(CloseConversation {
+            tenant: tenant.id,
+            conversation: ConversationRef::Contact(contact),
+            reason: CloseReason::Ticket,
+            survey,
+            job: None,
+            correlation_id,
+            now: OffsetDateTime::now_utc(),
+        })
+        .await?;
+    report_close(&tenant.slug, CloseReason::Ticket, &outcome);
+    Ok(outcome)
 }
 
 /// Logs what closing a conversation did and counts the survey asked, if any.

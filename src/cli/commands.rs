@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use time::OffsetDateTime;
 
 use super::{
@@ -10,11 +10,12 @@ use super::{
     Lang, MigrateAction, TenantCommand,
 };
 use crate::app::{App, redact_url, shutdown_on_signal};
+use crate::brain::csat;
 use crate::config::tenant::TenantFile;
 use crate::config::{self, Config};
-use crate::domain::{ContactNumber, ConversationState, Flag, FlagKind, JobId, JobKind};
+use crate::domain::{ContactNumber, ConversationState, CorrelationId, Flag, FlagKind, JobId, JobKind};
 use crate::queue;
-use crate::store::{DeadLetterFilter, JobRecord, MigrationStatus, Store, UpsertOutcome};
+use crate::store::{CloseOutcome, DeadLetterFilter, JobRecord, MigrationStatus, Store, SurveyDecision, UpsertOutcome};
 use crate::telemetry;
 
 /// Runs one parsed command line.
@@ -165,17 +166,34 @@ async fn conversation(config: &Config, command: ConversationCommand, lang: Lang)
     };
     let tenant = store.find_tenant(&slug).await?.with_context(|| not_found_tenant(&slug, lang))?;
     let contact = ContactNumber::parse(&contact)?;
-    if !store.mark_conversation_state(tenant.id, contact.as_str(), state).await? {
-        bail!(
+    let missing = || {
+        anyhow::anyhow!(
             "{} {contact} {} {slug}",
             lang.pick("nenhuma conversa com", "no conversation with"),
             lang.pick("no cliente", "in tenant")
-        );
-    }
-    let done = match state {
-        ConversationState::Bot => lang.pick("o bot voltou a responder", "the bot answers again"),
-        ConversationState::Human => lang.pick("o bot está pausado", "the bot is paused"),
-        ConversationState::Closed => lang.pick("atendimento encerrado", "conversation closed"),
+        )
+    };
+    let done = if state == ConversationState::Closed {
+        // Like a ticket closed in the helpdesk: the hand-off ends and CSAT is asked when on.
+        let correlation_id = CorrelationId::new();
+        let max_attempts = config.queue.deliver_max_attempts;
+        match csat::close_ticket(&*store, &tenant, contact.as_str(), max_attempts, &correlation_id).await? {
+            CloseOutcome::NotFound => return Err(missing()),
+            CloseOutcome::Closed { survey: SurveyDecision::Asked { .. } } => lang.pick(
+                "atendimento encerrado; pesquisa de satisfação na fila",
+                "conversation closed; satisfaction survey queued",
+            ),
+            CloseOutcome::Closed { .. } => lang.pick("atendimento encerrado", "conversation closed"),
+            _ => lang.pick("já estava encerrado", "it was closed already"),
+        }
+    } else {
+        if !store.mark_conversation_state(tenant.id, contact.as_str(), state).await? {
+            return Err(missing());
+        }
+        match state {
+            ConversationState::Bot => lang.pick("o bot voltou a responder", "the bot answers again"),
+            _ => lang.pick("o bot está pausado", "the bot is paused"),
+        }
     };
     println!("{slug}/{contact}: {done}");
     Ok(())

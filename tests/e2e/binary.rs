@@ -159,6 +159,37 @@ async fn dlq_list_show_and_replay_work_from_the_command_line() {
 }
 
 #[tokio::test]
+async fn conversation_close_from_the_command_line_asks_for_csat_like_a_closed_ticket() {
+    let app = spawn_app().await;
+    let csat = "[csat]\nenabled = true\ntext = \"De 1 a 5, como foi?\"\n";
+    app.apply_tenant(&tenant_toml(&app.llm.uri(), &app.whaticket.uri(), csat)).await;
+    mount_gemini(&app.llm, "Resposta").await;
+    mount_whaticket_ok(&app.whaticket).await;
+    app.post_generic(&generic("cc-1", "5511999999999", "Oi")).await;
+    app.drain().await;
+
+    let db = app.db_url.clone();
+    let close = || {
+        let db = db.clone();
+        tokio::task::spawn_blocking(move || atende(&db, &["conversation", "close", "acme", "5511999999999"]))
+    };
+    let closed = close().await.unwrap();
+    assert!(closed.status.success(), "{}", text(&closed));
+    assert!(text(&closed).contains("pesquisa de satisfação na fila"), "{}", text(&closed));
+    app.drain().await;
+    assert_eq!(app.sent().await.last().unwrap()["body"], "De 1 a 5, como foi?", "the question goes out");
+    let tenant = app.store.find_tenant("acme").await.unwrap().unwrap();
+    assert_eq!(app.store.list_surveys(tenant.id, 10).await.unwrap().len(), 1);
+    let again = close().await.unwrap();
+    assert!(again.status.success() && text(&again).contains("já estava encerrado"), "{}", text(&again));
+    assert_eq!(app.store.list_surveys(tenant.id, 10).await.unwrap().len(), 1, "never asked twice");
+    let db = app.db_url.clone();
+    let unknown = tokio::task::spawn_blocking(move || atende(&db, &["conversation", "close", "acme", "5511000000000"]));
+    let unknown = unknown.await.unwrap();
+    assert!(!unknown.status.success() && text(&unknown).contains("nenhuma conversa com"), "{}", text(&unknown));
+}
+
+#[tokio::test]
 async fn events_log_lists_deliveries_without_the_receivers_query_string() {
     let app = spawn_app().await;
     let receiver = MockServer::start().await;

@@ -144,6 +144,10 @@ pub struct HandoffTable {
     /// Said to the customer when the SLA passes without an answer from a person.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sla_breach_text: Option<String>,
+    /// On an SLA breach, also e-mail the team through `[fallback.email]` (with the
+    /// `fallback_email` flag on).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub escalation_email: bool,
 }
 
 /// The resume command when `[handoff] resume_command` is not set.
@@ -434,6 +438,9 @@ impl TenantFile {
         )?;
         validate_llm("llm", &self.llm)?;
         self.handoff.validate()?;
+        if self.handoff.escalation_email && self.fallback.email.is_none() {
+            return Err("handoff.escalation_email: needs [fallback.email] (where the e-mail goes)".into());
+        }
         self.csat.validate()?;
         self.fallback.validate()?;
         self.spend.validate()?;

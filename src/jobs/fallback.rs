@@ -9,7 +9,7 @@ use super::{Dispatcher, payload_id, store_error};
 use crate::config::fallback::{ResolvedFallback, SmsValues};
 use crate::domain::{ErrorClass, Flag, Flags, Language, MessageId};
 use crate::queue::{JobError, JobOutcome};
-use crate::store::{ClaimedJob, Delivery, FallbackChannel, NewFallback};
+use crate::store::{ClaimedJob, Delivery, FallbackChannel, HandoffRecord, NewFallback};
 use crate::telemetry::metrics as m;
 
 /// Called by a failing `deliver` job: queues the fallback when the failure is final (a
@@ -66,6 +66,9 @@ fn channels(settings: &ResolvedFallback, flags: &Flags) -> Vec<FallbackChannel> 
 }
 
 pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, JobError> {
+    if job.payload.get("handoff_id").is_some() {
+        return escalate(d, job).await;
+    }
     let message = MessageId(payload_id(job, "message_id")?);
     let channel = job
         .payload
@@ -169,6 +172,77 @@ fn team_mail(
                  Customer: {who}\n\nQuestion:\n{question}\n\nAtende's answer:\n{answer}\n\n\
                  Reason: {reason}\nCorrelation: {correlation}\n",
                 answer = delivery.text
+            ),
+        ),
+    }
+}
+
+/// A hand-off's SLA breach e-mailed to the team (`[handoff] escalation_email`).
+async fn escalate(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, JobError> {
+    let id = payload_id(job, "handoff_id")?;
+    let handoff = d
+        .store
+        .find_handoff(id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| JobError::permanent(format!("handoff {id} not found")))?;
+    let tenant = &handoff.tenant;
+    if handoff.first_human_at.is_some() || handoff.closed_at.is_some() {
+        info!(handoff_id = id, "a person answered or the hand-off ended since the breach; no escalation e-mail");
+        return Ok(JobOutcome::Completed);
+    }
+    let settings = tenant
+        .settings
+        .resolve_fallback()
+        .map_err(|err| JobError::permanent(format!("tenant {}: {err}", tenant.slug)))?;
+    let Some(email) = settings.email.as_ref().filter(|_| tenant.flags.on(Flag::FallbackEmail)) else {
+        return not_configured("email");
+    };
+    let (subject, body) = escalation_mail(tenant.settings.persona.language(), &handoff, job);
+    let sent = d.mailer.send(email, &subject, &body).await.map_err(|err| JobError {
+        class: err.class(),
+        message: format!("email: {err}"),
+        retry_after: None,
+    });
+    let outcome = if sent.is_ok() { "sent" } else { "failed" };
+    metrics::counter!(m::FALLBACK_DELIVERIES_TOTAL, "channel" => "email", "outcome" => outcome).increment(1);
+    sent?;
+    info!(handoff_id = id, "hand-off SLA breach e-mailed to the team");
+    Ok(JobOutcome::Completed)
+}
+
+/// The team's mail about a customer nobody answered in time: who, why, since when, the summary.
+fn escalation_mail(language: Language, handoff: &HandoffRecord, job: &ClaimedJob) -> (String, String) {
+    let conversation = &handoff.conversation;
+    let contact = conversation.contact.as_str();
+    let who = match conversation.contact_name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        Some(name) => format!("{name} (+{contact})"),
+        None => format!("+{contact}"),
+    };
+    let at = |t: Option<time::OffsetDateTime>| t.map(crate::notify::rfc3339).unwrap_or_else(|| "-".into());
+    let (since, due) = (at(Some(handoff.created_at)), at(handoff.sla_due_at));
+    let summary = handoff.summary.as_deref().unwrap_or("-");
+    let ticket = conversation.ticket_id.as_deref().unwrap_or("-");
+    let correlation = job.correlation_id.as_str();
+    match language {
+        Language::PtBr => (
+            format!("Atende: {who} espera um atendente além do prazo"),
+            format!(
+                "Um cliente foi transferido para a equipe e ninguém respondeu dentro do prazo (SLA).\n\
+                 Responda pelo helpdesk assim que possível.\n\n\
+                 Cliente: {who}\nTicket: {ticket}\nMotivo: {reason}\nTransferido em: {since}\nPrazo: {due}\n\n\
+                 Resumo:\n{summary}\n\nCorrelação: {correlation}\n",
+                reason = handoff.reason
+            ),
+        ),
+        Language::En => (
+            format!("Atende: {who} is waiting for an agent past the deadline"),
+            format!(
+                "A customer was handed to the team and nobody answered within the SLA.\n\
+                 Answer them in the helpdesk as soon as you can.\n\n\
+                 Customer: {who}\nTicket: {ticket}\nReason: {reason}\nHanded off: {since}\nDeadline: {due}\n\n\
+                 Summary:\n{summary}\n\nCorrelation: {correlation}\n",
+                reason = handoff.reason
             ),
         ),
     }

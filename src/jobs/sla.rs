@@ -1,11 +1,12 @@
-//! `sla`: at a hand-off's deadline, count a breach when no person answered in time and send
-//! the customer a courteous update while they still wait.
+//! `sla`: at a hand-off's deadline, count a breach when no person answered in time, send
+//! the customer a courteous update while they still wait, raise `sla.breached`, and e-mail
+//! the team when `[handoff] escalation_email` is on.
 
 use serde_json::json;
 use tracing::{info, warn};
 
 use super::{Dispatcher, payload_id, store_error};
-use crate::domain::EventKind;
+use crate::domain::{EventKind, Flag};
 use crate::notify::rfc3339;
 use crate::queue::{JobError, JobOutcome};
 use crate::store::{ClaimedJob, SlaCheck};
@@ -35,8 +36,16 @@ pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, 
     };
     // Queued only if the check finds a breach (in its transaction).
     let notify = d.outbox(&handoff.tenant, EventKind::SlaBreached, data, &job.correlation_id, job.claimed_at);
-    let check =
-        d.store.record_sla_check(job, id, &text, d.queue.deliver_max_attempts, &notify).await.map_err(store_error)?;
+    // The team's e-mail, when the tenant asks for one and can send it.
+    let escalate = settings.handoff.escalation_email
+        && settings.fallback.email.is_some()
+        && handoff.tenant.flags.on(Flag::FallbackEmail);
+    let escalation = escalate.then_some(d.fallback.max_attempts);
+    let check = d
+        .store
+        .record_sla_check(job, id, &text, d.queue.deliver_max_attempts, &notify, escalation)
+        .await
+        .map_err(store_error)?;
     Ok(match check {
         SlaCheck::LeaseLost => JobOutcome::LeaseLost,
         SlaCheck::Breached { message_id } => {

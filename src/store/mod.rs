@@ -235,7 +235,8 @@ pub trait HandoffStore {
     ) -> Result<Finish>;
     /// Finishes an `sla` job at the deadline: when no person answered in time the hand-off
     /// is marked breached (once), `notify` is queued and, if the conversation still waits for
-    /// a person, `update_text` is queued to the customer.
+    /// a person, `update_text` is queued to the customer. With `escalation` (its attempts), a
+    /// breach also queues the team's e-mail as a `fallback` job.
     async fn record_sla_check(
         &self,
         job: &ClaimedJob,
@@ -243,6 +244,7 @@ pub trait HandoffStore {
         update_text: &str,
         deliver_max_attempts: u32,
         notify: &[NewNotify],
+        escalation: Option<u32>,
     ) -> Result<SlaCheck>;
 }
 
@@ -386,6 +388,12 @@ impl<'a> From<&'a ClaimedJob> for Origin<'a> {
     fn from(job: &'a ClaimedJob) -> Self {
         Self { tenant: job.tenant_id, correlation_id: &job.correlation_id, at: job.claimed_at }
     }
+}
+
+/// The key and payload of the `fallback` job that e-mails the team about hand-off `handoff`'s
+/// SLA breach (its own key: a slow mail server holds nothing else up).
+pub(crate) fn escalation_job(handoff: i64) -> (String, String) {
+    (format!("escalation:{handoff}"), serde_json::json!({ "handoff_id": handoff, "channel": "email" }).to_string())
 }
 
 /// Compares a migrator's migrations with the versions a database has applied.

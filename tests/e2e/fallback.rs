@@ -159,7 +159,39 @@ fn quoted_printable(body: &str) -> String {
 on_each_backend!(
     an_answer_the_helpdesk_refuses_goes_to_the_team_by_email_and_to_the_customer_by_sms,
     a_helpdesk_down_longer_than_after_minutes_falls_back_before_the_retries_run_out,
+    an_sla_breach_is_emailed_to_the_team_once_when_the_tenant_asks,
 );
+
+async fn an_sla_breach_is_emailed_to_the_team_once_when_the_tenant_asks(backend: Backend) {
+    let app = spawn_app_on(&backend).await;
+    let (smtp, sms) = (SmtpSink::start().await, MockServer::start().await);
+    let handoff = "[handoff]\nsla_minutes = 10\nescalation_email = true\n";
+    let file = crate::handoff::handoff_tenant(&app, handoff) + &fallback(&smtp, &sms, "");
+    app.apply_tenant(&file).await;
+    crate::handoff::mount_whaticket_tickets(&app.whaticket).await;
+
+    let response = app.post_generic(&generic("e1", CONTACT, "Quero falar com um atendente")).await;
+    assert_eq!(response.status(), 202);
+    app.drain().await; // the virtual clock passes the SLA deadline
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 1, "one e-mail to the team");
+    assert_eq!(mails[0].to, ["sac@acme.com.br"]);
+    let (subject, body) = decode(&mails[0]);
+    assert_eq!(subject, "Atende: Maria (+5511999999999) espera um atendente além do prazo");
+    assert!(body.contains("Motivo: customer_asked") && body.contains("Prazo: "), "{body}");
+    assert!(body.contains("Resumo:\nCliente: Maria"), "the hand-off summary is in it: {body}");
+    let tenant = app.store.find_tenant("acme").await.unwrap().unwrap();
+    let jobs = app.store.list_jobs(tenant.id, JobKind::Fallback, 10).await.unwrap();
+    assert_eq!(jobs.iter().map(|j| j.state).collect::<Vec<_>>(), [JobState::Done]);
+    app.drain().await;
+    assert_eq!(smtp.mails().len(), 1, "a breach is e-mailed once");
+
+    // Without [fallback.email] the key is refused when the file is applied.
+    let lonely: atende::config::tenant::TenantFile =
+        toml::from_str(&tenant_toml(&app.llm.uri(), &app.whaticket.uri(), handoff)).unwrap();
+    let refused = lonely.validate().unwrap_err();
+    assert!(refused.contains("handoff.escalation_email") && refused.contains("[fallback.email]"), "{refused}");
+}
 
 async fn an_answer_the_helpdesk_refuses_goes_to_the_team_by_email_and_to_the_customer_by_sms(backend: Backend) {
     let app = spawn_app_on(&backend).await;

@@ -15,7 +15,7 @@ use super::{PgStore, from_ms, ms};
 use crate::domain::{ConversationId, ConversationState, CorrelationId, JobSpec, MessageId, TenantId};
 use crate::store::{
     ClaimedJob, Finish, HandoffRecord, HandoffStore, HandoffTransfer, NewHandoff, NewNotify, Origin, RequestedHandoff,
-    RequestedHandoffOutcome, Result, SlaCheck, SlaVerdict, sla_verdict,
+    RequestedHandoffOutcome, Result, SlaCheck, SlaVerdict, escalation_job, sla_verdict,
 };
 
 // Dynamic SQL in this file is built only from constant column lists (AssertSqlSafe).
@@ -231,6 +231,7 @@ impl HandoffStore for PgStore {
         update_text: &str,
         deliver_max_attempts: u32,
         notify: &[NewNotify],
+        escalation: Option<u32>,
     ) -> Result<SlaCheck> {
         let mut tx = self.pool.begin().await?;
         if !finish_job(&mut tx, job.id.0, &job.owner, job.claimed_at).await? {
@@ -272,6 +273,21 @@ impl HandoffStore for PgStore {
             .execute(&mut *tx)
             .await?;
         queue_notify(&mut tx, job.tenant_id, notify, &job.correlation_id, now).await?;
+        if let Some(max_attempts) = escalation {
+            let (key, payload) = escalation_job(handoff);
+            sqlx::query(
+                "INSERT INTO jobs (tenant_id, kind, key, payload, max_attempts, run_at, correlation_id, created_at, updated_at)
+                 VALUES ($1, 'fallback', $2, $3, $4, $5, $6, $5, $5)",
+            )
+            .bind(job.tenant_id.0)
+            .bind(key)
+            .bind(payload)
+            .bind(i64::from(max_attempts))
+            .bind(ms(now))
+            .bind(job.correlation_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
         let waiting = first_human.is_none()
             && closed.is_none()
             && ConversationState::from_stored(&state) == ConversationState::Human;

@@ -15,7 +15,9 @@ use super::writer::Tx;
 use super::{SqliteStore, from_ms, ms};
 use crate::domain::{ConversationId, ConversationState, CorrelationId, JobSpec, MessageId, TenantId};
 use crate::store::{ClaimedJob, Finish, HandoffRecord, HandoffStore, HandoffTransfer, NewHandoff, NewNotify, Result};
-use crate::store::{Origin, RequestedHandoff, RequestedHandoffOutcome, SlaCheck, SlaVerdict, sla_verdict};
+use crate::store::{
+    Origin, RequestedHandoff, RequestedHandoffOutcome, SlaCheck, SlaVerdict, escalation_job, sla_verdict,
+};
 
 const HANDOFF_COLUMNS: &str = "id, conversation_id, reason, summary, ticket_id, transfer, sla_due_at, first_human_at,
     breached_at, closed_at, correlation_id, created_at";
@@ -227,6 +229,7 @@ impl HandoffStore for SqliteStore {
         update_text: &str,
         deliver_max_attempts: u32,
         notify: &[NewNotify],
+        escalation: Option<u32>,
     ) -> Result<SlaCheck> {
         let (job, update_text, notify) = (job.clone(), update_text.to_string(), notify.to_vec());
         self.writer
@@ -255,6 +258,15 @@ impl HandoffStore for SqliteStore {
                 let now = job.claimed_at;
                 execute(conn, "UPDATE handoffs SET breached_at = ?1 WHERE id = ?2", params![ms(now), handoff])?;
                 queue_notify(conn, job.tenant_id, &notify, &job.correlation_id, now)?;
+                if let Some(max_attempts) = escalation {
+                    let (key, payload) = escalation_job(handoff);
+                    execute(
+                        conn,
+                        "INSERT INTO jobs (tenant_id, kind, key, payload, max_attempts, run_at, correlation_id, created_at, updated_at)
+                         VALUES (?1, 'fallback', ?2, ?3, ?4, ?5, ?6, ?5, ?5)",
+                        params![job.tenant_id.0, key, payload, i64::from(max_attempts), ms(now), job.correlation_id.as_str()],
+                    )?;
+                }
                 // Still waiting for a person: tell the customer they are not forgotten.
                 let waiting = first_human.is_none()
                     && closed.is_none()

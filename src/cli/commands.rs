@@ -310,6 +310,27 @@ async fn surveys(config: &Config, slug: &str, limit: u32, json: bool, lang: Lang
     Ok(())
 }
 
+/// Why `raw` is not a value of `flag`, in the operator's language.
+fn flag_value_error(flag: Flag, raw: &str, lang: Lang) -> anyhow::Error {
+    let name = flag.name();
+    match flag.kind() {
+        FlagKind::Switch => anyhow::anyhow!(
+            "{name}: {raw:?} {}",
+            lang.pick("não é on nem off (use on ou off)", "is not on or off (use on or off)")
+        ),
+        FlagKind::Choice(choices) => {
+            anyhow::anyhow!("{name}: {raw:?} {} {}", lang.pick("não é um de:", "is not one of:"), choices.join(", "))
+        }
+        FlagKind::Text => anyhow::anyhow!(
+            "{name}: {raw:?} {}",
+            lang.pick(
+                "não é um nome de modelo (letras, dígitos e -._:/@, até 100)",
+                "is not a model name (letters, digits and -._:/@, up to 100)"
+            )
+        ),
+    }
+}
+
 async fn flags(config: &Config, command: FlagsCommand, lang: Lang) -> anyhow::Result<()> {
     let store = open(config, lang).await?;
     let (slug, change) = match &command {
@@ -328,10 +349,27 @@ async fn flags(config: &Config, command: FlagsCommand, lang: Lang) -> anyhow::Re
                 known.join(", ")
             )
         })?;
-        let value = value.map(|raw| flag.value(raw)).transpose().map_err(anyhow::Error::msg)?;
-        if !store.set_flag(tenant.id, flag, value.clone(), OffsetDateTime::now_utc()).await? {
+        let value = value.map(|raw| flag.value(raw).map_err(|_| flag_value_error(flag, raw, lang))).transpose()?;
+        let now = OffsetDateTime::now_utc();
+        if !store.set_flag(tenant.id, flag, value.clone(), now).await? {
             anyhow::bail!(not_found_tenant(slug, lang));
         }
+        let (before, after) =
+            (tenant.flags.get(flag).map(ToString::to_string), value.as_ref().map(ToString::to_string));
+        let target = format!("{}/{}", tenant.slug, flag.name());
+        store
+            .append_audit(&crate::store::NewAudit {
+                actor: "cli",
+                user_id: None,
+                action: "flag.set",
+                target: Some(&target),
+                ip: None,
+                success: true,
+                before: Some(serde_json::json!({ "value": before })),
+                after: Some(serde_json::json!({ "value": after })),
+                at: now,
+            })
+            .await?;
         tracing::info!(tenant = %tenant.slug, flag = flag.name(), value = ?value, "feature flag changed");
         let shown = value.map_or_else(|| lang.pick("padrão", "default").to_string(), |v| v.to_string());
         println!("{} {} = {shown}", tenant.slug, flag.name());

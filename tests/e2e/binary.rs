@@ -273,7 +273,14 @@ async fn flags_set_list_and_unset_from_the_command_line_with_clear_errors() {
     let err = text(&unknown);
     assert!(!unknown.status.success() && err.contains("humor") && err.contains("humour"), "{err}");
     let bad = run(&["flags", "set", "acme", "ai", "talvez"]).await.unwrap();
-    assert!(!bad.status.success() && text(&bad).contains("not on or off"), "{}", text(&bad));
+    assert!(!bad.status.success() && text(&bad).contains("não é on nem off"), "{}", text(&bad));
+    let model = run(&["flags", "set", "acme", "llm_provider", "terceiro"]).await.unwrap();
+    assert!(!model.status.success() && text(&model).contains("não é um de: primary, fallback"), "{}", text(&model));
+    let filter = atende::store::AuditFilter { action: Some("flag.".into()), limit: 10, ..Default::default() };
+    let audited = app.store.list_audit(&filter).await.unwrap();
+    assert_eq!(audited.len(), 1, "the change is audited, the refusals are not");
+    assert_eq!((audited[0].actor.as_str(), audited[0].target.as_deref()), ("cli", Some("acme/csat")));
+    assert_eq!(audited[0].after.as_ref().unwrap()["value"], "off");
     let nobody = run(&["flags", "list", "nobody"]).await.unwrap();
     assert!(!nobody.status.success() && text(&nobody).contains("nobody"), "{}", text(&nobody));
 

@@ -9,6 +9,9 @@ use super::{
     Cli, Command, ConversationCommand, CsatCommand, DlqCommand, DlqFilter, EventsCommand, FlagsCommand, HandoffCommand,
     Lang, MigrateAction, TenantCommand,
 };
+use serde_json::json;
+
+use super::audit::audit;
 use crate::app::{App, redact_url, shutdown_on_signal};
 use crate::brain::csat;
 use crate::config::tenant::TenantFile;
@@ -97,6 +100,11 @@ async fn tenant(config: &Config, command: TenantCommand, lang: Lang) -> anyhow::
             let tenant = TenantFile::read(&file)?;
             crate::brain::validate_template(&tenant.persona).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             let (id, outcome) = store.upsert_tenant(&tenant, OffsetDateTime::now_utc()).await?;
+            if outcome != UpsertOutcome::Unchanged {
+                let done = if outcome == UpsertOutcome::Created { "created" } else { "updated" };
+                let after = json!({ "outcome": done, "file": file.display().to_string() });
+                audit(&*store, "tenant.apply", &tenant.slug, None, Some(after)).await?;
+            }
             let what = match outcome {
                 UpsertOutcome::Created => lang.pick("criado", "created"),
                 UpsertOutcome::Updated => lang.pick("atualizado", "updated"),
@@ -141,6 +149,8 @@ async fn dlq(config: &Config, command: DlqCommand, lang: Lang) -> anyhow::Result
             };
             for id in &ids {
                 queue::replay(&*store, *id, now).await?;
+                let (before, after) = (json!({ "state": "dead" }), json!({ "state": "queued" }));
+                audit(&*store, "dead_letter.replay", &format!("job:{id}"), Some(before), Some(after)).await?;
                 println!("{} {id} {}", lang.pick("job", "job"), lang.pick("recolocado na fila", "queued again"));
             }
             if ids.is_empty() {
@@ -150,6 +160,8 @@ async fn dlq(config: &Config, command: DlqCommand, lang: Lang) -> anyhow::Result
         DlqCommand::Discard { ids } => {
             for id in ids.into_iter().map(JobId) {
                 queue::discard(&*store, id, now).await?;
+                let (before, after) = (json!({ "state": "dead" }), json!({ "state": "discarded" }));
+                audit(&*store, "dead_letter.discard", &format!("job:{id}"), Some(before), Some(after)).await?;
                 println!("{} {id} {}", lang.pick("job", "job"), lang.pick("descartado", "discarded"));
             }
         }
@@ -173,23 +185,35 @@ async fn conversation(config: &Config, command: ConversationCommand, lang: Lang)
             lang.pick("no cliente", "in tenant")
         )
     };
+    let before = store.find_conversation(tenant.id, contact.as_str()).await?.ok_or_else(missing)?;
+    let target = format!("{slug}/{contact}");
+    let was = json!({ "state": before.state.as_str() });
     let done = if state == ConversationState::Closed {
         // Like a ticket closed in the helpdesk: the hand-off ends and CSAT is asked when on.
         let correlation_id = CorrelationId::new();
         let max_attempts = config.queue.deliver_max_attempts;
         match csat::close_ticket(&*store, &tenant, contact.as_str(), max_attempts, &correlation_id).await? {
             CloseOutcome::NotFound => return Err(missing()),
-            CloseOutcome::Closed { survey: SurveyDecision::Asked { .. } } => lang.pick(
-                "atendimento encerrado; pesquisa de satisfação na fila",
-                "conversation closed; satisfaction survey queued",
-            ),
-            CloseOutcome::Closed { .. } => lang.pick("atendimento encerrado", "conversation closed"),
+            CloseOutcome::Closed { survey } => {
+                let asked = matches!(survey, SurveyDecision::Asked { .. });
+                let after = json!({ "state": "closed", "csat": if asked { "asked" } else { "not_asked" } });
+                audit(&*store, "conversation.close", &target, Some(was), Some(after)).await?;
+                if asked {
+                    lang.pick(
+                        "atendimento encerrado; pesquisa de satisfação na fila",
+                        "conversation closed; satisfaction survey queued",
+                    )
+                } else {
+                    lang.pick("atendimento encerrado", "conversation closed")
+                }
+            }
             _ => lang.pick("já estava encerrado", "it was closed already"),
         }
     } else {
         if !store.mark_conversation_state(tenant.id, contact.as_str(), state).await? {
             return Err(missing());
         }
+        audit(&*store, "conversation.ai", &target, Some(was), Some(json!({ "state": state.as_str() }))).await?;
         match state {
             ConversationState::Bot => lang.pick("o bot voltou a responder", "the bot answers again"),
             _ => lang.pick("o bot está pausado", "the bot is paused"),
@@ -357,19 +381,7 @@ async fn flags(config: &Config, command: FlagsCommand, lang: Lang) -> anyhow::Re
         let (before, after) =
             (tenant.flags.get(flag).map(ToString::to_string), value.as_ref().map(ToString::to_string));
         let target = format!("{}/{}", tenant.slug, flag.name());
-        store
-            .append_audit(&crate::store::NewAudit {
-                actor: "cli",
-                user_id: None,
-                action: "flag.set",
-                target: Some(&target),
-                ip: None,
-                success: true,
-                before: Some(serde_json::json!({ "value": before })),
-                after: Some(serde_json::json!({ "value": after })),
-                at: now,
-            })
-            .await?;
+        audit(&*store, "flag.set", &target, Some(json!({ "value": before })), Some(json!({ "value": after }))).await?;
         tracing::info!(tenant = %tenant.slug, flag = flag.name(), value = ?value, "feature flag changed");
         let shown = value.map_or_else(|| lang.pick("padrão", "default").to_string(), |v| v.to_string());
         println!("{} {} = {shown}", tenant.slug, flag.name());

@@ -5,6 +5,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use time::OffsetDateTime;
 
+use super::audit::audit;
 use super::commands::{not_found_tenant, open};
 use super::{KbCommand, Lang, PersonaCommand};
 use crate::brain::{ImportCounts, KnowledgeCache, import_knowledge};
@@ -70,6 +71,8 @@ async fn import(store: &dyn Store, tenant: &Tenant, parsed: knowledge::ParsedImp
     bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("static template"));
     let counts = import_knowledge(store, tenant.id, &parsed.entries, || bar.inc(1)).await?;
     let ImportCounts { added, updated, unchanged } = counts;
+    let after = json!({ "added": added, "updated": updated, "unchanged": unchanged, "skipped": parsed.skipped.len() });
+    audit(store, "knowledge.import", &tenant.slug, None, Some(after)).await?;
     bar.finish_and_clear();
     println!(
         "{}: {added} {}, {updated} {}, {unchanged} {}, {} {}",
@@ -115,12 +118,17 @@ pub async fn persona(config: &Config, command: PersonaCommand, lang: Lang) -> an
                 }
             };
             match store.rollback_persona(tenant.id, target, OffsetDateTime::now_utc()).await? {
-                Some(new) => println!(
-                    "{}: {} v{target} ({} v{new})",
-                    tenant.slug,
-                    lang.pick("persona restaurada da", "persona restored from"),
-                    lang.pick("agora", "now"),
-                ),
+                Some(new) => {
+                    let before = json!({ "version": tenant.persona_version });
+                    let after = json!({ "version": new, "restored": target });
+                    audit(&*store, "persona.rollback", &tenant.slug, Some(before), Some(after)).await?;
+                    println!(
+                        "{}: {} v{target} ({} v{new})",
+                        tenant.slug,
+                        lang.pick("persona restaurada da", "persona restored from"),
+                        lang.pick("agora", "now"),
+                    )
+                }
                 None => bail!(
                     "{} v{target} {}",
                     lang.pick("a versão", "version"),

@@ -3,6 +3,7 @@
 //!
 //! Layer 5.
 
+mod audit;
 mod chat;
 mod check;
 mod commands;

@@ -7,12 +7,13 @@ use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::audit::audit;
 use super::commands::open;
 use super::{Lang, TokenCommand};
 use crate::config::Config;
 use crate::domain::Email;
 use crate::secrets::ApiToken;
-use crate::store::{ApiTokenRecord, NewAudit, Store};
+use crate::store::{ApiTokenRecord, Store};
 
 /// Longest validity a token may get (ten years): beyond it, leave `--expires` out.
 const MAX_VALIDITY: std::time::Duration = std::time::Duration::from_secs(10 * 366 * 24 * 3600);
@@ -41,7 +42,7 @@ async fn create(config: &Config, email: &str, name: &str, expires: Option<&str>,
         "id": id, "user": owner.1.as_str(), "name": name,
         "expires_at": expires_at.and_then(|at| at.format(&Rfc3339).ok()),
     });
-    audit(&*store, "token.create", owner.1.as_str(), after, now).await?;
+    audit(&*store, "token.create", owner.1.as_str(), None, Some(after)).await?;
     tracing::info!(token = id, "api token created");
     eprintln!(
         "{} {id} ({}, {}). {}",
@@ -171,32 +172,9 @@ async fn revoke(config: &Config, id: i64, lang: Lang) -> anyhow::Result<()> {
     if !store.revoke_api_token(id, now).await? {
         anyhow::bail!("{} {id}", lang.pick("o token já estava revogado:", "the token was revoked already:"));
     }
-    audit(&*store, "token.revoke", token.email.as_str(), json!({"id": id, "name": token.name}), now).await?;
+    audit(&*store, "token.revoke", token.email.as_str(), None, Some(json!({"id": id, "name": token.name}))).await?;
     tracing::info!(token = id, "api token revoked");
     println!("{} {id} {}", lang.pick("token", "token"), lang.pick("revogado", "revoked"));
-    Ok(())
-}
-
-async fn audit(
-    store: &dyn Store,
-    action: &str,
-    target: &str,
-    after: serde_json::Value,
-    now: OffsetDateTime,
-) -> anyhow::Result<()> {
-    store
-        .append_audit(&NewAudit {
-            actor: "cli",
-            user_id: None,
-            action,
-            target: Some(target),
-            ip: None,
-            success: true,
-            before: None,
-            after: Some(after),
-            at: now,
-        })
-        .await?;
     Ok(())
 }
 

@@ -156,6 +156,10 @@ async fn dlq_list_show_and_replay_work_from_the_command_line() {
     let db = app.db_url.clone();
     let again = tokio::task::spawn_blocking(move || atende(&db, &["dlq", "replay", &id])).await.unwrap();
     assert!(!again.status.success(), "replaying a delivered job must fail: {}", text(&again));
+    let filter = atende::store::AuditFilter { action: Some("dead_letter.".into()), limit: 10, ..Default::default() };
+    let audited = app.store.list_audit(&filter).await.unwrap();
+    let seen: Vec<(&str, &str)> = audited.iter().map(|e| (e.actor.as_str(), e.action.as_str())).collect();
+    assert_eq!(seen, [("cli", "dead_letter.replay")], "the replay is audited, the refusal is not");
 }
 
 #[tokio::test]
@@ -183,6 +187,11 @@ async fn conversation_close_from_the_command_line_asks_for_csat_like_a_closed_ti
     let again = close().await.unwrap();
     assert!(again.status.success() && text(&again).contains("já estava encerrado"), "{}", text(&again));
     assert_eq!(app.store.list_surveys(tenant.id, 10).await.unwrap().len(), 1, "never asked twice");
+    let filter = atende::store::AuditFilter { action: Some("conversation.".into()), limit: 10, ..Default::default() };
+    let audited = app.store.list_audit(&filter).await.unwrap();
+    assert_eq!(audited.len(), 1, "one close changed something");
+    assert_eq!((audited[0].actor.as_str(), audited[0].target.as_deref()), ("cli", Some("acme/5511999999999")));
+    assert_eq!(audited[0].after.as_ref().unwrap()["csat"], "asked");
     let db = app.db_url.clone();
     let unknown = tokio::task::spawn_blocking(move || atende(&db, &["conversation", "close", "acme", "5511000000000"]));
     let unknown = unknown.await.unwrap();

@@ -171,13 +171,6 @@ pub(super) async fn send(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let SendRequest { text } = json_body(body)?;
-    let chars = text.trim().chars().count();
-    if chars == 0 || chars > actions::MAX_TEXT_CHARS {
-        return Err(ApiError::InvalidPayload(format!(
-            "text: 1 to {} characters, got {chars}",
-            actions::MAX_TEXT_CHARS
-        )));
-    }
     let contact = contact(&raw)?;
     let tenant = tenant(&state, &slug).await?;
     let (id, correlation_id) = actions::send(&state, &tenant, &contact, &text, caller.actor()).await.map_err(failed)?;

@@ -18,8 +18,8 @@ use time::OffsetDateTime;
 use tracing::{info, warn};
 
 use super::{
-    LANG_COOKIE, PREFIX, Problem, SESSION_COOKIE, Viewer, error_page, language, render, safe_return, secure_cookies,
-    session_cookie, session_cookie_named, show_time,
+    LANG_COOKIE, PREFIX, Problem, SESSION_COOKIE, Viewer, bad_request, error_page, language, render, safe_return,
+    secure_cookies, session_cookie, session_cookie_named, show_time,
 };
 use crate::domain::UserId;
 use crate::domain::{Email, Language};
@@ -115,7 +115,7 @@ pub(super) async fn login(
 ) -> Response {
     let lang = language(&jar, &headers);
     let Ok(Form(form)) = form else {
-        return error_page(lang, StatusCode::BAD_REQUEST, Problem::BadRequest);
+        return bad_request(lang);
     };
     let cookie = jar.get(LOGIN_CSRF_COOKIE).map(|c| c.value().to_string()).unwrap_or_default();
     if cookie.is_empty() || !bool::from(cookie.as_bytes().ct_eq(form.csrf.as_bytes())) {

@@ -6,11 +6,10 @@ use axum::Form;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
 use serde::Deserialize;
 
 use super::pages::{Frame, NoticeQuery, after_action, find_tenant};
-use super::{PREFIX, Problem, Viewer, error_page, render};
+use super::{PREFIX, Reply, Viewer, bad_request, render};
 use crate::domain::{Flag, FlagKind, Language};
 use crate::http::AppState;
 use crate::http::actions::{self, ActionError};
@@ -58,12 +57,9 @@ pub(super) async fn show(
     viewer: Viewer,
     Path(slug): Path<String>,
     Query(notice): Query<NoticeQuery>,
-) -> Response {
+) -> Reply {
     let lang = viewer.lang;
-    let tenant = match find_tenant(&state, lang, &slug).await {
-        Ok(tenant) => tenant,
-        Err(response) => return response,
-    };
+    let tenant = find_tenant(&state, lang, &slug).await?;
     let rows = Flag::ALL
         .iter()
         .map(|&flag| {
@@ -87,7 +83,7 @@ pub(super) async fn show(
         tenant_name: tenant.name.clone(),
         rows,
     };
-    render(StatusCode::OK, &page)
+    Ok(render(StatusCode::OK, &page))
 }
 
 #[derive(Debug, Deserialize)]
@@ -103,16 +99,13 @@ pub(super) async fn set(
     viewer: Viewer,
     Path(slug): Path<String>,
     form: Result<Form<FlagForm>, FormRejection>,
-) -> Response {
+) -> Reply {
     let lang = viewer.lang;
-    let Ok(Form(form)) = form else { return error_page(lang, StatusCode::BAD_REQUEST, Problem::BadRequest) };
+    let Form(form) = form.map_err(|_| bad_request(lang))?;
     let Some(flag) = Flag::parse(form.flag.trim()) else {
-        return error_page(lang, StatusCode::BAD_REQUEST, Problem::BadRequest);
+        return Err(bad_request(lang));
     };
-    let tenant = match find_tenant(&state, lang, &slug).await {
-        Ok(tenant) => tenant,
-        Err(response) => return response,
-    };
+    let tenant = find_tenant(&state, lang, &slug).await?;
     let page = format!("{PREFIX}/tenants/{slug}/flags");
     let value = match form.value.trim() {
         "" | "default" => Ok(None),
@@ -122,5 +115,5 @@ pub(super) async fn set(
         Ok(value) => actions::set_flag(&state, &tenant, flag, value, viewer.actor()).await.map(|()| "flag_set"),
         Err(err) => Err(err),
     };
-    after_action(lang, &page, outcome)
+    Ok(after_action(lang, &page, outcome))
 }

@@ -11,7 +11,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::pages::{Frame, NoticeQuery, find_tenant};
-use super::{PREFIX, Problem, Viewer, error_page, render, show_time};
+use super::{PREFIX, Problem, Reply, Viewer, bad_request, error_page, render, show_time};
 use crate::brain::{ImportCounts, KnowledgeCache, import_knowledge, new_knowledge};
 use crate::http::AppState;
 use crate::http::actions::audit;
@@ -136,17 +136,11 @@ pub(super) async fn show(
     viewer: Viewer,
     Path(slug): Path<String>,
     query: Result<Query<KnowledgeQuery>, QueryRejection>,
-) -> Response {
+) -> Reply {
     let lang = viewer.lang;
-    let Ok(Query(query)) = query else { return error_page(lang, StatusCode::BAD_REQUEST, Problem::BadRequest) };
-    let tenant = match find_tenant(&state, lang, &slug).await {
-        Ok(tenant) => tenant,
-        Err(response) => return response,
-    };
-    match page(&state, &viewer, &tenant, &query).await {
-        Ok(page) => render(StatusCode::OK, &page),
-        Err(response) => response,
-    }
+    let Query(query) = query.map_err(|_| bad_request(lang))?;
+    let tenant = find_tenant(&state, lang, &slug).await?;
+    Ok(render(StatusCode::OK, &page(&state, &viewer, &tenant, &query).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -184,37 +178,30 @@ pub(super) async fn save(
     viewer: Viewer,
     Path(slug): Path<String>,
     form: Result<Form<SaveForm>, FormRejection>,
-) -> Response {
+) -> Reply {
     let lang = viewer.lang;
-    let Ok(Form(form)) = form else { return error_page(lang, StatusCode::BAD_REQUEST, Problem::BadRequest) };
-    let tenant = match find_tenant(&state, lang, &slug).await {
-        Ok(tenant) => tenant,
-        Err(response) => return response,
-    };
+    let Form(form) = form.map_err(|_| bad_request(lang))?;
+    let tenant = find_tenant(&state, lang, &slug).await?;
     let id = match form.id.trim() {
         "" => None,
         raw => match raw.parse::<i64>() {
             Ok(id) => Some(id),
-            Err(_) => return error_page(lang, StatusCode::BAD_REQUEST, Problem::BadRequest),
+            Err(_) => return Err(bad_request(lang)),
         },
     };
+    // The list again with the form as typed and why it was refused.
     let refused = |error: String| async {
-        let query = KnowledgeQuery::default();
-        match page(&state, &viewer, &tenant, &query).await {
-            Ok(mut shown) => {
-                shown.form = EntryForm {
-                    id: form.id.clone(),
-                    title: form.title.clone(),
-                    question: form.question.clone(),
-                    answer: form.answer.clone(),
-                    tags: form.tags.clone(),
-                    enabled: form.enabled.is_some(),
-                };
-                shown.error = Some(error);
-                render(StatusCode::BAD_REQUEST, &shown)
-            }
-            Err(response) => response,
-        }
+        let mut shown = page(&state, &viewer, &tenant, &KnowledgeQuery::default()).await?;
+        shown.form = EntryForm {
+            id: form.id.clone(),
+            title: form.title.clone(),
+            question: form.question.clone(),
+            answer: form.answer.clone(),
+            tags: form.tags.clone(),
+            enabled: form.enabled.is_some(),
+        };
+        shown.error = Some(error);
+        Err(render(StatusCode::BAD_REQUEST, &shown))
     };
     let entry = match validate(&form) {
         Ok(entry) => entry,
@@ -235,7 +222,7 @@ pub(super) async fn save(
     };
     let (action, id) = match stored {
         Ok(Ok(done)) => done,
-        Ok(Err(None)) => return error_page(lang, StatusCode::NOT_FOUND, Problem::NotFound),
+        Ok(Err(None)) => return Err(error_page(lang, StatusCode::NOT_FOUND, Problem::NotFound)),
         Ok(Err(Some(other))) => {
             let why = format!(
                 "{} (#{other})",
@@ -245,14 +232,14 @@ pub(super) async fn save(
         }
         Err(err) => {
             tracing::warn!(error = %err, "panel: cannot save a knowledge entry");
-            return error_page(lang, StatusCode::SERVICE_UNAVAILABLE, Problem::Unavailable);
+            return Err(error_page(lang, StatusCode::SERVICE_UNAVAILABLE, Problem::Unavailable));
         }
     };
     let after = json!({ "id": id, "question": entry.question, "enabled": entry.enabled });
     if let Err(err) = audit(&state, viewer.actor(), action, &tenant.slug, None, Some(after)).await {
         tracing::warn!(error = %err, "panel: cannot audit a knowledge change");
     }
-    Redirect::to(&format!("{PREFIX}/tenants/{slug}/knowledge?ok=kb_saved")).into_response()
+    Ok(Redirect::to(&format!("{PREFIX}/tenants/{slug}/knowledge?ok=kb_saved")).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -270,35 +257,29 @@ pub(super) async fn import(
     viewer: Viewer,
     Path(slug): Path<String>,
     form: Result<Form<ImportForm>, FormRejection>,
-) -> Response {
+) -> Reply {
     let lang = viewer.lang;
-    let Ok(Form(form)) = form else { return error_page(lang, StatusCode::BAD_REQUEST, Problem::BadRequest) };
-    let tenant = match find_tenant(&state, lang, &slug).await {
-        Ok(tenant) => tenant,
-        Err(response) => return response,
-    };
-    let mut shown = match page(&state, &viewer, &tenant, &KnowledgeQuery::default()).await {
-        Ok(shown) => shown,
-        Err(response) => return response,
+    let Form(form) = form.map_err(|_| bad_request(lang))?;
+    let tenant = find_tenant(&state, lang, &slug).await?;
+    // The list again with why the file was refused (read only when it is).
+    let refused = |error: String| async {
+        let mut shown = page(&state, &viewer, &tenant, &KnowledgeQuery::default()).await?;
+        shown.error = Some(error);
+        Err(render(StatusCode::BAD_REQUEST, &shown))
     };
     let Some(format) = ImportFormat::parse(form.format.trim()) else {
-        shown.error = Some(
-            lang.pick("Escolha o formato: csv, jsonl ou markdown.", "Pick the format: csv, jsonl or markdown.").into(),
-        );
-        return render(StatusCode::BAD_REQUEST, &shown);
+        let why = lang.pick("Escolha o formato: csv, jsonl ou markdown.", "Pick the format: csv, jsonl or markdown.");
+        return refused(why.into()).await;
     };
     let parsed = match knowledge::parse_import(format, &form.text) {
         Ok(parsed) => parsed,
-        Err(err) => {
-            shown.error = Some(err.to_string());
-            return render(StatusCode::BAD_REQUEST, &shown);
-        }
+        Err(err) => return refused(err.to_string()).await,
     };
     let counts = match import_knowledge(&*state.store, tenant.id, &parsed.entries, || {}).await {
         Ok(counts) => counts,
         Err(err) => {
             tracing::warn!(error = %err, "panel: knowledge import failed");
-            return error_page(lang, StatusCode::SERVICE_UNAVAILABLE, Problem::Unavailable);
+            return Err(error_page(lang, StatusCode::SERVICE_UNAVAILABLE, Problem::Unavailable));
         }
     };
     let ImportCounts { added, updated, unchanged } = counts;
@@ -311,11 +292,8 @@ pub(super) async fn import(
     }
     tracing::info!(tenant = %tenant.slug, added, updated, unchanged, skipped = parsed.skipped.len(), "knowledge imported from the panel");
     // The list again, now with the imported entries.
-    let mut shown = match page(&state, &viewer, &tenant, &KnowledgeQuery::default()).await {
-        Ok(shown) => shown,
-        Err(response) => return response,
-    };
+    let mut shown = page(&state, &viewer, &tenant, &KnowledgeQuery::default()).await?;
     let skipped = parsed.skipped.into_iter().map(|s| (s.line, s.reason)).collect();
     shown.imported = Some(Imported { added, updated, unchanged, skipped });
-    render(StatusCode::OK, &shown)
+    Ok(render(StatusCode::OK, &shown))
 }

@@ -249,7 +249,7 @@ async fn require_session(State(guard): State<Guard>, jar: CookieJar, request: Re
     let ip = client_ip(&request);
     let viewer = Viewer { user: session.user, csrf: session.csrf, ip, lang };
     let request = if request.method() == Method::POST {
-        match check_csrf(request, &viewer.csrf).await {
+        match check_csrf(request, &viewer.csrf, lang).await {
             Ok(request) => request,
             Err(response) => return response,
         }
@@ -263,8 +263,7 @@ async fn require_session(State(guard): State<Guard>, jar: CookieJar, request: Re
 
 /// Reads the form, compares its `csrf` with the session's in constant time, and hands the
 /// request on with its body intact.
-async fn check_csrf(request: Request, expected: &str) -> Result<Request, Response> {
-    let lang = language(&CookieJar::from_headers(request.headers()), request.headers());
+async fn check_csrf(request: Request, expected: &str, lang: Language) -> Result<Request, Response> {
     let (parts, body) = request.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, FORM_LIMIT).await else {
         return Err(error_page(lang, StatusCode::PAYLOAD_TOO_LARGE, Problem::TooLarge));
@@ -386,6 +385,15 @@ struct ErrorPage {
     lang: Language,
     title: &'static str,
     detail: String,
+}
+
+/// What a panel handler answers: the page, or the page that says why not (both are HTML;
+/// `Err` lets a handler stop early with `?`).
+pub(super) type Reply = Result<Response, Response>;
+
+/// The page for a malformed form or query.
+pub(super) fn bad_request(lang: Language) -> Response {
+    error_page(lang, StatusCode::BAD_REQUEST, Problem::BadRequest)
 }
 
 /// An error as a page (with the status that says it).

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::{PREFIX, Problem, Viewer, error_page, render, role_label, show_time};
+use super::{PREFIX, Problem, Reply, Viewer, bad_request, error_page, render, role_label, show_time};
 use crate::domain::{ContactNumber, ConversationState, Direction, JobId, JobState, Language};
 use crate::http::AppState;
 use crate::http::actions::{self, ActionError};
@@ -278,8 +278,12 @@ pub(super) async fn find_tenant(state: &AppState, lang: Language, slug: &str) ->
 }
 
 /// A tenant chosen with `?tenant=`, else the first one.
-async fn chosen_tenant(state: &AppState, wanted: Option<&str>) -> Result<(Vec<Tenant>, Option<Tenant>), Response> {
-    let tenants = state.store.list_tenants().await.map_err(|err| unavailable(Language::default(), err))?;
+async fn chosen_tenant(
+    state: &AppState,
+    lang: Language,
+    wanted: Option<&str>,
+) -> Result<(Vec<Tenant>, Option<Tenant>), Response> {
+    let tenants = state.store.list_tenants().await.map_err(|err| unavailable(lang, err))?;
     let chosen = match wanted.filter(|w| !w.is_empty()) {
         Some(slug) => tenants.iter().find(|t| t.slug == slug).cloned(),
         None => tenants.first().cloned(),
@@ -323,29 +327,26 @@ pub(super) async fn conversations(
     State(state): State<AppState>,
     viewer: Viewer,
     query: Result<Query<ConversationsQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
+) -> Reply {
     let lang = viewer.lang;
-    let Ok(Query(query)) = query else { return error_page(lang, StatusCode::BAD_REQUEST, Problem::BadRequest) };
+    let Query(query) = query.map_err(|_| bad_request(lang))?;
     let wanted = match query.state.as_deref().unwrap_or("") {
         "" => None,
         "bot" => Some(ConversationState::Bot),
         "human" => Some(ConversationState::Human),
         "closed" => Some(ConversationState::Closed),
-        _ => return error_page(lang, StatusCode::BAD_REQUEST, Problem::BadRequest),
+        _ => return Err(bad_request(lang)),
     };
-    let (tenants, chosen) = match chosen_tenant(&state, query.tenant.as_deref()).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+    let (tenants, chosen) = chosen_tenant(&state, lang, query.tenant.as_deref()).await?;
     let rows = match &chosen {
         Some(tenant) => {
             let filter = ConversationFilter { state: wanted, limit: 200 };
             match state.store.list_conversations(tenant.id, filter).await {
                 Ok(rows) => rows,
-                Err(err) => return unavailable(lang, err),
+                Err(err) => return Err(unavailable(lang, err)),
             }
         }
-        None if query.tenant.is_some() => return error_page(lang, StatusCode::NOT_FOUND, Problem::NotFound),
+        None if query.tenant.is_some() => return Err(error_page(lang, StatusCode::NOT_FOUND, Problem::NotFound)),
         None => Vec::new(),
     };
     let rows = rows
@@ -365,7 +366,7 @@ pub(super) async fn conversations(
         state: wanted.map(|s| s.as_str().to_string()).unwrap_or_default(),
         rows,
     };
-    render(StatusCode::OK, &page)
+    Ok(render(StatusCode::OK, &page))
 }
 
 struct MessageRow {
@@ -420,20 +421,17 @@ pub(super) async fn conversation(
     viewer: Viewer,
     Path((slug, raw)): Path<(String, String)>,
     Query(notice): Query<NoticeQuery>,
-) -> Response {
+) -> Reply {
     let lang = viewer.lang;
-    let (tenant, contact) = match target(&state, lang, &slug, &raw).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+    let (tenant, contact) = target(&state, lang, &slug, &raw).await?;
     let found = match state.store.find_conversation(tenant.id, contact.as_str()).await {
         Ok(found) => found,
-        Err(err) => return unavailable(lang, err),
+        Err(err) => return Err(unavailable(lang, err)),
     };
-    let Some(conversation) = found else { return error_page(lang, StatusCode::NOT_FOUND, Problem::NotFound) };
+    let Some(conversation) = found else { return Err(error_page(lang, StatusCode::NOT_FOUND, Problem::NotFound)) };
     let messages = match state.store.list_messages(conversation.id).await {
         Ok(messages) => messages,
-        Err(err) => return unavailable(lang, err),
+        Err(err) => return Err(unavailable(lang, err)),
     };
     let messages = messages
         .into_iter()
@@ -463,7 +461,7 @@ pub(super) async fn conversation(
         summary: conversation.summary.clone().unwrap_or_default(),
         messages,
     };
-    render(StatusCode::OK, &page)
+    Ok(render(StatusCode::OK, &page))
 }
 
 /// The tenant and customer of a conversation URL.
@@ -498,20 +496,17 @@ pub(super) async fn set_ai(
     viewer: Viewer,
     Path((slug, raw)): Path<(String, String)>,
     form: Result<Form<AiForm>, FormRejection>,
-) -> Response {
+) -> Reply {
     let lang = viewer.lang;
     let enabled = match form.as_ref().map(|Form(f)| f.enabled.as_str()) {
         Ok("true") => true,
         Ok("false") => false,
-        _ => return error_page(lang, StatusCode::BAD_REQUEST, Problem::BadRequest),
+        _ => return Err(bad_request(lang)),
     };
-    let (tenant, contact) = match target(&state, lang, &slug, &raw).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+    let (tenant, contact) = target(&state, lang, &slug, &raw).await?;
     let outcome = actions::set_ai(&state, &tenant, &contact, enabled, viewer.actor()).await;
     let code = if enabled { "ai_on" } else { "ai_off" };
-    after_action(lang, &conversation_page(&slug, &contact), outcome.map(|_| code))
+    Ok(after_action(lang, &conversation_page(&slug, &contact), outcome.map(|_| code)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -525,19 +520,16 @@ pub(super) async fn hand_off(
     viewer: Viewer,
     Path((slug, raw)): Path<(String, String)>,
     form: Result<Form<HandoffForm>, FormRejection>,
-) -> Response {
+) -> Reply {
     let lang = viewer.lang;
-    let Ok(Form(form)) = form else { return error_page(lang, StatusCode::BAD_REQUEST, Problem::BadRequest) };
-    let (tenant, contact) = match target(&state, lang, &slug, &raw).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+    let Form(form) = form.map_err(|_| bad_request(lang))?;
+    let (tenant, contact) = target(&state, lang, &slug, &raw).await?;
     let page = conversation_page(&slug, &contact);
     let outcome = match actions::handoff_reason(Some(&form.reason)) {
         Ok(reason) => actions::hand_off(&state, &tenant, &contact, &reason, viewer.actor()).await.map(|_| "handoff"),
         Err(err) => Err(err),
     };
-    after_action(lang, &page, outcome)
+    Ok(after_action(lang, &page, outcome))
 }
 
 #[derive(Debug, Deserialize)]
@@ -551,32 +543,26 @@ pub(super) async fn send(
     viewer: Viewer,
     Path((slug, raw)): Path<(String, String)>,
     form: Result<Form<SendForm>, FormRejection>,
-) -> Response {
+) -> Reply {
     let lang = viewer.lang;
-    let Ok(Form(form)) = form else { return error_page(lang, StatusCode::BAD_REQUEST, Problem::BadRequest) };
-    let (tenant, contact) = match target(&state, lang, &slug, &raw).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+    let Form(form) = form.map_err(|_| bad_request(lang))?;
+    let (tenant, contact) = target(&state, lang, &slug, &raw).await?;
     let outcome = actions::send(&state, &tenant, &contact, &form.text, viewer.actor()).await.map(|_| "sent");
-    after_action(lang, &conversation_page(&slug, &contact), outcome)
+    Ok(after_action(lang, &conversation_page(&slug, &contact), outcome))
 }
 
 pub(super) async fn close(
     State(state): State<AppState>,
     viewer: Viewer,
     Path((slug, raw)): Path<(String, String)>,
-) -> Response {
+) -> Reply {
     let lang = viewer.lang;
-    let (tenant, contact) = match target(&state, lang, &slug, &raw).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+    let (tenant, contact) = target(&state, lang, &slug, &raw).await?;
     let outcome = actions::close(&state, &tenant, &contact, viewer.actor()).await;
     let outcome = outcome.and_then(|closed| {
         if closed.changed { Ok("closed") } else { Err(ActionError::Conflict("closed already".into())) }
     });
-    after_action(lang, &conversation_page(&slug, &contact), outcome)
+    Ok(after_action(lang, &conversation_page(&slug, &contact), outcome))
 }
 
 // ---------------------------------------------------------------- hand-offs
@@ -604,19 +590,16 @@ pub(super) async fn handoffs(
     State(state): State<AppState>,
     viewer: Viewer,
     query: Result<Query<ConversationsQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
+) -> Reply {
     let lang = viewer.lang;
-    let Ok(Query(query)) = query else { return error_page(lang, StatusCode::BAD_REQUEST, Problem::BadRequest) };
-    let (tenants, chosen) = match chosen_tenant(&state, query.tenant.as_deref()).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+    let Query(query) = query.map_err(|_| bad_request(lang))?;
+    let (tenants, chosen) = chosen_tenant(&state, lang, query.tenant.as_deref()).await?;
     let records = match &chosen {
         Some(tenant) => match state.store.list_handoffs(tenant.id, 200).await {
             Ok(records) => records,
-            Err(err) => return unavailable(lang, err),
+            Err(err) => return Err(unavailable(lang, err)),
         },
-        None if query.tenant.is_some() => return error_page(lang, StatusCode::NOT_FOUND, Problem::NotFound),
+        None if query.tenant.is_some() => return Err(error_page(lang, StatusCode::NOT_FOUND, Problem::NotFound)),
         None => Vec::new(),
     };
     let now = OffsetDateTime::now_utc();
@@ -653,7 +636,7 @@ pub(super) async fn handoffs(
         tenant: chosen.map(|t| t.slug).unwrap_or_default(),
         rows,
     };
-    render(StatusCode::OK, &page)
+    Ok(render(StatusCode::OK, &page))
 }
 
 // ---------------------------------------------------------------- dead letters
@@ -783,7 +766,7 @@ pub(super) async fn bulk(State(state): State<AppState>, viewer: Viewer, RawForm(
         match key.as_ref() {
             "id" => match job_id(&value) {
                 Some(id) => ids.push(id),
-                None => return error_page(lang, StatusCode::BAD_REQUEST, Problem::BadRequest),
+                None => return bad_request(lang),
             },
             "action" => action = value.into_owned(),
             _ => {}
@@ -797,7 +780,7 @@ pub(super) async fn bulk(State(state): State<AppState>, viewer: Viewer, RawForm(
         let outcome = match action.as_str() {
             "replay" => actions::replay(&state, id, viewer.actor()).await,
             "discard" => actions::discard(&state, id, viewer.actor()).await,
-            _ => return error_page(lang, StatusCode::BAD_REQUEST, Problem::BadRequest),
+            _ => return bad_request(lang),
         };
         match outcome {
             Ok(()) | Err(ActionError::NotFound | ActionError::Conflict(_)) => {}
@@ -851,9 +834,9 @@ pub(super) async fn audit(
     State(state): State<AppState>,
     viewer: Viewer,
     query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
+) -> Reply {
     let lang = viewer.lang;
-    let Ok(Query(query)) = query else { return error_page(lang, StatusCode::BAD_REQUEST, Problem::BadRequest) };
+    let Query(query) = query.map_err(|_| bad_request(lang))?;
     let (actor, action) = (query.actor.unwrap_or_default(), query.action.unwrap_or_default());
     let filter = AuditFilter {
         actor: Some(actor.trim().to_string()).filter(|a| !a.is_empty()),
@@ -863,7 +846,7 @@ pub(super) async fn audit(
     };
     let entries = match state.store.list_audit(&filter).await {
         Ok(entries) => entries,
-        Err(err) => return unavailable(lang, err),
+        Err(err) => return Err(unavailable(lang, err)),
     };
     let older = (entries.len() == AUDIT_PAGE as usize).then(|| entries.last().map(|e| e.id)).flatten();
     let change = |before: &Option<Value>, after: &Option<Value>| match (before, after) {
@@ -886,7 +869,7 @@ pub(super) async fn audit(
         })
         .collect();
     let page = AuditPage { frame: Frame::new(&viewer, "audit", &NoticeQuery::default()), actor, action, rows, older };
-    render(StatusCode::OK, &page)
+    Ok(render(StatusCode::OK, &page))
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::pages::{Frame, NoticeQuery, find_tenant};
-use super::{PREFIX, Problem, Viewer, error_page, render};
+use super::{PREFIX, Problem, Reply, Viewer, bad_request, error_page, render};
 use crate::brain::{Decision, Outcome, first_message_context};
 use crate::config::persona::PersonaTable;
 use crate::domain::Language;
@@ -175,13 +175,10 @@ pub(super) async fn show(
     viewer: Viewer,
     Path(slug): Path<String>,
     Query(notice): Query<NoticeQuery>,
-) -> Response {
-    let tenant = match find_tenant(&state, viewer.lang, &slug).await {
-        Ok(tenant) => tenant,
-        Err(response) => return response,
-    };
+) -> Reply {
+    let tenant = find_tenant(&state, viewer.lang, &slug).await?;
     let fields = Fields::of(&tenant.settings.persona);
-    render(StatusCode::OK, &page(&viewer, &tenant, fields, &notice))
+    Ok(render(StatusCode::OK, &page(&viewer, &tenant, fields, &notice)))
 }
 
 /// The form again with what was typed (not the saved values) and why it was refused.
@@ -197,33 +194,30 @@ pub(super) async fn save(
     viewer: Viewer,
     Path(slug): Path<String>,
     form: Result<Form<PersonaForm>, FormRejection>,
-) -> Response {
+) -> Reply {
     let lang = viewer.lang;
-    let Ok(Form(form)) = form else { return error_page(lang, StatusCode::BAD_REQUEST, Problem::BadRequest) };
-    let tenant = match find_tenant(&state, lang, &slug).await {
-        Ok(tenant) => tenant,
-        Err(response) => return response,
-    };
+    let Form(form) = form.map_err(|_| bad_request(lang))?;
+    let tenant = find_tenant(&state, lang, &slug).await?;
     let saved = &tenant.settings.persona;
     let draft = match form.apply(saved) {
         Ok(draft) => draft,
-        Err(error) => return refused(&viewer, &tenant, &form, error),
+        Err(error) => return Err(refused(&viewer, &tenant, &form, error)),
     };
     let mut file = tenant.settings.clone();
     file.persona = draft.clone();
     if let Err(error) = file.validate() {
-        return refused(&viewer, &tenant, &form, error);
+        return Err(refused(&viewer, &tenant, &form, error));
     }
     if let Err(err) = state.store.upsert_tenant(&file, OffsetDateTime::now_utc()).await {
         tracing::warn!(error = %err, "panel: cannot save a persona");
-        return error_page(lang, StatusCode::SERVICE_UNAVAILABLE, Problem::Unavailable);
+        return Err(error_page(lang, StatusCode::SERVICE_UNAVAILABLE, Problem::Unavailable));
     }
     let (before, after) = (json!(saved), json!(draft));
     if let Err(err) = audit(&state, viewer.actor(), "persona.update", &tenant.slug, Some(before), Some(after)).await {
         tracing::warn!(error = %err, "panel: cannot audit a persona change");
     }
     tracing::info!(tenant = %tenant.slug, by = viewer.user.email.as_str(), "persona saved from the panel");
-    Redirect::to(&format!("{PREFIX}/tenants/{slug}/persona?ok=saved")).into_response()
+    Ok(Redirect::to(&format!("{PREFIX}/tenants/{slug}/persona?ok=saved")).into_response())
 }
 
 /// Answers the message with the saved persona and with the draft, side by side. Nothing is
@@ -233,30 +227,27 @@ pub(super) async fn preview(
     viewer: Viewer,
     Path(slug): Path<String>,
     form: Result<Form<PersonaForm>, FormRejection>,
-) -> Response {
+) -> Reply {
     let lang = viewer.lang;
-    let Ok(Form(form)) = form else { return error_page(lang, StatusCode::BAD_REQUEST, Problem::BadRequest) };
-    let tenant = match find_tenant(&state, lang, &slug).await {
-        Ok(tenant) => tenant,
-        Err(response) => return response,
-    };
+    let Form(form) = form.map_err(|_| bad_request(lang))?;
+    let tenant = find_tenant(&state, lang, &slug).await?;
     let message = form.message.trim().to_string();
     if message.is_empty() || message.chars().count() > MAX_PREVIEW_CHARS {
         let why = lang.pick(
             "Escreva a mensagem do cliente (até 4096 caracteres) para ver a prévia.",
             "Type the customer's message (up to 4096 characters) to see the preview.",
         );
-        return refused(&viewer, &tenant, &form, why.to_string());
+        return Err(refused(&viewer, &tenant, &form, why.to_string()));
     }
     let draft_persona = match form.apply(&tenant.settings.persona) {
         Ok(draft) => draft,
-        Err(error) => return refused(&viewer, &tenant, &form, error),
+        Err(error) => return Err(refused(&viewer, &tenant, &form, error)),
     };
     let resolved = match tenant.settings.resolve() {
         Ok(resolved) => resolved,
         Err(err) => {
             tracing::warn!(tenant = %tenant.slug, error = %err, "tenant secrets cannot be read for a preview");
-            return error_page(lang, StatusCode::SERVICE_UNAVAILABLE, Problem::Unavailable);
+            return Err(error_page(lang, StatusCode::SERVICE_UNAVAILABLE, Problem::Unavailable));
         }
     };
     let mut draft_tenant = tenant.clone();
@@ -280,7 +271,7 @@ pub(super) async fn preview(
     shown.message = message;
     shown.saved = Some(answer(saved));
     shown.draft = Some(answer(draft));
-    render(StatusCode::OK, &shown)
+    Ok(render(StatusCode::OK, &shown))
 }
 
 /// What the brain decided, in words.

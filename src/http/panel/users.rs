@@ -14,7 +14,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::pages::{Frame, NoticeQuery};
-use super::{PREFIX, Problem, Viewer, error_page, render, role_label, show_time};
+use super::{PREFIX, Problem, Reply, Viewer, bad_request, error_page, render, role_label, show_time};
 use crate::domain::{Email, Language, UserId, UserRole};
 use crate::http::AppState;
 use crate::http::actions::audit;
@@ -114,37 +114,37 @@ pub(super) async fn create(
     State(state): State<AppState>,
     viewer: Viewer,
     form: Result<Form<NewUserForm>, FormRejection>,
-) -> Response {
+) -> Reply {
     let lang = viewer.lang;
-    let Ok(Form(form)) = form else { return error_page(lang, StatusCode::BAD_REQUEST, Problem::BadRequest) };
+    let Form(form) = form.map_err(|_| bad_request(lang))?;
     let Ok(email) = Email::parse(form.email.trim()) else {
         let why = lang.pick("E-mail inválido (ex.: nome@empresa.com.br).", "Invalid e-mail (e.g. name@company.com).");
-        return refused(&state, &viewer, &form.email, why.into()).await;
+        return Err(refused(&state, &viewer, &form.email, why.into()).await);
     };
     let Ok(role) = form.role.parse::<UserRole>() else {
-        return refused(&state, &viewer, &form.email, lang.pick("Escolha um papel.", "Pick a role.").into()).await;
+        return Err(refused(&state, &viewer, &form.email, lang.pick("Escolha um papel.", "Pick a role.").into()).await);
     };
     let hashed = match hash(form.password.clone()).await {
         Ok(hashed) => hashed,
-        Err(err) => return refused(&state, &viewer, &form.email, password_problem(lang, &err)).await,
+        Err(err) => return Err(refused(&state, &viewer, &form.email, password_problem(lang, &err)).await),
     };
     let new = NewUser { email: &email, password_hash: &hashed, role };
     match state.store.create_user(&new, OffsetDateTime::now_utc()).await {
         Ok(Some(_)) => {}
         Ok(None) => {
             let why = lang.pick("Já existe um usuário com esse e-mail.", "A user already has that e-mail.");
-            return refused(&state, &viewer, &form.email, why.into()).await;
+            return Err(refused(&state, &viewer, &form.email, why.into()).await);
         }
         Err(err) => {
             tracing::warn!(error = %err, "panel: cannot create a user");
-            return error_page(lang, StatusCode::SERVICE_UNAVAILABLE, Problem::Unavailable);
+            return Err(error_page(lang, StatusCode::SERVICE_UNAVAILABLE, Problem::Unavailable));
         }
     }
     let after = json!({ "email": email.as_str(), "role": role.as_str() });
     if let Err(err) = audit(&state, viewer.actor(), "user.add", email.as_str(), None, Some(after)).await {
         tracing::warn!(error = %err, "panel: cannot audit a new user");
     }
-    Redirect::to(&format!("{PREFIX}/users?ok=user_saved")).into_response()
+    Ok(Redirect::to(&format!("{PREFIX}/users?ok=user_saved")).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -167,7 +167,7 @@ pub(super) async fn change(
 ) -> Response {
     let lang = viewer.lang;
     let (Ok(Form(form)), Ok(id)) = (form, raw.parse::<i64>()) else {
-        return error_page(lang, StatusCode::BAD_REQUEST, Problem::BadRequest);
+        return bad_request(lang);
     };
     let users = match state.store.list_users().await {
         Ok(users) => users,
@@ -183,14 +183,14 @@ pub(super) async fn change(
         "" => None,
         name => match name.parse::<UserRole>() {
             Ok(role) => Some(role),
-            Err(_) => return error_page(lang, StatusCode::BAD_REQUEST, Problem::BadRequest),
+            Err(_) => return bad_request(lang),
         },
     };
     let disabled = match form.disabled.trim() {
         "" => None,
         "true" => Some(true),
         "false" => Some(false),
-        _ => return error_page(lang, StatusCode::BAD_REQUEST, Problem::BadRequest),
+        _ => return bad_request(lang),
     };
     if user.id == viewer.user.id && (disabled == Some(true) || role.is_some_and(|r| r != UserRole::Admin)) {
         let why = lang.pick(

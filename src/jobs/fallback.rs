@@ -5,7 +5,7 @@
 
 use tracing::{error, info};
 
-use super::{Dispatcher, payload_id, store_error};
+use super::{Dispatcher, payload_handoff, payload_id, store_error};
 use crate::config::fallback::{ResolvedFallback, SmsValues};
 use crate::domain::{ErrorClass, Flag, Flags, Language, MessageId};
 use crate::queue::{JobError, JobOutcome};
@@ -179,13 +179,8 @@ fn team_mail(
 
 /// A hand-off's SLA breach e-mailed to the team (`[handoff] escalation_email`).
 async fn escalate(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, JobError> {
-    let id = payload_id(job, "handoff_id")?;
-    let handoff = d
-        .store
-        .find_handoff(id)
-        .await
-        .map_err(store_error)?
-        .ok_or_else(|| JobError::permanent(format!("handoff {id} not found")))?;
+    let handoff = payload_handoff(d, job).await?;
+    let id = handoff.id;
     let tenant = &handoff.tenant;
     if handoff.first_human_at.is_some() || handoff.closed_at.is_some() {
         info!(handoff_id = id, "a person answered or the hand-off ended since the breach; no escalation e-mail");

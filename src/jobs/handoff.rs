@@ -5,7 +5,7 @@ use secrecy::SecretString;
 use serde_json::json;
 use tracing::{info, warn};
 
-use super::{Dispatcher, payload_id, store_error};
+use super::{Dispatcher, payload_handoff, store_error};
 use crate::channel::{ChannelError, WhaticketClient, WhaticketUser};
 use crate::config::tenant::{ResolvedTenant, ResolvedWhaticket};
 use crate::domain::{ContactNumber, ConversationState, EventKind};
@@ -15,13 +15,8 @@ use crate::store::{ClaimedJob, Finish, HandoffRecord, HandoffTransfer};
 use crate::telemetry::metrics as m;
 
 pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, JobError> {
-    let id = payload_id(job, "handoff_id")?;
-    let handoff = d
-        .store
-        .find_handoff(id)
-        .await
-        .map_err(store_error)?
-        .ok_or_else(|| JobError::permanent(format!("handoff {id} not found")))?;
+    let handoff = payload_handoff(d, job).await?;
+    let id = handoff.id;
     let tenant = handoff
         .tenant
         .settings

@@ -127,6 +127,16 @@ fn payload_id(job: &ClaimedJob, field: &str) -> Result<i64, JobError> {
         .ok_or_else(|| JobError::permanent(format!("job payload has no integer `{field}`")))
 }
 
+/// The hand-off a `handoff`, `sla` or escalation job is about (`handoff_id` in its payload).
+async fn payload_handoff(d: &Dispatcher, job: &ClaimedJob) -> Result<crate::store::HandoffRecord, JobError> {
+    let id = payload_id(job, "handoff_id")?;
+    d.store
+        .find_handoff(id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| JobError::permanent(format!("handoff {id} not found")))
+}
+
 /// Store failures are worth retrying: the database may be back by the next attempt.
 fn store_error(err: StoreError) -> JobError {
     JobError::retryable(format!("store: {err}"))

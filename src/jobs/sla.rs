@@ -5,7 +5,7 @@
 use serde_json::json;
 use tracing::{info, warn};
 
-use super::{Dispatcher, payload_id, store_error};
+use super::{Dispatcher, payload_handoff, store_error};
 use crate::domain::{EventKind, Flag};
 use crate::notify::rfc3339;
 use crate::queue::{JobError, JobOutcome};
@@ -13,13 +13,8 @@ use crate::store::{ClaimedJob, SlaCheck};
 use crate::telemetry::metrics as m;
 
 pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, JobError> {
-    let id = payload_id(job, "handoff_id")?;
-    let handoff = d
-        .store
-        .find_handoff(id)
-        .await
-        .map_err(store_error)?
-        .ok_or_else(|| JobError::permanent(format!("handoff {id} not found")))?;
+    let handoff = payload_handoff(d, job).await?;
+    let id = handoff.id;
     let settings = &handoff.tenant.settings;
     let text = crate::brain::sla_breach_text(&settings.handoff, &settings.persona);
     let conversation = &handoff.conversation;

@@ -1,9 +1,9 @@
 //! The claim loop.
 //!
 //! Lifecycle of one worker slot:
-//! 1. While a slot is free, the dispatcher claims the next runnable job (a lease of
-//!    `lease`); with nothing runnable it waits for a wake-up, the next due time, the poll
-//!    interval, or shutdown.
+//! 1. While slots are free, the dispatcher claims the next runnable jobs, one per free
+//!    slot in one batch (a lease of `lease` each); with nothing runnable it waits for a
+//!    wake-up, the next due time, the poll interval, or shutdown.
 //! 2. Run the handler in its own task, renewing the lease every third of its length; if
 //!    the lease is lost, the task is aborted (another worker owns the job now).
 //! 3. Record the outcome: done, retry at `now + backoff` (retryable and attempts left), or
@@ -25,6 +25,10 @@ use crate::config::QueueConfig;
 use crate::domain::{ErrorClass, JobKind};
 use crate::store::{ClaimedJob, JobFailure, Store, StoreError};
 use crate::telemetry::metrics as m;
+
+/// Most jobs one claim asks for: enough to fill slots as fast as replies free them, few
+/// enough that one claim does not hold the store's writer for long.
+const MAX_CLAIM_BATCH: usize = 32;
 
 /// Retry timing.
 #[derive(Debug, Clone, Copy)]
@@ -64,7 +68,8 @@ impl Worker {
 
     /// Runs until `shutdown` fires, then drains in-flight jobs within the grace period.
     ///
-    /// One dispatcher claims jobs while a slot is free and runs each in its own task; when
+    /// One dispatcher claims jobs while a slot is free (one batch for all free slots, at most
+    /// [`MAX_CLAIM_BATCH`], in one store round trip) and runs each in its own task; when
     /// nothing is runnable it sleeps until a wake-up (work enqueued or finished in this
     /// process), the next due job, or the poll interval (work enqueued by other processes).
     /// Idle slots therefore cost nothing: only the dispatcher asks the store for work.
@@ -82,29 +87,46 @@ impl Worker {
                 permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
             };
             while running.try_join_next().is_some() {}
-            let slot = lock(&free).pop().expect("a permit means a free slot");
-            let owner = format!("{}/{slot}", this.id);
-            let claimed = this.store.claim_job(&owner, OffsetDateTime::now_utc(), policy.lease).await;
-            let Ok(Some(job)) = claimed else {
-                lock(&free).push(slot);
-                drop(permit);
-                if let Err(err) = claimed {
-                    error!(error = %err, "cannot claim jobs; backing off");
-                }
-                this.idle(&shutdown).await;
-                continue;
+            // One claim per free slot, up to a batch: one round trip to the store for all.
+            let mut batch = vec![permit];
+            while batch.len() < MAX_CLAIM_BATCH
+                && let Ok(permit) = permits.clone().try_acquire_owned()
+            {
+                batch.push(permit);
+            }
+            let slots: Vec<usize> = {
+                let mut free = lock(&free);
+                let at = free.len() - batch.len();
+                free.split_off(at)
             };
-            let (this, free) = (this.clone(), free.clone());
-            running.spawn(async move {
-                let span = job_span(&job);
-                if let Err(err) = process(&this.store, &this.handler, job, policy, true).instrument(span).await {
-                    error!(error = %err, "cannot record a job's outcome; its lease will expire and it will run again");
-                }
-                lock(&free).push(slot);
-                drop(permit);
-                // The job may have enqueued more (a reply enqueues its delivery).
-                this.wake.notify_one();
-            });
+            let owners: Vec<String> = slots.iter().map(|slot| format!("{}/{slot}", this.id)).collect();
+            let claimed = this.store.claim_jobs(&owners, OffsetDateTime::now_utc(), policy.lease).await;
+            let (jobs, failed) = match claimed {
+                Ok(jobs) => (jobs, None),
+                Err(err) => (Vec::new(), Some(err)),
+            };
+            let exhausted = jobs.len() < slots.len();
+            // Slots beyond the jobs claimed go back; so do their permits (zip drops them).
+            lock(&free).extend_from_slice(&slots[jobs.len()..]);
+            for ((job, slot), permit) in jobs.into_iter().zip(slots).zip(batch) {
+                let (this, free) = (this.clone(), free.clone());
+                running.spawn(async move {
+                    let span = job_span(&job);
+                    if let Err(err) = process(&this.store, &this.handler, job, policy, true).instrument(span).await {
+                        error!(error = %err, "cannot record a job's outcome; its lease will expire and it will run again");
+                    }
+                    lock(&free).push(slot);
+                    drop(permit);
+                    // The job may have enqueued more (a reply enqueues its delivery).
+                    this.wake.notify_one();
+                });
+            }
+            if let Some(err) = failed {
+                error!(error = %err, "cannot claim jobs; backing off");
+            }
+            if exhausted {
+                this.idle(&shutdown).await;
+            }
         }
         let grace = this.config.shutdown_grace;
         if tokio::time::timeout(grace, async { while running.join_next().await.is_some() {} }).await.is_err() {

@@ -337,6 +337,20 @@ pub trait JobStore {
     /// Leases the next runnable job: its key has no other running job, it is the oldest
     /// live job of its key, and it is due (or its previous lease expired).
     async fn claim_job(&self, owner: &str, now: OffsetDateTime, lease: Duration) -> Result<Option<ClaimedJob>>;
+    /// Leases up to one job per owner in `owners` (the same rules as [`claim_job`](Self::claim_job),
+    /// one after the other), stopping at the first owner left without work; the jobs come
+    /// back in claim order, job `i` leased to `owners[i]`. Stores override it to claim the
+    /// whole batch in one round trip.
+    async fn claim_jobs(&self, owners: &[String], now: OffsetDateTime, lease: Duration) -> Result<Vec<ClaimedJob>> {
+        let mut jobs = Vec::with_capacity(owners.len());
+        for owner in owners {
+            match self.claim_job(owner, now, lease).await? {
+                Some(job) => jobs.push(job),
+                None => break,
+            }
+        }
+        Ok(jobs)
+    }
     /// Pushes a lease forward; false when the lease was lost.
     async fn extend_lease(&self, job: JobId, owner: &str, until: OffsetDateTime) -> Result<bool>;
     /// Marks a job done; false when the lease was lost.

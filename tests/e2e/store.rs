@@ -16,6 +16,7 @@ use crate::helpers::{Backend, TestDb};
 
 on_each_backend!(
     only_one_job_per_conversation_runs_and_the_next_waits_for_it,
+    a_batch_claim_leases_one_job_per_owner_and_keeps_the_per_key_rules,
     a_burst_merges_into_one_reply_job_pushed_back_but_capped,
     a_duplicate_provider_id_stores_nothing,
     retries_wait_for_run_at_and_a_lost_lease_cannot_write,
@@ -100,6 +101,34 @@ async fn only_one_job_per_conversation_runs_and_the_next_waits_for_it(backend: B
     assert_eq!(next.key, a.key);
     assert_eq!(next.kind, JobKind::Reply);
     assert_ne!(next.id, a.id);
+}
+
+async fn a_batch_claim_leases_one_job_per_owner_and_keeps_the_per_key_rules(backend: Backend) {
+    let f = fixture(backend).await;
+    let now = OffsetDateTime::now_utc();
+    inbound(&f, "a1", "5511900000001", now, NO_DEBOUNCE).await;
+    inbound(&f, "b1", "5511900000002", now, NO_DEBOUNCE).await;
+    inbound(&f, "c1", "5511900000003", now, NO_DEBOUNCE).await;
+    let owners: Vec<String> = (0..6).map(|i| format!("w/{i}")).collect();
+    let batch = f.store.claim_jobs(&owners, now, LEASE).await.unwrap();
+    assert_eq!(batch.len(), 3, "one job per conversation, then the batch stops: {batch:?}");
+    for (job, owner) in batch.iter().zip(&owners) {
+        assert_eq!(&job.owner, owner, "job i is leased to owner i");
+    }
+    let keys: BTreeSet<&str> = batch.iter().map(|j| j.key.as_str()).collect();
+    assert_eq!(keys.len(), 3, "three different keys: {keys:?}");
+    // Each lease is real: the owner can complete it, nobody else can.
+    assert!(!f.store.complete_job(batch[0].id, "w/5", now).await.unwrap());
+    // A new message of a running conversation gets its own job, which no batch may take yet.
+    inbound(&f, "a2", "5511900000001", now, NO_DEBOUNCE).await;
+    assert!(f.store.claim_jobs(&owners, now, LEASE).await.unwrap().is_empty());
+    for job in &batch {
+        assert!(f.store.complete_job(job.id, &job.owner, now).await.unwrap());
+    }
+    let last = f.store.claim_jobs(&owners, now, LEASE).await.unwrap();
+    assert_eq!(last.len(), 1);
+    assert_eq!(last[0].key, batch.iter().find(|j| j.payload["conversation_id"] == 1).unwrap().key);
+    assert!(f.store.claim_jobs(&[], now, LEASE).await.unwrap().is_empty());
 }
 
 async fn a_burst_merges_into_one_reply_job_pushed_back_but_capped(backend: Backend) {

@@ -6,6 +6,8 @@
 //! (`instruc*`). Up to [`DEFAULT_GAP`] other tokens may sit between two slots; `~N` before a
 //! slot sets that allowance and `+` makes the slot adjacent. Gaps never cross a sentence end.
 
+use rustc_hash::FxHashSet;
+
 /// Tokens allowed between two slots unless the pattern says otherwise.
 const DEFAULT_GAP: usize = 2;
 
@@ -24,15 +26,10 @@ pub(crate) struct Tokens {
 }
 
 impl Tokens {
-    /// Whether some token is `word` (or, for a prefix word, starts with it).
-    fn has(&self, word: &Word) -> bool {
-        match word {
-            Word::Exact(w) => self.sorted.binary_search(w).is_ok(),
-            Word::Prefix(stem) => {
-                let at = self.sorted.partition_point(|t| t.as_str() < stem.as_str());
-                self.sorted.get(at).is_some_and(|t| t.starts_with(stem.as_str()))
-            }
-        }
+    /// Whether some token starts with `stem`.
+    fn has_prefix(&self, stem: &str) -> bool {
+        let at = self.sorted.partition_point(|t| t.as_str() < stem);
+        self.sorted.get(at).is_some_and(|t| t.starts_with(stem))
     }
 }
 
@@ -127,26 +124,51 @@ impl Word {
 
 /// Alternatives for one position; each alternative is a run of consecutive words.
 #[derive(Debug, Clone)]
-pub(crate) struct Alternatives(Vec<Vec<Word>>);
+pub(crate) struct Alternatives {
+    words: Vec<Vec<Word>>,
+    /// The exact first words of the alternatives, and the prefix ones: what `may_occur`
+    /// looks up. The guards ask this of every slot of every phrase on every message, and a
+    /// verb slot has dozens of alternatives, so it must cost a few lookups, not a walk.
+    first_exact: FxHashSet<String>,
+    first_prefixes: Vec<String>,
+}
 
 impl Alternatives {
     /// Parses `a|b*|c_d`.
     pub(crate) fn parse(src: &str) -> Self {
-        Self(src.split('|').filter(|a| !a.is_empty()).map(|a| a.split('_').map(Word::parse).collect()).collect())
+        let words: Vec<Vec<Word>> =
+            src.split('|').filter(|a| !a.is_empty()).map(|a| a.split('_').map(Word::parse).collect()).collect();
+        let (mut first_exact, mut first_prefixes) = (FxHashSet::default(), Vec::new());
+        for first in words.iter().filter_map(|alternative| alternative.first()) {
+            match first {
+                Word::Exact(w) => {
+                    first_exact.insert(w.clone());
+                }
+                Word::Prefix(stem) => first_prefixes.push(stem.clone()),
+            }
+        }
+        Self { words, first_exact, first_prefixes }
     }
 
     /// The end of the longest alternative matching at `at`.
     fn match_at(&self, tokens: &[String], at: usize) -> Option<usize> {
-        self.0
+        self.words
             .iter()
             .filter(|words| words.iter().enumerate().all(|(k, w)| tokens.get(at + k).is_some_and(|t| w.matches(t))))
             .map(|words| at + words.len())
             .max()
     }
 
-    /// Whether the first word of some alternative occurs in `tokens` (needed for a match).
+    /// Whether the first word of some alternative occurs in `tokens` (needed for a match):
+    /// each distinct token looked up in the exact words (or, when the text has more distinct
+    /// tokens than there are words, each word looked up in the tokens), then the prefixes.
     fn may_occur(&self, tokens: &Tokens) -> bool {
-        self.0.iter().any(|words| words.first().is_some_and(|w| tokens.has(w)))
+        let exact = if tokens.sorted.len() <= self.first_exact.len() {
+            tokens.sorted.iter().any(|t| self.first_exact.contains(t.as_str()))
+        } else {
+            self.first_exact.iter().any(|w| tokens.sorted.binary_search(w).is_ok())
+        };
+        exact || self.first_prefixes.iter().any(|stem| tokens.has_prefix(stem))
     }
 
     fn any_in(&self, tokens: &[String], from: usize, to: usize) -> bool {
@@ -256,7 +278,7 @@ impl Phrase {
             .slots
             .iter()
             .map(|(gap, alts)| {
-                let words: Vec<String> = alts.0.iter().map(|ws| ws.iter().map(Word::stem).collect()).collect();
+                let words: Vec<String> = alts.words.iter().map(|ws| ws.iter().map(Word::stem).collect()).collect();
                 (*gap, words.into_iter().filter(|w: &String| w.len() >= 3).collect())
             })
             .collect();

@@ -89,26 +89,24 @@ const RECORD_COLUMNS: &str = "j.id, t.slug, j.kind, j.key, j.payload, j.state, j
 #[async_trait]
 impl JobStore for SqliteStore {
     async fn claim_job(&self, owner: &str, now: OffsetDateTime, lease: Duration) -> Result<Option<ClaimedJob>> {
-        let owner = owner.to_string();
+        Ok(self.claim_jobs(&[owner.to_string()], now, lease).await?.pop())
+    }
+
+    /// The whole batch is one request to the writer: one round trip and one commit, however
+    /// many jobs it leases (the dispatcher asks for one per free slot).
+    async fn claim_jobs(&self, owners: &[String], now: OffsetDateTime, lease: Duration) -> Result<Vec<ClaimedJob>> {
+        let owners = owners.to_vec();
         self.writer
             .write(move |conn| {
-                query_opt(conn, &CLAIM_SQL, params![owner, ms(now + lease), ms(now)], |row| {
-                    let kind: String = row.get("kind")?;
-                    let payload: String = row.get("payload")?;
-                    Ok(ClaimedJob {
-                        id: JobId(row.get("id")?),
-                        tenant_id: TenantId(row.get("tenant_id")?),
-                        kind: JobKind::parse(&kind).ok_or_else(|| corrupt(format!("job kind {kind:?}")))?,
-                        key: row.get("key")?,
-                        payload: serde_json::from_str(&payload).map_err(|e| corrupt(e.to_string()))?,
-                        attempts: row.get::<_, i64>("attempts")? as u32,
-                        max_attempts: row.get::<_, i64>("max_attempts")? as u32,
-                        correlation_id: CorrelationId::from_stored(row.get("correlation_id")?),
-                        owner: owner.clone(),
-                        claimed_at: now,
-                        due_at: from_ms(row.get("run_at")?),
-                    })
-                })
+                let mut jobs = Vec::with_capacity(owners.len());
+                for owner in owners {
+                    let args = params![owner, ms(now + lease), ms(now)];
+                    match query_opt(conn, &CLAIM_SQL, args, |row| claimed_from_row(row, owner.clone(), now))? {
+                        Some(job) => jobs.push(job),
+                        None => break,
+                    }
+                }
+                Ok(jobs)
             })
             .await
     }
@@ -315,6 +313,24 @@ impl SqliteStore {
             })
             .await
     }
+}
+
+fn claimed_from_row(row: &Row<'_>, owner: String, claimed_at: OffsetDateTime) -> Result<ClaimedJob> {
+    let kind: String = row.get("kind")?;
+    let payload: String = row.get("payload")?;
+    Ok(ClaimedJob {
+        id: JobId(row.get("id")?),
+        tenant_id: TenantId(row.get("tenant_id")?),
+        kind: JobKind::parse(&kind).ok_or_else(|| corrupt(format!("job kind {kind:?}")))?,
+        key: row.get("key")?,
+        payload: serde_json::from_str(&payload).map_err(|e| corrupt(e.to_string()))?,
+        attempts: row.get::<_, i64>("attempts")? as u32,
+        max_attempts: row.get::<_, i64>("max_attempts")? as u32,
+        correlation_id: CorrelationId::from_stored(row.get("correlation_id")?),
+        owner,
+        claimed_at,
+        due_at: from_ms(row.get("run_at")?),
+    })
 }
 
 fn record_from_row(row: &Row<'_>) -> Result<JobRecord> {

@@ -266,10 +266,9 @@ impl MessageStore for SqliteStore {
         history_since: OffsetDateTime,
         history_after: MessageId,
     ) -> Result<Option<ReplyContext>> {
-        // One snapshot, taken after the claim that asked for it committed: never staler than
-        // the job, and off the writer, whose time belongs to writes.
-        self.readers
-            .snapshot(move |conn| reply_context(conn, conversation, history_turns, history_since, history_after))
+        // Read on the writer so the context is never staler than the job that asked for it.
+        self.writer
+            .write(move |conn| reply_context(conn, conversation, history_turns, history_since, history_after))
             .await
     }
 
@@ -290,9 +289,8 @@ impl MessageStore for SqliteStore {
     }
 
     async fn find_delivery(&self, message: MessageId) -> Result<Option<Delivery>> {
-        // A snapshot after the deliver job's claim: the status is at least as new as the job.
-        self.readers
-            .snapshot(move |conn| {
+        self.writer
+            .write(move |conn| {
                 type Row = (String, String, i64, Option<i64>, String, Option<String>, i64);
                 let row: Option<Row> = query_opt(
                     conn,

@@ -6,7 +6,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use super::sql::{SqliteError, control};
+use super::sql::SqliteError;
 use super::writer::crashed;
 use crate::store::{Result, StoreError};
 
@@ -52,32 +52,4 @@ impl Readers {
         self.requests.send(read).map_err(|_| crashed())?;
         answer.await.map_err(|_| crashed())?
     }
-
-    /// Runs `work`, a read of several statements, in one read transaction: every statement
-    /// sees the same snapshot, the last commit before it began. A caller that saw a write
-    /// acknowledged (a claimed job) therefore reads at least that write.
-    pub(super) async fn snapshot<T, F>(&self, work: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
-    {
-        self.read(move |conn| {
-            // A read that panicked mid-snapshot left its transaction open: end it first.
-            end_snapshot(conn)?;
-            control(conn, "BEGIN DEFERRED")?;
-            let outcome = work(conn);
-            end_snapshot(conn)?;
-            outcome
-        })
-        .await
-    }
-}
-
-/// Ends the read transaction, if one is open (it has nothing to keep: this only releases
-/// the snapshot, so the WAL can be checkpointed past it).
-fn end_snapshot(conn: &Connection) -> Result<()> {
-    if !conn.is_autocommit() {
-        control(conn, "ROLLBACK")?;
-    }
-    Ok(())
 }

@@ -78,10 +78,10 @@ async fn a_later_job_never_overtakes_a_delivery_waiting_to_retry_in_the_same_con
         .await;
     mount_whaticket_ok(&app.whaticket).await;
 
-    let start = OffsetDateTime::now_utc();
     app.post_generic(&generic("o1", "5511999999999", "Pergunta 1")).await;
-    // Reply 1 runs; its delivery fails once and waits for its backoff (at least 0.5 s).
-    let first = app.drain_from(start, Duration::from_millis(100)).await;
+    // The clock starts once the job is queued (a slow request must not push it past the
+    // horizon). Reply 1 runs; its delivery fails once and waits for its backoff (at least 0.5 s).
+    let first = app.drain_from(OffsetDateTime::now_utc(), Duration::from_millis(100)).await;
     assert_eq!(first.jobs, 2);
     app.post_generic(&generic("o2", "5511999999999", "Pergunta 2")).await;
     let overtaken = run_one(&app.store, &app.handler, "w2", first.now, app.policy, false).await.unwrap();

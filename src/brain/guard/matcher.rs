@@ -17,9 +17,10 @@ const WINDOW: usize = 3;
 /// The token standing for a sentence end; patterns and windows never cross it.
 const SENTENCE_END: &str = "|";
 
-/// The tokens of one text, in order, plus a sorted copy: a phrase whose slots cannot all be
-/// present is ruled out with a few binary searches instead of a walk over the text (the
-/// guards try dozens of phrases on every message).
+/// The tokens of one text, in order, plus a sorted copy without repeats: a phrase whose
+/// slots cannot all be present is ruled out with a few lookups (see
+/// [`Alternatives::may_occur`]) instead of a walk over the text (the guards try dozens of
+/// phrases on every message).
 pub(crate) struct Tokens {
     list: Vec<String>,
     sorted: Vec<String>,

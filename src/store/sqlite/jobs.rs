@@ -98,9 +98,10 @@ impl JobStore for SqliteStore {
         let owners = owners.to_vec();
         self.writer
             .write(move |conn| {
+                let (until, now_ms) = (ms(now + lease), ms(now));
                 let mut jobs = Vec::with_capacity(owners.len());
                 for owner in owners {
-                    let args = params![owner, ms(now + lease), ms(now)];
+                    let args = params![owner, until, now_ms];
                     match query_opt(conn, &CLAIM_SQL, args, |row| claimed_from_row(row, owner.clone(), now))? {
                         Some(job) => jobs.push(job),
                         None => break,

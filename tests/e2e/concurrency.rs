@@ -15,6 +15,7 @@ use crate::store::{Fixture, LEASE, NO_DEBOUNCE, fixture, message};
 on_each_backend!(
     the_same_message_recorded_concurrently_is_stored_once_with_one_job,
     concurrent_claimers_never_run_two_jobs_of_one_key_and_keep_its_order,
+    concurrent_batch_claimers_never_run_two_jobs_of_one_key_and_keep_its_order,
 );
 
 async fn record(store: Arc<dyn Store>, tenant: TenantId, id: String, contact: String) -> RecordOutcome {
@@ -101,27 +102,44 @@ async fn finish_with_parts(f: &Fixture, job: &ClaimedJob, conversation: Conversa
 
 /// Runs every due job with `workers` concurrent claimers until the queue stays empty, failing
 /// if two jobs of one key ever overlap; returns (key, kind, id) in the order jobs started.
-async fn run_claimers(store: &Arc<dyn Store>, now: OffsetDateTime, workers: usize) -> Vec<(String, JobKind, i64)> {
+/// With `batch` > 1 each claimer leases up to `batch` jobs per call (`claim_jobs`), as the
+/// dispatcher does.
+async fn run_claimers(
+    store: &Arc<dyn Store>,
+    now: OffsetDateTime,
+    workers: usize,
+    batch: usize,
+) -> Vec<(String, JobKind, i64)> {
     let running = Arc::new(Mutex::new(HashSet::<String>::new()));
     let ran = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = tokio::task::JoinSet::new();
     for w in 0..workers {
         let (store, running, ran) = (store.clone(), running.clone(), ran.clone());
         tasks.spawn(async move {
-            let owner = format!("w{w}");
+            let owners: Vec<String> = (0..batch).map(|slot| format!("w{w}/{slot}")).collect();
             let mut idle = 0;
             while idle < 20 {
-                let Some(job) = store.claim_job(&owner, now, LEASE).await.unwrap() else {
+                let jobs = if batch == 1 {
+                    store.claim_job(&owners[0], now, LEASE).await.unwrap().into_iter().collect()
+                } else {
+                    store.claim_jobs(&owners, now, LEASE).await.unwrap()
+                };
+                if jobs.is_empty() {
                     idle += 1;
                     tokio::time::sleep(Duration::from_millis(2)).await;
                     continue;
-                };
+                }
                 idle = 0;
-                assert!(running.lock().unwrap().insert(job.key.clone()), "two jobs of {} ran at once", job.key);
-                ran.lock().unwrap().push((job.key.clone(), job.kind, job.id.0));
+                for job in &jobs {
+                    assert!(running.lock().unwrap().insert(job.key.clone()), "two jobs of {} ran at once", job.key);
+                    ran.lock().unwrap().push((job.key.clone(), job.kind, job.id.0));
+                }
                 tokio::time::sleep(Duration::from_millis(1)).await;
-                running.lock().unwrap().remove(&job.key);
-                assert!(store.complete_job(job.id, &owner, now).await.unwrap());
+                for (job, owner) in jobs.iter().zip(&owners) {
+                    assert_eq!(&job.owner, owner, "job i is leased to owner i");
+                    running.lock().unwrap().remove(&job.key);
+                    assert!(store.complete_job(job.id, owner, now).await.unwrap());
+                }
             }
         });
     }
@@ -130,6 +148,16 @@ async fn run_claimers(store: &Arc<dyn Store>, now: OffsetDateTime, workers: usiz
 }
 
 async fn concurrent_claimers_never_run_two_jobs_of_one_key_and_keep_its_order(backend: Backend) {
+    claimers_keep_the_per_key_rules(backend, 16, 1).await;
+}
+
+/// The same with claimers leasing three jobs per call: on PostgreSQL one statement picks
+/// the best job of each key among the locked candidates, and races with the other claimers.
+async fn concurrent_batch_claimers_never_run_two_jobs_of_one_key_and_keep_its_order(backend: Backend) {
+    claimers_keep_the_per_key_rules(backend, 8, 3).await;
+}
+
+async fn claimers_keep_the_per_key_rules(backend: Backend, workers: usize, batch: usize) {
     let f = fixture(backend).await;
     // Claims happen "later" than the messages, so every job is due.
     let now = OffsetDateTime::now_utc() + Duration::from_secs(3600);
@@ -139,7 +167,7 @@ async fn concurrent_claimers_never_run_two_jobs_of_one_key_and_keep_its_order(ba
     for round in 0..8 {
         let contacts: Vec<String> = (0..4).map(|i| format!("55119{round:03}{i:05}")).collect();
         queue_replies_and_deliveries(&f, &contacts, now).await;
-        ran.extend(run_claimers(&f.store, now, 16).await);
+        ran.extend(run_claimers(&f.store, now, workers, batch).await);
     }
     let ids: BTreeSet<i64> = ran.iter().map(|(_, _, id)| *id).collect();
     assert_eq!((ran.len(), ids.len()), (128, 128), "every job ran exactly once");

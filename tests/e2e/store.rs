@@ -7,8 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use atende::config::tenant::TenantFile;
-use atende::domain::{ContactNumber, CorrelationId, ErrorClass, InboundMessage, JobKind, JobState, TenantId};
-use atende::store::{DeadLetterFilter, Debounce, JobFailure, NewInbound, NewKnowledge, RecordOutcome, Store};
+use atende::domain::{
+    ContactNumber, ConversationId, CorrelationId, ErrorClass, InboundMessage, JobKind, JobState, MessageId, TenantId,
+};
+use atende::store::{
+    DeadLetterFilter, Debounce, Finish, JobFailure, NewInbound, NewKnowledge, NewReply, RecordOutcome, Store,
+};
 use sqlx::Connection;
 use time::OffsetDateTime;
 
@@ -17,6 +21,7 @@ use crate::helpers::{Backend, TestDb};
 on_each_backend!(
     only_one_job_per_conversation_runs_and_the_next_waits_for_it,
     a_batch_claim_leases_one_job_per_owner_and_keeps_the_per_key_rules,
+    a_batch_claim_takes_deliveries_first_one_job_per_key_and_expired_leases,
     a_burst_merges_into_one_reply_job_pushed_back_but_capped,
     a_duplicate_provider_id_stores_nothing,
     retries_wait_for_run_at_and_a_lost_lease_cannot_write,
@@ -129,6 +134,54 @@ async fn a_batch_claim_leases_one_job_per_owner_and_keeps_the_per_key_rules(back
     assert_eq!(last.len(), 1);
     assert_eq!(last[0].key, batch.iter().find(|j| j.payload["conversation_id"] == 1).unwrap().key);
     assert!(f.store.claim_jobs(&[], now, LEASE).await.unwrap().is_empty());
+}
+
+async fn a_batch_claim_takes_deliveries_first_one_job_per_key_and_expired_leases(backend: Backend) {
+    let f = fixture(backend).await;
+    let now = OffsetDateTime::now_utc();
+    let RecordOutcome::Queued { message_id: a1, .. } = inbound(&f, "a1", "5511900000001", now, NO_DEBOUNCE).await
+    else {
+        panic!("a1 not queued")
+    };
+    inbound(&f, "b1", "5511900000002", now, NO_DEBOUNCE).await;
+    let first = f.store.claim_jobs(&["x/0".to_string(), "x/1".to_string()], now, LEASE).await.unwrap();
+    assert_eq!(first.len(), 2, "{first:?}");
+    let conversation =
+        |job: &atende::store::ClaimedJob| ConversationId(job.payload["conversation_id"].as_i64().unwrap());
+    let (one, two) = if conversation(&first[0]).0 == 1 { (&first[0], &first[1]) } else { (&first[1], &first[0]) };
+    // Conversation 1: a new message waits while its reply is recorded, so the key holds a
+    // queued reply and, newer, the delivery that may pass it. Conversation 2's worker dies.
+    inbound(&f, "a2", "5511900000001", now, NO_DEBOUNCE).await;
+    let finish = f
+        .store
+        .record_reply(NewReply {
+            job: one,
+            conversation: conversation(one),
+            covered_upto: a1,
+            parts: vec!["oi".to_string()],
+            meta: serde_json::json!({}),
+            deliver_max_attempts: 3,
+            update: Default::default(),
+            ticket: MessageId(0),
+            notify: Vec::new(),
+            idle_after: None,
+        })
+        .await
+        .unwrap();
+    assert!(matches!(finish, Finish::Recorded { .. }), "{finish:?}");
+    let later = now + LEASE + Duration::from_secs(1);
+    let owners: Vec<String> = (0..3).map(|i| format!("y/{i}")).collect();
+    let batch = f.store.claim_jobs(&owners, later, LEASE).await.unwrap();
+    let got: Vec<(JobKind, &str)> = batch.iter().map(|j| (j.kind, j.key.as_str())).collect();
+    assert_eq!(got, [(JobKind::Deliver, one.key.as_str()), (JobKind::Reply, two.key.as_str())], "{batch:?}");
+    assert_eq!((batch[1].id, batch[1].attempts), (two.id, 2), "the expired job is taken over");
+    assert_eq!((batch[0].owner.as_str(), batch[1].owner.as_str()), ("y/0", "y/1"));
+    // The waiting reply runs only after the delivery; the old owner lost its lease.
+    assert!(f.store.claim_jobs(&owners, later, LEASE).await.unwrap().is_empty());
+    assert!(!f.store.complete_job(two.id, &two.owner, later).await.unwrap());
+    assert!(f.store.complete_job(batch[0].id, "y/0", later).await.unwrap());
+    let last = f.store.claim_jobs(&owners, later, LEASE).await.unwrap();
+    assert_eq!(last.iter().map(|j| (j.kind, j.key.as_str())).collect::<Vec<_>>(), [(JobKind::Reply, one.key.as_str())]);
 }
 
 async fn a_burst_merges_into_one_reply_job_pushed_back_but_capped(backend: Backend) {

@@ -6,7 +6,9 @@
 //! (`instruc*`). Up to [`DEFAULT_GAP`] other tokens may sit between two slots; `~N` before a
 //! slot sets that allowance and `+` makes the slot adjacent. Gaps never cross a sentence end.
 
-use rustc_hash::FxHashSet;
+use std::hash::BuildHasher;
+
+use rustc_hash::{FxBuildHasher, FxHashSet};
 
 /// Tokens allowed between two slots unless the pattern says otherwise.
 const DEFAULT_GAP: usize = 2;
@@ -17,13 +19,14 @@ const WINDOW: usize = 3;
 /// The token standing for a sentence end; patterns and windows never cross it.
 const SENTENCE_END: &str = "|";
 
-/// The tokens of one text, in order, plus a sorted copy without repeats: a phrase whose
-/// slots cannot all be present is ruled out with a few lookups (see
-/// [`Alternatives::may_occur`]) instead of a walk over the text (the guards try dozens of
-/// phrases on every message).
+/// The tokens of one text, in order, plus a sorted copy without repeats and the hashes of
+/// the distinct tokens: a phrase whose slots cannot all be present is ruled out with a few
+/// lookups (see [`Alternatives::may_occur`]) instead of a walk over the text (the guards
+/// try dozens of phrases on every message).
 pub(crate) struct Tokens {
     list: Vec<String>,
     sorted: Vec<String>,
+    hashes: FxHashSet<u64>,
 }
 
 impl Tokens {
@@ -49,7 +52,14 @@ pub(crate) fn tokenize(text: &str) -> Tokens {
     let mut sorted = list.clone();
     sorted.sort_unstable();
     sorted.dedup();
-    Tokens { list, sorted }
+    let hashes = sorted.iter().map(|t| word_hash(t)).collect();
+    Tokens { list, sorted, hashes }
+}
+
+/// The hash `may_occur` compares words by. Two different words may share one: then a
+/// phrase is not ruled out early and the walk over the tokens decides, as it always does.
+fn word_hash(word: &str) -> u64 {
+    FxBuildHasher.hash_one(word)
 }
 
 fn token_list(text: &str) -> Vec<String> {
@@ -127,10 +137,11 @@ impl Word {
 #[derive(Debug, Clone)]
 pub(crate) struct Alternatives {
     words: Vec<Vec<Word>>,
-    /// The exact first words of the alternatives, and the prefix ones: what `may_occur`
-    /// looks up. The guards ask this of every slot of every phrase on every message, and a
-    /// verb slot has dozens of alternatives, so it must cost a few lookups, not a walk.
-    first_exact: FxHashSet<String>,
+    /// The hashes of the exact first words of the alternatives, and the prefix ones: what
+    /// `may_occur` looks up. The guards ask this of every slot of every phrase on every
+    /// message, and a verb slot has dozens of alternatives, so it must cost a few integer
+    /// lookups, not a walk or string comparisons.
+    first_exact: FxHashSet<u64>,
     first_prefixes: Vec<String>,
 }
 
@@ -143,7 +154,7 @@ impl Alternatives {
         for first in words.iter().filter_map(|alternative| alternative.first()) {
             match first {
                 Word::Exact(w) => {
-                    first_exact.insert(w.clone());
+                    first_exact.insert(word_hash(w));
                 }
                 Word::Prefix(stem) => first_prefixes.push(stem.clone()),
             }
@@ -160,14 +171,14 @@ impl Alternatives {
             .max()
     }
 
-    /// Whether the first word of some alternative occurs in `tokens` (needed for a match):
-    /// each distinct token looked up in the exact words (or, when the text has more distinct
-    /// tokens than there are words, each word looked up in the tokens), then the prefixes.
+    /// Whether the first word of some alternative may occur in `tokens` (needed for a
+    /// match): the hashes of the smaller side looked up in the larger, then the prefixes.
+    /// False only when no alternative can match; true may still find no match.
     fn may_occur(&self, tokens: &Tokens) -> bool {
-        let exact = if tokens.sorted.len() <= self.first_exact.len() {
-            tokens.sorted.iter().any(|t| self.first_exact.contains(t.as_str()))
+        let exact = if tokens.hashes.len() <= self.first_exact.len() {
+            tokens.hashes.iter().any(|h| self.first_exact.contains(h))
         } else {
-            self.first_exact.iter().any(|w| tokens.sorted.binary_search(w).is_ok())
+            self.first_exact.iter().any(|h| tokens.hashes.contains(h))
         };
         exact || self.first_prefixes.iter().any(|stem| tokens.has_prefix(stem))
     }

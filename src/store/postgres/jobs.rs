@@ -5,6 +5,9 @@
 //! claimers can still pick two different jobs of one key from their snapshots (a `deliver`
 //! passing a queued `reply`); the partial unique index `jobs_one_running_per_key` then
 //! refuses the second, which counts as "nothing claimed".
+//!
+//! A dispatcher with several free slots claims for all of them in one statement
+//! ([`CLAIM_BATCH`]); if that races with another claimer on a key, it claims one by one.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -80,10 +83,83 @@ SELECT MIN(due) FROM (
     UNION ALL
     SELECT MIN(j.lease_until) FROM jobs j WHERE j.state = 'running' AND j.kind IN ({KINDS})) due";
 
+/// A batch claim in one statement: the best runnable jobs as [`CLAIM`] finds them (queued
+/// and lease-expired, each arm through its partial index and locked with `SKIP LOCKED`), at
+/// most one per key (the best of the key, as claiming one after the other would leave it),
+/// the first `cardinality($1)` of them in claim order, job `n` leased to `$1[n]`. `$4` bounds
+/// the rows locked per arm: twice the owners, since a key has at most two runnable jobs (a
+/// queued `reply` and a `deliver` passing it).
+const CLAIM_BATCH: &str = "
+WITH queued AS (
+    SELECT j.id, j.key, CASE j.kind WHEN 'deliver' THEN 0 ELSE 1 END AS rank, j.run_at FROM jobs j
+    WHERE j.state = 'queued' AND j.run_at <= $3 AND {RUNNABLE}
+    ORDER BY CASE j.kind WHEN 'deliver' THEN 0 ELSE 1 END, j.run_at, j.id
+    LIMIT $4
+    FOR UPDATE OF j SKIP LOCKED
+), expired AS (
+    SELECT j.id, j.key, CASE j.kind WHEN 'deliver' THEN 0 ELSE 1 END AS rank, j.run_at FROM jobs j
+    WHERE j.state = 'running' AND j.lease_until < $3 AND j.run_at <= $3 AND {RUNNABLE}
+    ORDER BY CASE j.kind WHEN 'deliver' THEN 0 ELSE 1 END, j.run_at, j.id
+    LIMIT $4
+    FOR UPDATE OF j SKIP LOCKED
+), best_per_key AS (
+    SELECT DISTINCT ON (key) id, rank, run_at FROM (SELECT * FROM queued UNION ALL SELECT * FROM expired) candidates
+    ORDER BY key, rank, run_at, id
+), picked AS (
+    SELECT id, row_number() OVER (ORDER BY rank, run_at, id) AS n FROM best_per_key
+    ORDER BY rank, run_at, id
+    LIMIT cardinality($1::text[])
+)
+UPDATE jobs SET state = 'running', lease_owner = ($1::text[])[picked.n::int], lease_until = $2, attempts = attempts + 1,
+    updated_at = $3
+FROM picked WHERE jobs.id = picked.id
+RETURNING jobs.id, jobs.tenant_id, jobs.kind, jobs.key, jobs.payload, jobs.attempts, jobs.max_attempts,
+    jobs.correlation_id, jobs.run_at, jobs.lease_owner, picked.n";
+
 static CLAIM_SQL: LazyLock<String> =
     LazyLock::new(|| CLAIM.replace("{RUNNABLE}", RUNNABLE).replace("{KINDS}", &known_kinds_sql()));
+static CLAIM_BATCH_SQL: LazyLock<String> =
+    LazyLock::new(|| CLAIM_BATCH.replace("{RUNNABLE}", RUNNABLE).replace("{KINDS}", &known_kinds_sql()));
 static NEXT_DUE_SQL: LazyLock<String> =
     LazyLock::new(|| NEXT_DUE.replace("{RUNNABLE}", RUNNABLE).replace("{KINDS}", &known_kinds_sql()));
+
+impl PgStore {
+    /// The trait's default batch claim: one statement per owner.
+    async fn claim_one_by_one(
+        &self,
+        owners: &[String],
+        now: OffsetDateTime,
+        lease: Duration,
+    ) -> Result<Vec<ClaimedJob>> {
+        let mut jobs = Vec::with_capacity(owners.len());
+        for owner in owners {
+            match self.claim_job(owner, now, lease).await? {
+                Some(job) => jobs.push(job),
+                None => break,
+            }
+        }
+        Ok(jobs)
+    }
+}
+
+/// A job a claim statement returned, leased to `owner` at `now`.
+fn claimed_from_row(row: &PgRow, owner: String, now: OffsetDateTime) -> Result<ClaimedJob> {
+    let kind: String = row.get("kind");
+    let payload: String = row.get("payload");
+    Ok(ClaimedJob {
+        id: JobId(row.get("id")),
+        tenant_id: TenantId(row.get("tenant_id")),
+        kind: JobKind::parse(&kind).ok_or_else(|| corrupt(format!("job kind {kind:?}")))?,
+        key: row.get("key"),
+        payload: serde_json::from_str(&payload).map_err(|e| corrupt(e.to_string()))?,
+        attempts: row.get::<i64, _>("attempts") as u32,
+        max_attempts: row.get::<i64, _>("max_attempts") as u32,
+        correlation_id: CorrelationId::from_stored(row.get("correlation_id")),
+        owner,
+        claimed_at: now,
+        due_at: from_ms(row.get("run_at")),
+    })
+}
 
 const RECORD_COLUMNS: &str = "j.id, t.slug, j.kind, j.key, j.payload, j.state, j.attempts, j.max_attempts, j.run_at,
     j.last_error, j.history, j.correlation_id, j.created_at, j.updated_at";
@@ -104,21 +180,29 @@ impl JobStore for PgStore {
             Err(e) if is_unique_violation(&e) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        let kind: String = row.get("kind");
-        let payload: String = row.get("payload");
-        Ok(Some(ClaimedJob {
-            id: JobId(row.get("id")),
-            tenant_id: TenantId(row.get("tenant_id")),
-            kind: JobKind::parse(&kind).ok_or_else(|| corrupt(format!("job kind {kind:?}")))?,
-            key: row.get("key"),
-            payload: serde_json::from_str(&payload).map_err(|e| corrupt(e.to_string()))?,
-            attempts: row.get::<i64, _>("attempts") as u32,
-            max_attempts: row.get::<i64, _>("max_attempts") as u32,
-            correlation_id: CorrelationId::from_stored(row.get("correlation_id")),
-            owner: owner.to_string(),
-            claimed_at: now,
-            due_at: from_ms(row.get("run_at")),
-        }))
+        claimed_from_row(&row, owner.to_string(), now).map(Some)
+    }
+
+    async fn claim_jobs(&self, owners: &[String], now: OffsetDateTime, lease: Duration) -> Result<Vec<ClaimedJob>> {
+        if owners.len() < 2 {
+            return self.claim_one_by_one(owners, now, lease).await;
+        }
+        let rows = sqlx::query(AssertSqlSafe(CLAIM_BATCH_SQL.as_str()))
+            .bind(owners)
+            .bind(ms(now + lease))
+            .bind(ms(now))
+            .bind(2 * owners.len() as i64)
+            .fetch_all(&self.pool)
+            .await;
+        let mut rows = match rows {
+            Ok(rows) => rows,
+            // Another claimer started a job of one of these keys first: claim one by one, where
+            // such a race only costs the one claim.
+            Err(e) if is_unique_violation(&e) => return self.claim_one_by_one(owners, now, lease).await,
+            Err(e) => return Err(e.into()),
+        };
+        rows.sort_by_key(|row| row.get::<i64, _>("n"));
+        rows.iter().map(|row| claimed_from_row(row, row.get("lease_owner"), now)).collect()
     }
 
     async fn extend_lease(&self, job: JobId, owner: &str, until: OffsetDateTime) -> Result<bool> {

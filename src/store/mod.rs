@@ -331,6 +331,24 @@ pub trait KnowledgeStore {
     async fn search_knowledge(&self, tenant: TenantId, text: &str, limit: usize) -> Result<Vec<KnowledgeMatch>>;
 }
 
+/// [`JobStore::claim_jobs`] as one [`claim_job`](JobStore::claim_job) per owner, stopping at
+/// the first owner left without work: the default, and a store's fallback.
+pub(crate) async fn claim_one_by_one<S: JobStore + Sync + ?Sized>(
+    store: &S,
+    owners: &[String],
+    now: OffsetDateTime,
+    lease: Duration,
+) -> Result<Vec<ClaimedJob>> {
+    let mut jobs = Vec::with_capacity(owners.len());
+    for owner in owners {
+        match store.claim_job(owner, now, lease).await? {
+            Some(job) => jobs.push(job),
+            None => break,
+        }
+    }
+    Ok(jobs)
+}
+
 /// The job queue and its dead-letter queue.
 #[async_trait]
 pub trait JobStore {
@@ -342,14 +360,7 @@ pub trait JobStore {
     /// back in claim order, job `i` leased to `owners[i]`. Stores override it to claim the
     /// whole batch in one round trip.
     async fn claim_jobs(&self, owners: &[String], now: OffsetDateTime, lease: Duration) -> Result<Vec<ClaimedJob>> {
-        let mut jobs = Vec::with_capacity(owners.len());
-        for owner in owners {
-            match self.claim_job(owner, now, lease).await? {
-                Some(job) => jobs.push(job),
-                None => break,
-            }
-        }
-        Ok(jobs)
+        claim_one_by_one(self, owners, now, lease).await
     }
     /// Pushes a lease forward; false when the lease was lost.
     async fn extend_lease(&self, job: JobId, owner: &str, until: OffsetDateTime) -> Result<bool>;

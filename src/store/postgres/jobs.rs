@@ -20,7 +20,8 @@ use time::OffsetDateTime;
 use super::{PgStore, corrupt, from_ms, is_unique_violation, ms};
 use crate::domain::{CorrelationId, JobId, JobKind, JobState, TenantId};
 use crate::store::{
-    ClaimedJob, DeadLetterFilter, JobCount, JobFailure, JobRecord, JobStore, NewNotify, Result, known_kinds_sql,
+    ClaimedJob, DeadLetterFilter, JobCount, JobFailure, JobRecord, JobStore, NewNotify, Result, claim_one_by_one,
+    known_kinds_sql,
 };
 
 /// Which live jobs may run next, given `$3` = now. Per key:
@@ -123,25 +124,6 @@ static CLAIM_BATCH_SQL: LazyLock<String> =
 static NEXT_DUE_SQL: LazyLock<String> =
     LazyLock::new(|| NEXT_DUE.replace("{RUNNABLE}", RUNNABLE).replace("{KINDS}", &known_kinds_sql()));
 
-impl PgStore {
-    /// The trait's default batch claim: one statement per owner.
-    async fn claim_one_by_one(
-        &self,
-        owners: &[String],
-        now: OffsetDateTime,
-        lease: Duration,
-    ) -> Result<Vec<ClaimedJob>> {
-        let mut jobs = Vec::with_capacity(owners.len());
-        for owner in owners {
-            match self.claim_job(owner, now, lease).await? {
-                Some(job) => jobs.push(job),
-                None => break,
-            }
-        }
-        Ok(jobs)
-    }
-}
-
 /// A job a claim statement returned, leased to `owner` at `now`.
 fn claimed_from_row(row: &PgRow, owner: String, now: OffsetDateTime) -> Result<ClaimedJob> {
     let kind: String = row.get("kind");
@@ -185,7 +167,7 @@ impl JobStore for PgStore {
 
     async fn claim_jobs(&self, owners: &[String], now: OffsetDateTime, lease: Duration) -> Result<Vec<ClaimedJob>> {
         if owners.len() < 2 {
-            return self.claim_one_by_one(owners, now, lease).await;
+            return claim_one_by_one(self, owners, now, lease).await;
         }
         let rows = sqlx::query(AssertSqlSafe(CLAIM_BATCH_SQL.as_str()))
             .bind(owners)
@@ -198,7 +180,7 @@ impl JobStore for PgStore {
             Ok(rows) => rows,
             // Another claimer started a job of one of these keys first: claim one by one, where
             // such a race only costs the one claim.
-            Err(e) if is_unique_violation(&e) => return self.claim_one_by_one(owners, now, lease).await,
+            Err(e) if is_unique_violation(&e) => return claim_one_by_one(self, owners, now, lease).await,
             Err(e) => return Err(e.into()),
         };
         rows.sort_by_key(|row| row.get::<i64, _>("n"));

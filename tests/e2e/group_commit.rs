@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use atende::domain::{CorrelationId, JobKind, JobState, TenantId};
 use atende::store::{NewInbound, RecordOutcome};
-use sqlx::{Connection, PgConnection};
 use time::OffsetDateTime;
 
 use crate::helpers::Backend;
@@ -18,13 +17,6 @@ on_each_backend!(
     a_duplicate_among_concurrent_writes_is_reported_and_rolls_back_only_itself,
     a_failing_write_among_concurrent_writes_does_not_affect_the_others,
 );
-
-#[tokio::test]
-async fn a_batched_ingress_call_stores_each_message_as_a_call_of_its_own_would_postgres() {
-    if let Some(backend) = Backend::postgres() {
-        a_batched_ingress_call_stores_each_message_as_a_call_of_its_own_would(backend).await;
-    }
-}
 
 const TASKS: usize = 50;
 const PER_TASK: usize = 10;
@@ -137,75 +129,4 @@ async fn a_failing_write_among_concurrent_writes_does_not_affect_the_others(back
             .await;
     assert!(extras.iter().all(|(_, o)| o.is_none()), "writes for a missing tenant must fail: {extras:?}");
     assert_burst_stored(&f, 0).await;
-}
-
-/// PostgreSQL stores the webhooks that arrive together with one `atende_record_inbound_many`
-/// call; called directly here, since through the store which messages share a call is timing.
-async fn a_batched_ingress_call_stores_each_message_as_a_call_of_its_own_would(backend: Backend) {
-    let f = fixture(backend).await;
-    let tenant = f.tenant;
-    let (a, b, c) = (contact(1), contact(2), contact(3));
-    let Some(RecordOutcome::Queued { conversation_id: conversation_a, .. }) =
-        record(&f, tenant, "old-1", &a, None).await
-    else {
-        panic!("the first message is stored");
-    };
-
-    // (contact, provider id, name); slots are 1-based. B comes first: the call must not
-    // depend on the batch being sorted.
-    let batch = [
-        (&b, "m1", Some("Bia")),
-        (&a, "old-1", Some("Ana")), // stored before the call: a duplicate
-        (&a, "m2", None),
-        (&b, "m1", Some("Outra")), // a twin of slot 1 in the same call: a duplicate
-        (&c, "m3", None),
-    ];
-    let n = batch.len();
-    let mut conn = PgConnection::connect(&f.db().url).await.unwrap();
-    let call = |tenants: Vec<i64>| {
-        sqlx::query_as::<_, (i32, i64, i64)>(
-            "SELECT slot, message_id, conversation_id FROM atende_record_inbound_many(
-                $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(tenants)
-        .bind(batch.iter().map(|(c, _, _)| c.to_string()).collect::<Vec<_>>())
-        .bind(batch.iter().map(|(_, _, name)| name.map(str::to_string)).collect::<Vec<_>>())
-        .bind(vec![None::<String>; n])
-        .bind(batch.iter().map(|(_, id, _)| id.to_string()).collect::<Vec<_>>())
-        .bind(batch.iter().map(|(_, id, _)| format!("texto {id}")).collect::<Vec<_>>())
-        .bind(vec!["corr".to_string(); n])
-        .bind(vec![1_i64; n])
-        .bind(vec![1_i64; n])
-        .bind(vec![Some(0.5_f64); n])
-        .bind(vec![1_i64; n])
-        .bind(vec![1_i64; n])
-        .bind(vec![3_i64; n])
-    };
-
-    // One element for a tenant that does not exist fails the whole call: nothing is stored.
-    let mut tenants = vec![tenant.0; n];
-    tenants[4] = 987_654;
-    assert!(call(tenants).fetch_all(&mut conn).await.is_err(), "a foreign key violation fails the call");
-    assert!(f.store.find_conversation(tenant, &b).await.unwrap().is_none(), "nothing of a failed call is stored");
-
-    let rows = call(vec![tenant.0; n]).fetch_all(&mut conn).await.unwrap();
-    let slots: Vec<i32> = rows.iter().map(|(slot, _, _)| *slot).collect();
-    assert_eq!(slots, [3, 1, 5], "stored elements in (tenant, contact) order; duplicates have no row");
-    let conversation = |slot: i32| rows.iter().find(|row| row.0 == slot).unwrap().2;
-    assert_eq!(conversation(3), conversation_a.0, "a known contact keeps its conversation");
-
-    let b_conversation = f.store.find_conversation(tenant, &b).await.unwrap().unwrap();
-    assert_eq!(b_conversation.id.0, conversation(1));
-    assert_eq!(b_conversation.contact_name.as_deref(), Some("Bia"), "the twin changed nothing");
-    let a_conversation = f.store.find_conversation(tenant, &a).await.unwrap().unwrap();
-    assert_eq!(a_conversation.contact_name, None, "the duplicate of a stored message changed nothing");
-    for (who, bodies) in [(&a, vec!["texto old-1", "texto m2"]), (&b, vec!["texto m1"]), (&c, vec!["texto m3"])] {
-        let conversation = f.store.find_conversation(tenant, who).await.unwrap().unwrap();
-        let stored: Vec<String> =
-            f.store.list_messages(conversation.id).await.unwrap().into_iter().map(|m| m.body).collect();
-        assert_eq!(stored, bodies, "{who}");
-    }
-    let counts = f.store.count_jobs().await.unwrap();
-    let queued = counts.iter().find(|c| c.kind == JobKind::Reply && c.state == JobState::Queued).map_or(0, |c| c.count);
-    assert_eq!(queued, 3, "one reply job per conversation: {counts:?}");
 }

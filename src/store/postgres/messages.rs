@@ -31,15 +31,12 @@ pub(super) const CONVERSATION_COLUMNS: &str =
 #[async_trait]
 impl MessageStore for PgStore {
     async fn record_inbound(&self, inbound: NewInbound<'_>) -> Result<RecordOutcome> {
-        if inbound.notify.is_empty() {
-            // Together with whatever else arrives meanwhile, in one call (see `ingress`).
-            return self.ingress.record(&inbound).await;
-        }
-        // Events ride in the message's transaction: `atende_record_inbound` (migration 0004)
-        // does in the database what the SQLite store does in Rust, then the events are queued.
+        // One round trip: `atende_record_inbound` (migration 0004) does in the database what
+        // the SQLite store does in Rust, in the statement's own transaction.
         let NewInbound { tenant, message, correlation_id, now, debounce, sentiment, notify } = inbound;
-        let mut tx = self.pool.begin().await?;
-        let row: std::result::Result<Option<(i64, i64)>, sqlx::Error> =
+        // Events ride in the same transaction; without any the call stays one round trip.
+        let mut tx = if notify.is_empty() { None } else { Some(self.pool.begin().await?) };
+        let query =
             sqlx::query_as("SELECT message_id, conversation_id FROM atende_record_inbound($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
                 .bind(tenant.0)
                 .bind(message.contact.as_str())
@@ -53,16 +50,20 @@ impl MessageStore for PgStore {
                 .bind(sentiment.map(f64::from))
                 .bind(ms(now + debounce.window))
                 .bind(ms(now + debounce.max))
-                .bind(i64::from(debounce.max_attempts))
-                .fetch_optional(&mut *tx)
-                .await;
+                .bind(i64::from(debounce.max_attempts));
+        let row: std::result::Result<Option<(i64, i64)>, sqlx::Error> = match tx.as_mut() {
+            Some(tx) => query.fetch_optional(&mut **tx).await,
+            None => query.fetch_optional(&self.pool).await,
+        };
         let row = match row {
             Err(err) if is_unique_violation(&err) => return Ok(RecordOutcome::Duplicate),
             other => other?,
         };
         let Some((message, conversation)) = row else { return Ok(RecordOutcome::Duplicate) };
-        queue_notify(&mut tx, tenant, notify, correlation_id, now).await?;
-        tx.commit().await?;
+        if let Some(mut tx) = tx {
+            queue_notify(&mut tx, tenant, notify, correlation_id, now).await?;
+            tx.commit().await?;
+        }
         Ok(RecordOutcome::Queued { message_id: MessageId(message), conversation_id: ConversationId(conversation) })
     }
 

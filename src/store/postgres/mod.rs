@@ -8,7 +8,6 @@
 mod access;
 mod fallback;
 mod handoffs;
-mod ingress;
 mod jobs;
 mod knowledge;
 mod messages;
@@ -40,8 +39,6 @@ const STATEMENT_TIMEOUT: &str = "30s";
 pub struct PgStore {
     /// Shared pool; connections are checked before use, so a restarted server is reconnected to.
     pool: PgPool,
-    /// Stores the webhooks that arrive together in one call.
-    ingress: ingress::IngressBatcher,
 }
 
 impl PgStore {
@@ -61,8 +58,7 @@ impl PgStore {
             .test_before_acquire(true)
             .connect_with(options)
             .await?;
-        let ingress = ingress::IngressBatcher::start(&pool);
-        Ok(Self { pool, ingress })
+        Ok(Self { pool })
     }
 }
 

@@ -49,7 +49,8 @@ pub struct App {
 impl App {
     /// Connects the store (migrating if configured), binds the listener and builds workers.
     pub async fn build(config: Config, role: Role) -> anyhow::Result<Self> {
-        let store = crate::store::connect(&config.database.url)
+        let options = crate::store::StoreOptions { max_connections: config.database.max_connections };
+        let store = crate::store::connect_with(&config.database.url, &options)
             .await
             .with_context(|| format!("cannot open the database {}", redact_url(&config.database.url)))?;
         if config.database.migrate_on_start {
@@ -101,6 +102,8 @@ impl App {
         let worker = (role != Role::Api)
             .then(|| Worker::new(store.clone(), handler.clone(), config.queue.clone(), wake.clone()));
         let limits = Arc::new(Limits::new(&config.limits, redis));
+        let in_flight =
+            (config.http.max_in_flight > 0).then(|| Arc::new(tokio::sync::Semaphore::new(config.http.max_in_flight)));
         let state = AppState {
             store,
             tenants: Arc::new(TenantCache::new(config.http.tenant_cache_ttl)),
@@ -109,6 +112,7 @@ impl App {
             wake,
             metrics: telemetry::prometheus(),
             brain: preview,
+            in_flight,
         };
         Ok(Self { listener, state, worker, handler, maintenance: limits, role })
     }

@@ -122,6 +122,20 @@ mod tests {
     }
 
     #[test]
+    fn the_pool_size_and_the_in_flight_limit_default_and_take_the_file_and_the_environment() {
+        let config = load_from(None, &[]).unwrap();
+        assert_eq!((config.database.max_connections, config.http.max_in_flight), (10, 1024));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("atende.toml");
+        std::fs::write(&path, "[database]\nmax_connections = 4\n[http]\nmax_in_flight = 200\n").unwrap();
+        let config = load_from(Some(&path), &[]).unwrap();
+        assert_eq!((config.database.max_connections, config.http.max_in_flight), (4, 200));
+        let vars = env(&[("ATENDE_DATABASE__MAX_CONNECTIONS", "25"), ("ATENDE_HTTP__MAX_IN_FLIGHT", "0")]);
+        let config = load_from(Some(&path), &vars).unwrap();
+        assert_eq!((config.database.max_connections, config.http.max_in_flight), (25, 0));
+    }
+
+    #[test]
     fn an_unknown_key_in_the_file_is_named_in_the_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("atende.toml");

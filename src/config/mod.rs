@@ -102,6 +102,9 @@ pub struct HttpConfig {
     /// processes within this time (zero: read the store on every webhook).
     #[serde(with = "humantime_serde")]
     pub tenant_cache_ttl: Duration,
+    /// Webhooks handled at once; more are refused with `503` and `Retry-After` (every sender
+    /// retries), which bounds the memory of a process whose store falls behind. 0: no limit.
+    pub max_in_flight: usize,
 }
 
 impl Default for HttpConfig {
@@ -111,6 +114,7 @@ impl Default for HttpConfig {
             body_limit_bytes: 64 * 1024,
             trust_forwarded_for: false,
             tenant_cache_ttl: Duration::from_secs(1),
+            max_in_flight: 1024,
         }
     }
 }
@@ -123,11 +127,14 @@ pub struct DatabaseConfig {
     pub url: String,
     /// Apply pending migrations at start-up.
     pub migrate_on_start: bool,
+    /// PostgreSQL connections this process opens at most (ingress and workers share them);
+    /// N processes open up to N times this. SQLite ignores it.
+    pub max_connections: u32,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self { url: "sqlite://atende.db".into(), migrate_on_start: true }
+        Self { url: "sqlite://atende.db".into(), migrate_on_start: true, max_connections: 10 }
     }
 }
 

@@ -53,6 +53,9 @@ pub enum ApiError {
     /// 503: the store is unavailable; the sender should retry.
     #[error("temporarily unavailable, retry later")]
     Unavailable,
+    /// 503: `http.max_in_flight` webhooks are being handled; the sender should retry shortly.
+    #[error("too many webhooks in flight; retry in a moment")]
+    Overloaded,
     /// 500: a bug; the cause is logged, never sent.
     #[error("internal error")]
     Internal(String),
@@ -70,6 +73,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable => "unavailable",
+            Self::Overloaded => "overloaded",
             Self::Internal(_) => "internal",
         }
     }
@@ -83,7 +87,7 @@ impl ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -98,6 +102,9 @@ impl IntoResponse for ApiError {
         let mut response = (self.status(), body).into_response();
         if let Self::Unauthenticated = self {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Self::Overloaded = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         if let Self::RateLimited { retry_after, .. } = self {
             let secs = retry_after.as_secs().max(1).to_string();

@@ -2,6 +2,7 @@
 //! transaction, answer at once (protocols.md §7).
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Json;
@@ -54,7 +55,13 @@ async fn receive_webhook(
 ) -> Response {
     let started = Instant::now();
     let label = ChannelKind::parse(&channel).map_or("unknown", ChannelKind::as_str);
-    let result = receive(&state, peer, &tenant, &channel, query, &headers, body).await;
+    // Shed load rather than queue it: every sender retries a 503, and a process whose store
+    // falls behind keeps its memory bounded. The permit lives until the answer is ready.
+    let permit = state.in_flight.as_ref().map(|slots| Arc::clone(slots).try_acquire_owned());
+    let result = match permit {
+        Some(Err(_)) => Err(ApiError::Overloaded),
+        _ => receive(&state, peer, &tenant, &channel, query, &headers, body).await,
+    };
     let (outcome, response) = match result {
         Ok(answer) => (
             answer.body.get("status").and_then(Value::as_str).unwrap_or("ok").to_string(),

@@ -40,6 +40,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// The brain, for the panel's persona preview (answers computed, never stored or sent).
     pub brain: Arc<Brain>,
+    /// Webhooks being handled, at most `http.max_in_flight` (`None`: no limit).
+    pub in_flight: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 /// The operations routes, plus webhook ingress and the admin API when `front` (roles `all`

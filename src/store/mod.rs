@@ -73,9 +73,27 @@ pub async fn open_existing(url: &str) -> Result<Arc<dyn Store>> {
 /// Opens the store named by `url`: `postgres://…` (or `postgresql://…`), `sqlite://path`,
 /// or a bare file path, creating the SQLite file when needed. Migrates nothing.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+    connect_with(url, &StoreOptions::default()).await
+}
+
+/// [`connect`] with `options` (`database.*` of the configuration).
+pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>> {
     match backend(url)? {
         Backend::Sqlite(url) => Ok(Arc::new(SqliteStore::open(&url, true).await?)),
-        Backend::Postgres(url) => Ok(Arc::new(PgStore::open(url).await?)),
+        Backend::Postgres(url) => Ok(Arc::new(PgStore::open_with(url, options.max_connections).await?)),
+    }
+}
+
+/// How a store is opened, beyond its URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// PostgreSQL pool size (at least 1); SQLite ignores it.
+    pub max_connections: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self { max_connections: postgres::DEFAULT_MAX_CONNECTIONS }
     }
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use atende::domain::{ConversationId, CorrelationId, JobKind, MessageId, TenantId};
 use atende::store::{ClaimedJob, NewInbound, NewReply, RecordOutcome, Store};
+use sqlx::{Connection, PgConnection};
 use time::OffsetDateTime;
 
 use crate::helpers::Backend;
@@ -180,4 +181,36 @@ async fn claimers_keep_the_per_key_rules(backend: Backend, workers: usize, batch
     for (key, ids) in deliveries {
         assert!(ids.is_sorted(), "the parts of {key} went out of order: {ids:?}");
     }
+}
+
+#[tokio::test]
+async fn a_postgres_store_opens_at_most_database_max_connections() {
+    let Some(Backend::Postgres(server)) = Backend::postgres() else { return };
+    let f = fixture(Backend::Postgres(server.clone())).await;
+    // Our own application name, so other tests' connections are not counted.
+    let name = format!("atende_pool_{}", uuid::Uuid::new_v4().simple());
+    let url = format!("{}&application_name={name}", f.db().url);
+    let store = atende::store::connect_with(&url, &atende::store::StoreOptions { max_connections: 2 }).await.unwrap();
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let store = store.clone();
+        let tenant = f.tenant;
+        tasks.spawn(async move { record(store, tenant, format!("pool-{i}"), format!("55119300{i:05}")).await });
+    }
+    let mut counter = PgConnection::connect(&server).await.unwrap();
+    let mut most = 0_i64;
+    while !tasks.is_empty() {
+        let open: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1")
+            .bind(&name)
+            .fetch_one(&mut counter)
+            .await
+            .unwrap();
+        most = most.max(open);
+        if let Ok(Some(done)) = tokio::time::timeout(Duration::from_millis(5), tasks.join_next()).await {
+            assert!(matches!(done.unwrap(), RecordOutcome::Queued { .. }));
+        }
+    }
+    assert!((1..=2).contains(&most), "{most} connections open with database.max_connections = 2");
+    assert_eq!(store.count_jobs().await.unwrap().iter().map(|c| c.count).sum::<i64>(), 40, "every message was stored");
 }

@@ -214,3 +214,70 @@ async fn unknown_channels_and_routes_get_a_json_404() {
     assert_eq!(response.status(), 404);
     assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], "not_found");
 }
+
+/// Status code of a raw HTTP/1.1 response read from `stream` (its head is enough).
+async fn response_status(stream: &mut tokio::net::TcpStream) -> u16 {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::new();
+    let mut buf = [0_u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut buf)).await.unwrap().unwrap();
+        assert!(n > 0, "the connection closed before the response head");
+        head.extend_from_slice(&buf[..n]);
+    }
+    let line = String::from_utf8_lossy(&head);
+    line.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or_else(|| panic!("no status in {line}"))
+}
+
+#[tokio::test]
+async fn webhooks_over_max_in_flight_get_503_overloaded_store_nothing_and_succeed_when_retried() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app_with(|c| c.http.max_in_flight = 1).await;
+
+    // A sender that is slow to send its body holds the only slot while its request is handled.
+    let slow = generic("slow-1", "5511988887777", "Oi, tudo bem?").to_string();
+    let ts = OffsetDateTime::now_utc().unix_timestamp();
+    let head = format!(
+        "POST /webhook/acme/generic HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\n\
+         x-atende-timestamp: {ts}\r\nx-atende-signature: {}\r\ncontent-length: {}\r\n\r\n",
+        app.addr,
+        atende::channel::sign_generic(SECRET, ts, slow.as_bytes()),
+        slow.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let (first, rest) = slow.as_bytes().split_at(slow.len() / 2);
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(first).await.unwrap();
+
+    // Wait (bounded) until the slow request holds the slot: probes with a wrong signature get
+    // 401 while a slot is free and store nothing either way.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let probe =
+            app.post_signed("/webhook/acme/generic", "wrong", ts, generic("probe", "5511900000000", "x").to_string());
+        if probe.await.status() == 503 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the slow request never held the slot");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+
+    let tenant = app.store.find_tenant("acme").await.unwrap().unwrap().id;
+    let refused = app.post_generic(&generic("m-over", "5511977776666", "Quero falar do meu pedido")).await;
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers().get("retry-after").unwrap(), "1");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "overloaded", "{body}");
+    assert!(
+        app.store.find_conversation(tenant, "5511977776666").await.unwrap().is_none(),
+        "a refused webhook stores nothing"
+    );
+
+    // The slow request completes normally and frees the slot; the sender's retry is accepted.
+    stream.write_all(rest).await.unwrap();
+    assert_eq!(response_status(&mut stream).await, 202);
+    let retried = app.post_generic(&generic("m-over", "5511977776666", "Quero falar do meu pedido")).await;
+    assert_eq!(retried.status(), 202, "the slot is free again");
+    let conversation = app.store.find_conversation(tenant, "5511977776666").await.unwrap().unwrap();
+    assert_eq!(app.store.list_messages(conversation.id).await.unwrap().len(), 1, "stored once, on the retry");
+}

@@ -26,8 +26,9 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 pub(super) use super::encode::{corrupt, decode_flags, from_ms, ms};
 use super::{MigrationStatus, Result, Store, StoreError};
 
-/// Connections per process: workers and ingress share them, and N processes use N times this.
-const MAX_CONNECTIONS: u32 = 10;
+/// Connections per process unless `database.max_connections` says otherwise: workers and
+/// ingress share them, and N processes use N times this.
+pub(crate) const DEFAULT_MAX_CONNECTIONS: u32 = 10;
 /// How long a caller waits for a connection before the store reports an error (ingress then
 /// answers 503 while the database is down, and recovers by itself when it is back).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -42,8 +43,13 @@ pub struct PgStore {
 }
 
 impl PgStore {
-    /// Connects to `url` (`postgres://…`); creates and migrates nothing.
+    /// Connects to `url` (`postgres://…`) with the default pool size; creates and migrates nothing.
     pub async fn open(url: &str) -> Result<Self> {
+        Self::open_with(url, DEFAULT_MAX_CONNECTIONS).await
+    }
+
+    /// Connects to `url` with a pool of at most `max_connections` (at least 1).
+    pub async fn open_with(url: &str, max_connections: u32) -> Result<Self> {
         let mut options = PgConnectOptions::from_str(url)?.options([("statement_timeout", STATEMENT_TIMEOUT)]);
         // Name our connections in pg_stat_activity, unless the URL names them itself.
         if !url.contains("application_name=") {
@@ -53,7 +59,7 @@ impl PgStore {
         // while this names the cause (refused, unknown database, authentication).
         PgConnection::connect_with(&options).await?.close().await?;
         let pool = PgPoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
+            .max_connections(max_connections.max(1))
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .test_before_acquire(true)
             .connect_with(options)

@@ -49,8 +49,7 @@ pub struct App {
 impl App {
     /// Connects the store (migrating if configured), binds the listener and builds workers.
     pub async fn build(config: Config, role: Role) -> anyhow::Result<Self> {
-        let options = crate::store::StoreOptions { max_connections: config.database.max_connections };
-        let store = crate::store::connect_with(&config.database.url, &options)
+        let store = crate::store::connect_with(&config.database.url, &(&config.database).into())
             .await
             .with_context(|| format!("cannot open the database {}", redact_url(&config.database.url)))?;
         if config.database.migrate_on_start {

@@ -92,8 +92,15 @@ pub struct StoreOptions {
 }
 
 impl Default for StoreOptions {
+    /// The configuration's defaults (`database.*`), the one place they are written.
     fn default() -> Self {
-        Self { max_connections: postgres::DEFAULT_MAX_CONNECTIONS }
+        Self::from(&crate::config::DatabaseConfig::default())
+    }
+}
+
+impl From<&crate::config::DatabaseConfig> for StoreOptions {
+    fn from(config: &crate::config::DatabaseConfig) -> Self {
+        Self { max_connections: config.max_connections }
     }
 }
 

@@ -26,9 +26,6 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 pub(super) use super::encode::{corrupt, decode_flags, from_ms, ms};
 use super::{MigrationStatus, Result, Store, StoreError};
 
-/// Connections per process unless `database.max_connections` says otherwise: workers and
-/// ingress share them, and N processes use N times this.
-pub(crate) const DEFAULT_MAX_CONNECTIONS: u32 = 10;
 /// How long a caller waits for a connection before the store reports an error (ingress then
 /// answers 503 while the database is down, and recovers by itself when it is back).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -45,10 +42,11 @@ pub struct PgStore {
 impl PgStore {
     /// Connects to `url` (`postgres://…`) with the default pool size; creates and migrates nothing.
     pub async fn open(url: &str) -> Result<Self> {
-        Self::open_with(url, DEFAULT_MAX_CONNECTIONS).await
+        Self::open_with(url, super::StoreOptions::default().max_connections).await
     }
 
-    /// Connects to `url` with a pool of at most `max_connections` (at least 1).
+    /// Connects to `url` with a pool of at most `max_connections` (at least 1): workers and
+    /// ingress share it, and N processes open up to N times this.
     pub async fn open_with(url: &str, max_connections: u32) -> Result<Self> {
         let mut options = PgConnectOptions::from_str(url)?.options([("statement_timeout", STATEMENT_TIMEOUT)]);
         // Name our connections in pg_stat_activity, unless the URL names them itself.

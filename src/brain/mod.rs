@@ -417,7 +417,7 @@ impl Facts<'_> {
         if let guard::InputVerdict::Attack { kind, evidence } = guard::check_input(&self.burst) {
             metrics::counter!(m::INTENTS_TOTAL, "intent" => "injection").increment(1);
             metrics::counter!(m::GUARD_BLOCKS_TOTAL, "direction" => "input", "reason" => kind.as_str()).increment(1);
-            warn!(reason = kind.as_str(), %evidence, "prompt-injection attempt blocked");
+            warn!(reason = kind.as_str(), evidence = %crate::telemetry::pii::text(&evidence), "prompt-injection attempt blocked");
             let strikes = self.update.guard_strikes + 1;
             let meta = json!({ "guard": kind.as_str() });
             let mut outcome = if strikes >= 2 && self.handoffs_on() {

@@ -64,7 +64,7 @@ pub async fn execute(cli: Cli, lang: Lang) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config, role: crate::app::Role, lang: Lang) -> anyhow::Result<()> {
-    let _guard = telemetry::init_logs(&config.log);
+    let _guard = telemetry::init_logs(&config.log)?;
     let app = App::build(config, role).await?;
     if role != crate::app::Role::Worker && app.store().list_users().await.is_ok_and(|users| users.is_empty()) {
         eprintln!(

@@ -20,8 +20,12 @@ pub enum ConfigError {
 const DEFAULT_FILE: &str = "atende.toml";
 const PREFIX: &str = "ATENDE_";
 /// Flat environment names kept for convenience, and the key each one sets.
-const ALIASES: [(&str, &str); 3] =
-    [("ATENDE_DATABASE_URL", "database.url"), ("ATENDE_BIND", "http.bind"), ("ATENDE_REDIS_URL", "redis.url")];
+const ALIASES: [(&str, &str); 4] = [
+    ("ATENDE_DATABASE_URL", "database.url"),
+    ("ATENDE_BIND", "http.bind"),
+    ("ATENDE_REDIS_URL", "redis.url"),
+    ("ATENDE_LOG_DIR", "log.dir"),
+];
 
 /// Loads defaults, then the file (`path`, or `./atende.toml` when present), then the environment.
 pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
@@ -133,6 +137,21 @@ mod tests {
         let vars = env(&[("ATENDE_DATABASE__MAX_CONNECTIONS", "25"), ("ATENDE_HTTP__MAX_IN_FLIGHT", "0")]);
         let config = load_from(Some(&path), &vars).unwrap();
         assert_eq!((config.database.max_connections, config.http.max_in_flight), (25, 0));
+    }
+
+    #[test]
+    fn log_files_keep_seven_days_mask_personal_data_and_take_atende_log_dir() {
+        let config = load_from(None, &[]).unwrap();
+        assert_eq!((config.log.retention_days, config.log.max_files, config.log.include_pii), (7, None, false));
+        assert_eq!(config.log.dir, None);
+        let vars = env(&[
+            ("ATENDE_LOG_DIR", "/var/log/atende"),
+            ("ATENDE_LOG__RETENTION_DAYS", "30"),
+            ("ATENDE_LOG__INCLUDE_PII", "true"),
+        ]);
+        let config = load_from(None, &vars).unwrap();
+        assert_eq!(config.log.dir.as_deref(), Some(Path::new("/var/log/atende")));
+        assert_eq!((config.log.retention_days, config.log.include_pii), (30, true));
     }
 
     #[test]

@@ -437,15 +437,26 @@ pub struct LogConfig {
     pub level: String,
     /// `json` (default) or `text`.
     pub format: LogFormat,
-    /// Also write daily-rotated files here.
+    /// Also write daily-rotated files here (`ATENDE_LOG_DIR`).
     pub dir: Option<PathBuf>,
-    /// Rotated files kept (one per day).
-    pub max_files: usize,
+    /// Days of files kept besides today's; older files are deleted. 0 keeps them all.
+    pub retention_days: u32,
+    /// Also cap the number of files, whatever their age.
+    pub max_files: Option<usize>,
+    /// Log phone numbers and message text as they are; masked by default.
+    pub include_pii: bool,
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { level: "info".into(), format: LogFormat::Json, dir: None, max_files: 14 }
+        Self {
+            level: "info".into(),
+            format: LogFormat::Json,
+            dir: None,
+            retention_days: 7,
+            max_files: None,
+            include_pii: false,
+        }
     }
 }
 

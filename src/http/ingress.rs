@@ -29,6 +29,7 @@ use crate::store::{
     AgentAction, AgentOutcome, CloseOutcome, Debounce, NewInbound, NewNotify, RecordOutcome, SurveyDecision, Tenant,
 };
 use crate::telemetry::metrics as m;
+use crate::telemetry::pii;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/webhook/{tenant}/{channel}", post(receive_webhook))
@@ -115,13 +116,13 @@ async fn receive(
             Inbound::TicketClosed(closed) => {
                 state.limits.check_contact(&tenant.slug, closed.contact.as_str()).await.map_err(limited)?;
                 let correlation_id = CorrelationId::new();
-                let span = info_span!("webhook", correlation_id = %correlation_id, tenant = %tenant.slug, channel = kind.as_str());
+                let span = info_span!("webhook", correlation_id = %correlation_id, tenant = %tenant.slug, tenant_id = %tenant.id, channel = kind.as_str());
                 close_ticket(state, &tenant, &closed, &correlation_id).instrument(span).await?
             }
             Inbound::Message(message) => {
                 state.limits.check_contact(&tenant.slug, message.contact.as_str()).await.map_err(limited)?;
                 let correlation_id = CorrelationId::new();
-                let span = info_span!("webhook", correlation_id = %correlation_id, tenant = %tenant.slug, channel = kind.as_str());
+                let span = info_span!("webhook", correlation_id = %correlation_id, tenant = %tenant.slug, tenant_id = %tenant.id, channel = kind.as_str());
                 record(state, &tenant, &message, &correlation_id).instrument(span).await?
             }
         });
@@ -179,15 +180,15 @@ async fn record(
         if let Some(waited) = first_answer_after {
             let seconds = waited.as_seconds_f64().max(0.0);
             metrics::histogram!(m::HANDOFF_SLA_SECONDS, "tenant" => tenant.slug.clone()).record(seconds);
-            info!(contact = %message.contact, waited_seconds = seconds, "a person answered the hand-off");
+            info!(contact = %pii::contact(message.contact.as_str()), waited_seconds = seconds, "a person answered the hand-off");
         }
         return Ok(match action {
             AgentAction::Resume => {
-                info!(contact = %message.contact, "a person gave the conversation back to the bot");
+                info!(contact = %pii::contact(message.contact.as_str()), "a person gave the conversation back to the bot");
                 ignored("resume_command")
             }
             AgentAction::TakeOver => {
-                info!(contact = %message.contact, "a human agent wrote; the bot is paused for this conversation");
+                info!(contact = %pii::contact(message.contact.as_str()), "a human agent wrote; the bot is paused for this conversation");
                 ignored("human_agent")
             }
         });
@@ -271,13 +272,13 @@ async fn close_ticket(
     })?;
     let survey = match outcome {
         CloseOutcome::NotFound => {
-            info!(contact, "ticket closed for a contact without a conversation; nothing to do");
+            info!(contact = %pii::contact(contact), "ticket closed for a contact without a conversation; nothing to do");
             return Ok(ignored("unknown_conversation"));
         }
         CloseOutcome::Closed { survey: SurveyDecision::Asked { .. } } => "asked",
         _ => "not_asked",
     };
-    info!(contact, ticket_id = ?closed.ticket_id, "ticket closed; the bot answers this contact's next message");
+    info!(contact = %pii::contact(contact), ticket_id = ?closed.ticket_id, "ticket closed; the bot answers this contact's next message");
     Ok(Answer {
         status: StatusCode::OK,
         body: json!({ "status": "closed", "csat": survey, "correlation_id": correlation_id.as_str() }),

@@ -171,7 +171,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn job_span(job: &ClaimedJob) -> tracing::Span {
     let waited = (job.claimed_at - job.due_at).max(time::Duration::ZERO);
     metrics::histogram!(m::QUEUE_WAIT_SECONDS, "kind" => job.kind.as_str()).record(waited.as_seconds_f64());
-    info_span!("job", correlation_id = %job.correlation_id, job_id = %job.id, kind = job.kind.as_str(), attempt = job.attempts)
+    info_span!("job", correlation_id = %job.correlation_id, tenant_id = %job.tenant_id, job_id = %job.id, kind = job.kind.as_str(), attempt = job.attempts)
 }
 
 /// Claims and runs one job at `now`; `None` when nothing is runnable.

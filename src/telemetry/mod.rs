@@ -5,8 +5,9 @@
 
 mod init;
 pub mod metrics;
+pub mod pii;
 
-pub use init::{LogGuard, init_logs, prometheus};
+pub use init::{LogDirError, LogGuard, init_logs, prometheus, prune_logs};
 
 /// An error with its causes, as logs and job errors show it: "error sending request: client
 /// error (Connect): tcp connect error: Connection refused". The top level often hides what

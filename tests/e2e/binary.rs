@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use wiremock::MockServer;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
@@ -334,7 +334,10 @@ async fn serve_answers_a_webhook_end_to_end_with_one_correlation_id_in_every_log
         tokio::task::spawn_blocking(move || atende(&db2, &["tenant", "apply", &file])).await.unwrap().status.success()
     );
 
-    let (mut child, port) = serve(&db, &[]);
+    let log_dir = dir.path().join("logs");
+    std::fs::create_dir(&log_dir).unwrap();
+    std::fs::write(log_dir.join("atende.2020-01-01.log"), "{}\n").unwrap();
+    let (mut child, port) = serve(&db, &[("ATENDE_LOG_DIR", log_dir.to_str().unwrap())]);
     let stdout = child.stdout.take().unwrap();
     let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let sink = lines.clone();
@@ -368,6 +371,19 @@ async fn serve_answers_a_webhook_end_to_end_with_one_correlation_id_in_every_log
         assert!(Instant::now() < deadline, "no reply was delivered");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // A person writes from the helpdesk: that line names the contact, masked.
+    let mut agent = generic("serve-2", "5511999999999", "Deixa comigo, Maria.");
+    agent["from_me"] = json!(true);
+    let body = agent.to_string();
+    let response = client
+        .post(format!("{base}/webhook/acme/generic"))
+        .header("x-atende-timestamp", ts.to_string())
+        .header("x-atende-signature", atende::channel::sign_generic(SECRET, ts, body.as_bytes()))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
     tokio::time::sleep(Duration::from_millis(200)).await; // let the last log lines flush
     unsafe { libc_kill(child.id() as i32) };
     let status = child.wait().unwrap();
@@ -384,6 +400,22 @@ async fn serve_answers_a_webhook_end_to_end_with_one_correlation_id_in_every_log
     );
     let all = lines.lock().unwrap().join("\n");
     assert!(!all.contains(WHATICKET_TOKEN) && !all.contains(SECRET), "a secret reached the logs");
+    let agent_line =
+        logs.iter().find(|l| l["message"] == "a human agent wrote; the bot is paused for this conversation");
+    assert_eq!(agent_line.map(|l| l["contact"].clone()), Some(json!("5511*******99")), "{logs:?}");
+    assert_eq!(agent_line.map(|l| l["tenant"].clone()), Some(json!("acme")));
+    assert!(!all.contains("5511999999999"), "a phone number reached the logs unmasked");
+    assert!(ours.iter().all(|l| l["tenant_id"].is_string() || l["tenant_id"].is_number()), "{ours:?}");
+
+    // ATENDE_LOG_DIR: the same lines in today's file; files past the retention are pruned.
+    let files: Vec<String> =
+        std::fs::read_dir(&log_dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert!(!files.contains(&"atende.2020-01-01.log".to_string()), "{files:?}");
+    assert_eq!(files.len(), 1, "{files:?}");
+    let written = std::fs::read_to_string(log_dir.join(&files[0])).unwrap();
+    assert!(files[0].starts_with("atende.") && files[0].ends_with(".log"), "{files:?}");
+    assert!(written.lines().any(|l| l.contains(&correlation) && l.contains("message queued")), "{written}");
+    assert!(!written.contains("5511999999999") && !written.contains(SECRET));
     assert!(
         logs.iter().any(|l| l["level"] == "WARN"
             && l["message"].as_str().is_some_and(|m| m.contains("atende user add EMAIL --role admin"))),

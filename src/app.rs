@@ -65,6 +65,12 @@ impl App {
                 status.pending.len()
             );
         }
+        if let MasterKeyOrigin::Generated(path) = unlock_secrets(&config, &*store).await? {
+            warn!(
+                path = %path.display(),
+                "no master key was given: a new one encrypts tenant secrets, written to this file; back it up, and give every process sharing this database the same file (ATENDE_MASTER_KEY_FILE)"
+            );
+        }
         let listener = TcpListener::bind(config.http.bind)
             .await
             .with_context(|| format!("cannot listen on {} (set http.bind or ATENDE_BIND)", config.http.bind))?;
@@ -263,4 +269,85 @@ async fn warn_when_no_users(store: &dyn Store) {
             "no users yet: create the first admin with `atende user add EMAIL --role admin` (password on stdin or --password-file)"
         );
     }
+}
+
+/// How [`unlock_secrets`] found the master key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MasterKeyOrigin {
+    /// `ATENDE_MASTER_KEY`.
+    Env,
+    /// The key file, which existed.
+    File(std::path::PathBuf),
+    /// None was given and the database held no encrypted value: a new key was written
+    /// there (0600), and existing tenants' secrets were encrypted under it.
+    Generated(std::path::PathBuf),
+}
+
+/// Installs the master key that seals tenant secrets at rest, before anything reads a
+/// tenant: `ATENDE_MASTER_KEY`, else `secrets.master_key_file` when it exists, else a new
+/// key generated into that file. Refuses, naming the fix, when the database already holds
+/// encrypted values and no key was given (a new key could not read them).
+pub async fn unlock_secrets(config: &Config, store: &dyn Store) -> anyhow::Result<MasterKeyOrigin> {
+    use crate::config::sealing;
+    if let Some(origin) = install_master_key(config)? {
+        return Ok(origin);
+    }
+    let file = &config.secrets.master_key_file;
+    // No key: reading every tenant proves nothing is encrypted yet (a sealed value fails
+    // to open, with the fix in its message).
+    store.list_tenants().await.with_context(|| {
+        format!(
+            "no master key was given (ATENDE_MASTER_KEY, or the file {} named by ATENDE_MASTER_KEY_FILE / secrets.master_key_file, is missing) but the database holds encrypted tenant secrets",
+            file.display()
+        )
+    })?;
+    let key = sealing::MasterKey::generate();
+    match sealing::write_key_file(file, std::slice::from_ref(&key), true) {
+        Ok(()) => sealing::install(vec![key], Some(file)),
+        // Another process started first and wrote the key: use that one.
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+            let (keys, _) =
+                sealing::read_keys(None, file).map_err(anyhow::Error::msg)?.context("the key file vanished")?;
+            sealing::install(keys, Some(file));
+            return Ok(MasterKeyOrigin::File(file.clone()));
+        }
+        Err(err) => {
+            return Err(err).with_context(|| {
+                format!(
+                    "cannot write a new master key to {} (set ATENDE_MASTER_KEY_FILE to a writable path, or ATENDE_MASTER_KEY)",
+                    file.display()
+                )
+            });
+        }
+    }
+    reseal_all(store).await?;
+    Ok(MasterKeyOrigin::Generated(file.clone()))
+}
+
+/// Installs the master key from `ATENDE_MASTER_KEY` or the key file; `None` when neither
+/// exists (nothing is generated here: `atende check` creates nothing).
+pub fn install_master_key(config: &Config) -> anyhow::Result<Option<MasterKeyOrigin>> {
+    use crate::config::sealing;
+    let env_key = std::env::var("ATENDE_MASTER_KEY").ok();
+    Ok(match sealing::read_keys(env_key.as_deref(), &config.secrets.master_key_file).map_err(anyhow::Error::msg)? {
+        Some((keys, sealing::KeySource::Env)) => {
+            sealing::install(keys, None);
+            Some(MasterKeyOrigin::Env)
+        }
+        Some((keys, sealing::KeySource::File(path))) => {
+            sealing::install(keys, Some(&path));
+            Some(MasterKeyOrigin::File(path))
+        }
+        None => None,
+    })
+}
+
+/// Re-encrypts every tenant's secrets under the current master key; returns how many
+/// tenants were written.
+pub async fn reseal_all(store: &dyn Store) -> anyhow::Result<usize> {
+    let tenants = store.list_tenants().await?;
+    for tenant in &tenants {
+        store.reseal_tenant(tenant.id, &tenant.settings).await?;
+    }
+    Ok(tenants.len())
 }

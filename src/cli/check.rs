@@ -32,6 +32,20 @@ pub async fn run(config: &Config, files: &[PathBuf], lang: Lang) -> anyhow::Resu
                 Ok(_) => {}
                 Err(err) => problems.push(err.to_string()),
             }
+            match crate::app::install_master_key(config) {
+                Ok(Some(_)) => println!(
+                    "{}: {}",
+                    lang.pick("chave mestra", "master key"),
+                    crate::config::sealing::current_key_id().unwrap_or_default()
+                ),
+                Ok(None) => println!(
+                    "{}: {} {}",
+                    lang.pick("chave mestra", "master key"),
+                    lang.pick("nenhuma ainda; a primeira execução a grava em", "none yet; the first run writes it to"),
+                    config.secrets.master_key_file.display()
+                ),
+                Err(err) => problems.push(err.to_string()),
+            }
             match store.list_tenants().await {
                 Ok(tenants) => {
                     for tenant in tenants {

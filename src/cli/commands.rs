@@ -56,6 +56,7 @@ pub async fn execute(cli: Cli, lang: Lang) -> anyhow::Result<()> {
         Command::Kb(command) => super::kb::run(&config, command, lang).await,
         Command::User(command) => super::users::run(&config, command, lang).await,
         Command::Token(command) => super::tokens::run(&config, command, lang).await,
+        Command::Secrets(command) => super::secrets::run(&config, command, lang).await,
         Command::Persona(command) => super::kb::persona(&config, command, lang).await,
         Command::Chat { tenant } => super::chat::run(&config, &tenant, lang).await,
         Command::Eval { detector, file } => super::eval::run(detector, &file, lang),
@@ -90,6 +91,16 @@ pub(super) async fn open(config: &Config, lang: Lang) -> anyhow::Result<Arc<dyn 
         )
     })?;
     store.migrate().await.context(lang.pick("falha ao aplicar migrações", "cannot apply migrations"))?;
+    if let crate::app::MasterKeyOrigin::Generated(path) = crate::app::unlock_secrets(config, &*store).await? {
+        eprintln!(
+            "{} {}",
+            lang.pick(
+                "nenhuma chave mestra informada: uma nova chave cifra os segredos dos clientes, gravada em",
+                "no master key was given: a new key encrypts tenant secrets, written to"
+            ),
+            path.display()
+        );
+    }
     Ok(store)
 }
 

@@ -11,6 +11,7 @@ mod eval;
 mod kb;
 mod lang;
 mod loadtest;
+mod secrets;
 mod tokens;
 mod users;
 
@@ -77,6 +78,9 @@ pub enum Command {
     /// Tokens da API de administração (/api/v1): criar, listar e revogar.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Segredos dos clientes guardados cifrados: troca da chave mestra.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
     /// Persona de um cliente: histórico de versões e rollback.
     #[command(subcommand)]
     Persona(PersonaCommand),
@@ -359,6 +363,16 @@ pub enum UserCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `atende secrets …`
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Gera uma nova chave mestra, recifra com ela todos os segredos dos clientes e mantém as
+    /// antigas no arquivo de chaves; processos em execução passam a usá-la sem reiniciar.
+    RotateMaster,
+    /// Recifra todos os segredos dos clientes com a chave mestra atual (a primeira do arquivo).
+    Reseal,
 }
 
 /// `atende token …`

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::tenant::{Secret, check_url, one_of, pick};
+use super::tenant::{MASK, Secret, check_url, one_of, pick};
 
 /// The placeholders an SMS body may use.
 pub const SMS_PLACEHOLDERS: [&str; 4] = ["to", "text", "name", "tenant"];
@@ -233,7 +233,7 @@ impl FallbackTable {
     }
 
     pub(super) fn mask(&mut self) {
-        let mask = |s: &Option<Secret>| s.as_ref().map(|_| Secret::new("********"));
+        let mask = |s: &Option<Secret>| s.as_ref().map(|_| Secret::new(MASK));
         if let Some(email) = self.email.as_mut() {
             email.password = mask(&email.password);
         }
@@ -256,9 +256,6 @@ impl FallbackTable {
         }
     }
 }
-
-/// What a hidden value shows.
-const MASK: &str = "********";
 
 /// Whether a field name reads like a credential (`api_key`, `token`, `secret`, `password`,
 /// `auth`, `signature`…).

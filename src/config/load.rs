@@ -20,11 +20,12 @@ pub enum ConfigError {
 const DEFAULT_FILE: &str = "atende.toml";
 const PREFIX: &str = "ATENDE_";
 /// Flat environment names kept for convenience, and the key each one sets.
-const ALIASES: [(&str, &str); 4] = [
+const ALIASES: [(&str, &str); 5] = [
     ("ATENDE_DATABASE_URL", "database.url"),
     ("ATENDE_BIND", "http.bind"),
     ("ATENDE_REDIS_URL", "redis.url"),
     ("ATENDE_LOG_DIR", "log.dir"),
+    ("ATENDE_MASTER_KEY_FILE", "secrets.master_key_file"),
 ];
 
 /// Loads defaults, then the file (`path`, or `./atende.toml` when present), then the environment.

@@ -11,6 +11,7 @@
 pub mod fallback;
 mod load;
 pub mod persona;
+pub mod sealing;
 pub mod spend;
 pub mod tenant;
 
@@ -86,6 +87,23 @@ pub struct Config {
     pub log: LogConfig,
     /// The web panel's sessions and login locks.
     pub panel: PanelConfig,
+    /// The master key that encrypts tenant secrets at rest.
+    pub secrets: SecretsConfig,
+}
+
+/// `[secrets]`. The key itself may also come from `ATENDE_MASTER_KEY`, which wins.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsConfig {
+    /// The master key file (`ATENDE_MASTER_KEY_FILE`); generated with permissions 0600 on
+    /// the first start when missing and the database holds no encrypted value.
+    pub master_key_file: PathBuf,
+}
+
+impl Default for SecretsConfig {
+    fn default() -> Self {
+        Self { master_key_file: PathBuf::from("atende.key") }
+    }
 }
 
 /// HTTP listener.

@@ -51,17 +51,24 @@ impl PartialEq for Secret {
 }
 
 impl Serialize for Secret {
-    // Serialization is only used to store the tenant row; `show` masks through `masked()`.
+    // Serialization stores the tenant row, sealed under the master key when one is
+    // installed (`sealing`); `show` prints `masked()` copies, whose mask stays readable.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.expose())
+        let value = self.expose();
+        let sealed = if value == MASK { None } else { super::sealing::seal(value) };
+        serializer.serialize_str(sealed.as_deref().unwrap_or(value))
     }
 }
 
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Secret::new)
+        let value = String::deserialize(deserializer)?;
+        super::sealing::open(&value).map(Secret::new).map_err(serde::de::Error::custom)
     }
 }
+
+/// What `masked()` copies show in place of a secret.
+pub const MASK: &str = "********";
 
 /// One tenant, exactly as its file states it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -521,9 +528,9 @@ impl TenantFile {
 
     /// A copy safe to print: every secret value replaced by `********`.
     pub fn masked(&self) -> TenantFile {
-        let mask = |s: &Option<Secret>| s.as_ref().map(|_| Secret::new("********"));
+        let mask = |s: &Option<Secret>| s.as_ref().map(|_| Secret::new(MASK));
         let mut copy = self.clone();
-        copy.webhook.secrets = copy.webhook.secrets.iter().map(|_| Secret::new("********")).collect();
+        copy.webhook.secrets = copy.webhook.secrets.iter().map(|_| Secret::new(MASK)).collect();
         copy.webhook.inbound_token = mask(&copy.webhook.inbound_token);
         if let Some(w) = copy.whaticket.as_mut() {
             w.token = mask(&w.token);

@@ -161,6 +161,9 @@ pub trait TenantStore {
     async fn list_tenants(&self) -> Result<Vec<Tenant>>;
     /// A tenant's personas, newest first.
     async fn list_persona_versions(&self, tenant: TenantId) -> Result<Vec<PersonaVersion>>;
+    /// Writes a tenant's stored settings again, unchanged in meaning: its secrets are sealed
+    /// under the current master key (after a rotation, or a first key). `false`: no such tenant.
+    async fn reseal_tenant(&self, id: TenantId, file: &TenantFile) -> Result<bool>;
     /// Makes persona `version` current again (as a new version); `None` when it does not exist.
     async fn rollback_persona(&self, tenant: TenantId, version: i64, now: OffsetDateTime) -> Result<Option<i64>>;
     /// Sets one feature flag (`None`: back to its default), atomically against other flag

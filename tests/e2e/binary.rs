@@ -112,6 +112,7 @@ fn check_prints_the_effective_configuration_and_names_unreadable_secret_files() 
     let ok = atende(&db, &["check"]);
     assert!(ok.status.success(), "{}", text(&ok));
     assert!(text(&ok).contains("[queue]") && text(&ok).contains("debounce = \"3s\""), "{}", text(&ok));
+    assert!(text(&ok).contains("chave mestra:"), "check reports the master key: {}", text(&ok));
 
     let key = dir.path().join("key");
     std::fs::write(&key, "k").unwrap();

@@ -27,6 +27,7 @@ mod queue;
 mod races;
 mod reply;
 mod scale;
+mod secrets;
 mod shared_limits;
 mod smtp;
 mod spend;

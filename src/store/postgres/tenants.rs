@@ -119,6 +119,16 @@ impl TenantStore for PgStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn reseal_tenant(&self, id: TenantId, file: &TenantFile) -> Result<bool> {
+        let settings = serde_json::to_string(file).map_err(|e| corrupt(e.to_string()))?;
+        let done = sqlx::query("UPDATE tenants SET settings = $1 WHERE id = $2")
+            .bind(settings)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn rollback_persona(&self, tenant: TenantId, version: i64, now: OffsetDateTime) -> Result<Option<i64>> {
         let mut tx = self.pool.begin().await?;
         let settings: Option<String> = sqlx::query_scalar("SELECT settings FROM tenants WHERE id = $1 FOR UPDATE")

@@ -128,6 +128,15 @@ impl TenantStore for SqliteStore {
             .await
     }
 
+    async fn reseal_tenant(&self, id: TenantId, file: &TenantFile) -> Result<bool> {
+        let settings = serde_json::to_string(file).map_err(|e| corrupt(e.to_string()))?;
+        self.writer
+            .write(move |conn| {
+                Ok(execute(conn, "UPDATE tenants SET settings = ?1 WHERE id = ?2", params![settings, id.0])? == 1)
+            })
+            .await
+    }
+
     async fn rollback_persona(&self, tenant: TenantId, version: i64, now: OffsetDateTime) -> Result<Option<i64>> {
         self.writer
             .transact(move |conn| {

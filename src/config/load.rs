@@ -28,6 +28,11 @@ const ALIASES: [(&str, &str); 5] = [
     ("ATENDE_MASTER_KEY_FILE", "secrets.master_key_file"),
 ];
 
+/// Variables naming a file that holds the value (Docker and systemd secrets): a database
+/// URL carries a password, so it need not sit in the environment.
+const FILE_ALIASES: [(&str, &str); 2] =
+    [("ATENDE_DATABASE_URL_FILE", "database.url"), ("ATENDE_REDIS_URL_FILE", "redis.url")];
+
 /// Loads defaults, then the file (`path`, or `./atende.toml` when present), then the environment.
 pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
     let env: Vec<(String, String)> = std::env::vars().collect();
@@ -42,6 +47,16 @@ pub fn load_from(path: Option<&Path>, env: &[(String, String)]) -> Result<Config
         None => (Table::new(), "defaults".to_string()),
     };
     let mut from_env = Vec::new();
+    // `*_FILE` first, so the plain variable wins when both are set.
+    for (name, value) in env {
+        let Some((_, key)) = FILE_ALIASES.iter().find(|(alias, _)| alias == name) else {
+            continue;
+        };
+        let path = Path::new(value);
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        set_path(&mut table, key, Value::String(text.trim().to_string()));
+        from_env.push(name.clone());
+    }
     for (name, value) in env {
         let Some(dotted) = env_key(name) else {
             continue;
@@ -153,6 +168,24 @@ mod tests {
         let config = load_from(None, &vars).unwrap();
         assert_eq!(config.log.dir.as_deref(), Some(Path::new("/var/log/atende")));
         assert_eq!((config.log.retention_days, config.log.include_pii), (30, true));
+    }
+
+    #[test]
+    fn database_and_redis_urls_may_come_from_files_and_the_plain_variable_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("database_url");
+        std::fs::write(&db, "postgres://atende:pw@db:5432/atende\n").unwrap();
+        let redis = dir.path().join("redis_url");
+        std::fs::write(&redis, "redis://cache:6379/0").unwrap();
+        let (db, redis) = (db.to_str().unwrap(), redis.to_str().unwrap());
+        let vars = env(&[("ATENDE_DATABASE_URL_FILE", db), ("ATENDE_REDIS_URL_FILE", redis)]);
+        let config = load_from(None, &vars).unwrap();
+        assert_eq!(config.database.url, "postgres://atende:pw@db:5432/atende");
+        assert_eq!(config.redis.url.as_deref(), Some("redis://cache:6379/0"));
+        let vars = env(&[("ATENDE_DATABASE_URL", "sqlite://x.db"), ("ATENDE_DATABASE_URL_FILE", db)]);
+        assert_eq!(load_from(None, &vars).unwrap().database.url, "sqlite://x.db");
+        let vars = env(&[("ATENDE_DATABASE_URL_FILE", "/nonexistent/database_url")]);
+        assert!(load_from(None, &vars).unwrap_err().to_string().contains("/nonexistent/database_url"));
     }
 
     #[test]

@@ -49,18 +49,25 @@ const CSAT_WINDOW: time::Duration = time::Duration::days(30);
 /// Prometheus text exposition; queue gauges are sampled from the store at scrape time.
 async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
     if let Ok(counts) = state.store.count_jobs().await {
+        let now = time::OffsetDateTime::now_utc();
         for kind in JobKind::ALL {
             for job_state in [JobState::Queued, JobState::Running, JobState::Dead] {
                 let n = counts.iter().find(|c| c.kind == kind && c.state == job_state).map_or(0, |c| c.count);
                 metrics::gauge!(m::QUEUE_JOBS, "kind" => kind.as_str(), "state" => job_state.as_str()).set(n as f64);
             }
+            // The earliest queued job's wait so far; one not yet due (debounce, backoff) waits 0.
+            let oldest =
+                counts.iter().find(|c| c.kind == kind && c.state == JobState::Queued).and_then(|c| c.oldest_run_at);
+            let age = oldest.map_or(0.0, |at| (now - at).as_seconds_f64().max(0.0));
+            metrics::gauge!(m::QUEUE_OLDEST_JOB_AGE_SECONDS, "kind" => kind.as_str()).set(age);
         }
     }
-    if let Some(bytes) = match state.limits.redis() {
-        Some(redis) => redis.used_memory().await,
+    if let Some((used, max)) = match state.limits.redis() {
+        Some(redis) => redis.memory().await,
         None => None,
     } {
-        metrics::gauge!(m::REDIS_MEMORY_BYTES).set(bytes as f64);
+        metrics::gauge!(m::REDIS_MEMORY_BYTES).set(used as f64);
+        metrics::gauge!(m::REDIS_MAXMEMORY_BYTES).set(max as f64);
     }
     if let Ok(moods) = state.store.mean_mood(time::OffsetDateTime::now_utc() - time::Duration::DAY).await {
         for (tenant, mood) in moods {

@@ -154,11 +154,14 @@ impl RedisHandle {
         }
     }
 
-    /// `used_memory` from `INFO memory`, in bytes.
-    pub async fn used_memory(&self) -> Option<u64> {
+    /// `used_memory` and `maxmemory` (0: no limit) from `INFO memory`, in bytes.
+    pub async fn memory(&self) -> Option<(u64, u64)> {
         let mut conn = self.connection().await?;
         let info: String = redis::cmd("INFO").arg("memory").query_async(&mut conn).await.ok()?;
-        info.lines().find_map(|l| l.strip_prefix("used_memory:")).and_then(|v| v.trim().parse().ok())
+        let field = |name: &str| {
+            info.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':')).and_then(|v| v.trim().parse().ok())
+        };
+        Some((field("used_memory")?, field("maxmemory").unwrap_or(0)))
     }
 
     /// The key prefix (every key Atende writes starts with it).

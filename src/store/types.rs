@@ -313,6 +313,8 @@ pub struct JobCount {
     pub state: JobState,
     /// How many.
     pub count: i64,
+    /// When the earliest of them is (or was) due to run.
+    pub oldest_run_at: Option<OffsetDateTime>,
 }
 
 /// Inputs of a reply.

@@ -7,6 +7,9 @@ pub const WEBHOOKS_TOTAL: &str = "atende_webhooks_total";
 pub const INGRESS_DURATION_SECONDS: &str = "atende_ingress_duration_seconds";
 /// Gauge: jobs by `kind` and `state` (queued, running, dead), sampled at scrape time.
 pub const QUEUE_JOBS: &str = "atende_queue_jobs";
+/// Gauge: how long the oldest due job of a `kind` has waited to be claimed, in seconds
+/// (0 when none is due): a backlog's age, where `atende_queue_jobs` gives its size.
+pub const QUEUE_OLDEST_JOB_AGE_SECONDS: &str = "atende_queue_oldest_job_age_seconds";
 /// Counter: jobs finished, labels `kind`, `outcome` (done, retry, dead, lease_lost).
 pub const JOBS_TOTAL: &str = "atende_jobs_total";
 /// Counter: jobs moved to the dead-letter queue, label `kind`.
@@ -81,3 +84,5 @@ pub const REDIS_ERRORS_TOTAL: &str = "atende_redis_errors_total";
 pub const CONTEXT_CACHE_LOOKUPS_TOTAL: &str = "atende_context_cache_lookups_total";
 /// Gauge: memory Redis reports as used (`INFO memory` `used_memory`), in bytes.
 pub const REDIS_MEMORY_BYTES: &str = "atende_redis_memory_bytes";
+/// Gauge: Redis' `maxmemory` (`INFO memory`), in bytes; 0 when it has no limit.
+pub const REDIS_MAXMEMORY_BYTES: &str = "atende_redis_maxmemory_bytes";

@@ -31,6 +31,7 @@ async fn metrics_use_the_prometheus_text_format_and_cover_the_pipeline() {
         "atende_webhooks_total{channel=\"generic\",outcome=\"queued\"}",
         "atende_ingress_duration_seconds_bucket",
         "atende_queue_jobs{kind=\"reply\",state=\"queued\"}",
+        "atende_queue_oldest_job_age_seconds{kind=\"reply\"} 0",
         "atende_jobs_total{kind=\"deliver\",outcome=\"done\"}",
         "atende_job_duration_seconds_bucket",
         "atende_llm_request_duration_seconds_bucket",

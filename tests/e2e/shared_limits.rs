@@ -94,6 +94,7 @@ async fn two_api_processes_share_the_rate_limit_and_ready_reports_redis() {
     assert_eq!(ready["checks"]["redis"], "ok", "{ready}");
     let metrics = first.client.get(first.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("atende_redis_memory_bytes"), "{metrics}");
+    assert!(metrics.contains("atende_redis_maxmemory_bytes"), "{metrics}");
 }
 
 #[tokio::test]

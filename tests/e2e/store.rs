@@ -197,6 +197,13 @@ async fn a_burst_merges_into_one_reply_job_pushed_back_but_capped(backend: Backe
     assert_eq!(due.unix_timestamp(), (t0 + Duration::from_secs(5)).unix_timestamp(), "capped at t0+5");
     let counts = f.store.count_jobs().await.unwrap();
     assert_eq!(counts.iter().map(|c| c.count).sum::<i64>(), 1, "one job for the burst");
+    let oldest = |counts: &[atende::store::JobCount]| counts[0].oldest_run_at.map(|at| at.unix_timestamp());
+    assert_eq!(oldest(&counts), Some((t0 + Duration::from_secs(5)).unix_timestamp()));
+    // Another conversation's job, due earlier, is the backlog's oldest.
+    inbound(&f, "m4", "5511900000002", t0 - Duration::from_secs(10), NO_DEBOUNCE).await;
+    let counts = f.store.count_jobs().await.unwrap();
+    assert_eq!((counts.len(), counts[0].count), (1, 2));
+    assert_eq!(oldest(&counts), Some((t0 - Duration::from_secs(10)).unix_timestamp()), "{counts:?}");
 }
 
 async fn a_duplicate_provider_id_stores_nothing(backend: Backend) {

@@ -239,7 +239,8 @@ impl JobStore for PgStore {
 
     async fn count_jobs(&self) -> Result<Vec<JobCount>> {
         let rows = sqlx::query(
-            "SELECT kind, state, COUNT(*) AS n FROM jobs WHERE state IN ('queued', 'running', 'dead') GROUP BY kind, state",
+            "SELECT kind, state, COUNT(*) AS n, MIN(run_at) AS oldest FROM jobs
+             WHERE state IN ('queued', 'running', 'dead') GROUP BY kind, state",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -247,7 +248,8 @@ impl JobStore for PgStore {
         for row in rows {
             let (kind, state): (String, String) = (row.get("kind"), row.get("state"));
             if let (Some(kind), Some(state)) = (JobKind::parse(&kind), JobState::parse(&state)) {
-                counts.push(JobCount { kind, state, count: row.get("n") });
+                let oldest: Option<i64> = row.get("oldest");
+                counts.push(JobCount { kind, state, count: row.get("n"), oldest_run_at: oldest.map(from_ms) });
             }
         }
         Ok(counts)

@@ -171,21 +171,22 @@ impl JobStore for SqliteStore {
     }
 
     async fn count_jobs(&self) -> Result<Vec<JobCount>> {
-        let rows: Vec<(String, String, i64)> = self
+        let rows: Vec<(String, String, i64, Option<i64>)> = self
             .readers
             .read(|conn| {
                 query_all(
                     conn,
-                    "SELECT kind, state, COUNT(*) AS n FROM jobs WHERE state IN ('queued', 'running', 'dead') GROUP BY kind, state",
+                    "SELECT kind, state, COUNT(*) AS n, MIN(run_at) AS oldest FROM jobs
+                     WHERE state IN ('queued', 'running', 'dead') GROUP BY kind, state",
                     [],
-                    |row| Ok((row.get("kind")?, row.get("state")?, row.get("n")?)),
+                    |row| Ok((row.get("kind")?, row.get("state")?, row.get("n")?, row.get("oldest")?)),
                 )
             })
             .await?;
         let mut counts = Vec::with_capacity(rows.len());
-        for (kind, state, count) in rows {
+        for (kind, state, count, oldest) in rows {
             if let (Some(kind), Some(state)) = (JobKind::parse(&kind), JobState::parse(&state)) {
-                counts.push(JobCount { kind, state, count });
+                counts.push(JobCount { kind, state, count, oldest_run_at: oldest.map(from_ms) });
             }
         }
         Ok(counts)

@@ -61,6 +61,9 @@ pub async fn execute(cli: Cli, lang: Lang) -> anyhow::Result<()> {
         Command::Chat { tenant } => super::chat::run(&config, &tenant, lang).await,
         Command::Eval { detector, file } => super::eval::run(detector, &file, lang),
         Command::Loadtest(args) => super::loadtest::run(args, lang).await,
+        Command::NotifyDeploy { version, environment, notes } => {
+            super::notify_deploy::run(&config, &version, environment.as_deref(), notes.as_deref(), lang).await
+        }
     }
 }
 

@@ -11,6 +11,7 @@ mod eval;
 mod kb;
 mod lang;
 mod loadtest;
+mod notify_deploy;
 mod secrets;
 mod tokens;
 mod users;
@@ -100,6 +101,18 @@ pub enum Command {
     },
     /// Teste de carga: envia webhooks assinados a um Atende nesta máquina e resume latência e status.
     Loadtest(LoadtestArgs),
+    /// Avisa o webhook de monitoramento (monitoring.webhook_url) de um deploy, em JSON assinado.
+    NotifyDeploy {
+        /// Versão implantada (ex.: 1.4.2 ou o hash do commit).
+        #[arg(long)]
+        version: String,
+        /// Ambiente (ex.: production, staging).
+        #[arg(long)]
+        environment: Option<String>,
+        /// Observações livres (ex.: o que mudou).
+        #[arg(long)]
+        notes: Option<String>,
+    },
     /// Valida a configuração, o banco e todos os clientes, e mostra a configuração efetiva.
     Check {
         /// Arquivos de cliente a validar também (sem aplicar).

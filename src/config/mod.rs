@@ -89,6 +89,20 @@ pub struct Config {
     pub panel: PanelConfig,
     /// The master key that encrypts tenant secrets at rest.
     pub secrets: SecretsConfig,
+    /// Where `atende notify-deploy` posts its deploy notices.
+    pub monitoring: MonitoringConfig,
+}
+
+/// `[monitoring]`: the operators' monitoring webhook. Its HMAC secret comes from
+/// `webhook_secret_file` or `ATENDE_MONITORING_WEBHOOK_SECRET`, never from this file, so
+/// `atende check` can print the configuration whole.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MonitoringConfig {
+    /// Receiver of deploy notices (`ATENDE_MONITORING__WEBHOOK_URL`).
+    pub webhook_url: Option<String>,
+    /// File holding the secret that signs them.
+    pub webhook_secret_file: Option<PathBuf>,
 }
 
 /// `[secrets]`. The key itself may also come from `ATENDE_MASTER_KEY`, which wins.

@@ -17,7 +17,7 @@ use crate::store::{ClaimedJob, JobFailure};
 
 pub use dead_letter::{DeadLetterError, discard, list, replay, show};
 pub use retry::backoff;
-pub use worker::{Drained, RetryPolicy, Worker, drain, run_one};
+pub use worker::{Drained, RetryPolicy, Worker, drain, hostname, run_one};
 
 /// What a handler did with a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

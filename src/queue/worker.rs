@@ -335,7 +335,8 @@ pub async fn drain(
     Ok(Drained { jobs, now })
 }
 
-fn hostname() -> String {
+/// This machine's name (`HOSTNAME`, else `/etc/hostname`), for worker ids and notices.
+pub fn hostname() -> String {
     std::env::var("HOSTNAME")
         .ok()
         .or_else(|| std::fs::read_to_string("/etc/hostname").ok())

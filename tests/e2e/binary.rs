@@ -694,3 +694,50 @@ async fn token_create_prints_the_token_once_stores_its_digest_and_revoke_stops_i
     assert_eq!(actions, ["token.revoke", "token.create", "user.add"]);
     assert!(audit.iter().all(|a| !a.after.as_ref().unwrap().to_string().contains(token)), "no token in the audit");
 }
+
+#[tokio::test]
+async fn notify_deploy_posts_a_signed_notice_retries_a_5xx_and_names_missing_settings() {
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/deploys"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .mount(&receiver)
+        .await;
+    Mock::given(method("POST")).and(path("/deploys")).respond_with(ResponseTemplate::new(200)).mount(&receiver).await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret_file = dir.path().join("monitoring_secret");
+    std::fs::write(&secret_file, "mon-secret-123\n").unwrap();
+    let url = format!("{}/deploys", receiver.uri());
+    let (u, f) = (url.clone(), secret_file.clone());
+    let sent = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_atende"))
+            .args(["notify-deploy", "--version", "1.4.2", "--environment", "production"])
+            .env("ATENDE_MONITORING__WEBHOOK_URL", &u)
+            .env("ATENDE_MONITORING__WEBHOOK_SECRET_FILE", &f)
+            .env_remove("ATENDE_MONITORING_WEBHOOK_SECRET")
+            .env_remove("ATENDE_LANG")
+            .current_dir(std::env::temp_dir())
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(sent.status.success(), "{}", text(&sent));
+    assert!(text(&sent).contains("aviso de deploy enviado: HTTP 200"), "{}", text(&sent));
+    assert!(!text(&sent).contains("mon-secret-123"));
+    let requests = receiver.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 2, "the 503 was retried once");
+    let last = requests.last().unwrap();
+    let timestamp: i64 = last.headers["x-atende-timestamp"].to_str().unwrap().parse().unwrap();
+    let signature = last.headers["x-atende-signature"].to_str().unwrap();
+    assert_eq!(signature, atende::notify::sign("mon-secret-123", timestamp, &last.body));
+    assert_eq!(last.headers["x-atende-event"], "deploy");
+    let body: Value = serde_json::from_slice(&last.body).unwrap();
+    assert_eq!((body["event"].as_str(), body["data"]["version"].as_str()), (Some("deploy"), Some("1.4.2")));
+    assert_eq!(body["data"]["environment"], "production");
+    assert_eq!(requests[0].headers["x-atende-delivery"], last.headers["x-atende-delivery"], "one id on every attempt");
+
+    let no_url = atende("sqlite:///nonexistent.db", &["notify-deploy", "--version", "1"]);
+    assert!(!no_url.status.success() && text(&no_url).contains("ATENDE_MONITORING__WEBHOOK_URL"), "{}", text(&no_url));
+}

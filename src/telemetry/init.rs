@@ -153,6 +153,7 @@ pub fn prometheus() -> PrometheusHandle {
                 })
                 .expect("bucket lists are non-empty")
                 .install_recorder()
+                .inspect(|_| super::metrics::describe_all())
                 .expect("no other metrics recorder is installed")
         })
         .clone()

@@ -15,6 +15,7 @@ mod concurrency;
 mod context_cache;
 mod csat;
 mod deliver;
+mod deploy;
 mod events;
 mod fallback;
 mod flags;

@@ -65,6 +65,7 @@ impl App {
                 status.pending.len()
             );
         }
+        guard_profile(&config, &*store).await?;
         if let MasterKeyOrigin::Generated(path) = unlock_secrets(&config, &*store).await? {
             warn!(
                 path = %path.display(),
@@ -269,6 +270,19 @@ async fn warn_when_no_users(store: &dyn Store) {
             "no users yet: create the first admin with `atende user add EMAIL --role admin` (password on stdin or --password-file)"
         );
     }
+}
+
+/// With a profile, claims the database for it, or refuses one that belongs to another
+/// profile (staging must never write into production's database). Without a profile
+/// nothing is checked.
+pub async fn guard_profile(config: &Config, store: &dyn Store) -> anyhow::Result<()> {
+    let Some(profile) = &config.profile else { return Ok(()) };
+    let owner = store.claim_profile(profile).await.context("cannot read the database's profile")?;
+    anyhow::ensure!(
+        &owner == profile,
+        "this database belongs to profile {owner:?}, and this process runs as profile {profile:?}: point ATENDE_DATABASE_URL at the {profile} database (or run with --profile {owner})"
+    );
+    Ok(())
 }
 
 /// How [`unlock_secrets`] found the master key.

@@ -23,7 +23,13 @@ use crate::telemetry;
 
 /// Runs one parsed command line.
 pub async fn execute(cli: Cli, lang: Lang) -> anyhow::Result<()> {
-    let config = config::load(cli.config.as_deref())?;
+    let config = match cli.profile.as_deref().filter(|p| !p.is_empty()) {
+        Some(profile) => {
+            let env: Vec<(String, String)> = std::env::vars().collect();
+            config::load_profile(cli.config.as_deref(), profile, &env)?
+        }
+        None => config::load(cli.config.as_deref())?,
+    };
     match cli.command {
         Command::Serve { role } => serve(config, role, lang).await,
         Command::Migrate { action: None } => {
@@ -94,6 +100,7 @@ pub(super) async fn open(config: &Config, lang: Lang) -> anyhow::Result<Arc<dyn 
         )
     })?;
     store.migrate().await.context(lang.pick("falha ao aplicar migrações", "cannot apply migrations"))?;
+    crate::app::guard_profile(config, &*store).await?;
     if let crate::app::MasterKeyOrigin::Generated(path) = crate::app::unlock_secrets(config, &*store).await? {
         eprintln!(
             "{} {}",

@@ -31,6 +31,9 @@ pub struct Cli {
     /// Arquivo de configuração (padrão: ./atende.toml, se existir).
     #[arg(long, global = true, env = "ATENDE_CONFIG", value_name = "ARQUIVO")]
     pub config: Option<PathBuf>,
+    /// Perfil (ex.: staging, production): usa ./atende.PERFIL.toml e recusa um banco de outro perfil.
+    #[arg(long, global = true, env = "ATENDE_PROFILE", value_name = "PERFIL")]
+    pub profile: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -41,9 +41,31 @@ pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
 
 /// [`load`] with an explicit environment, for tests.
 pub fn load_from(path: Option<&Path>, env: &[(String, String)]) -> Result<Config, ConfigError> {
+    load_layers(path.or(Some(Path::new(DEFAULT_FILE)).filter(|p| p.exists())), env)
+}
+
+/// The configuration of profile `name` (`--profile` / `ATENDE_PROFILE`): `path` when given,
+/// else `./atende.<name>.toml` when present (never `./atende.toml`, which belongs to no
+/// profile), then the environment. The profile is recorded in [`Config::profile`].
+pub fn load_profile(path: Option<&Path>, name: &str, env: &[(String, String)]) -> Result<Config, ConfigError> {
+    let valid = !name.is_empty()
+        && name.len() <= 32
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !valid {
+        return Err(ConfigError::Invalid {
+            origin: "--profile / ATENDE_PROFILE".into(),
+            message: format!("{name:?}: use 1 to 32 characters a-z, 0-9 and -, e.g. staging or production"),
+        });
+    }
+    let own = PathBuf::from(format!("atende.{name}.toml"));
+    let mut config = load_layers(path.or(Some(own.as_path()).filter(|p| p.exists())), env)?;
+    config.profile = Some(name.to_string());
+    Ok(config)
+}
+
+fn load_layers(path: Option<&Path>, env: &[(String, String)]) -> Result<Config, ConfigError> {
     let (mut table, origin) = match path {
         Some(path) => (read_table(path)?, path.display().to_string()),
-        None if Path::new(DEFAULT_FILE).exists() => (read_table(Path::new(DEFAULT_FILE))?, DEFAULT_FILE.to_string()),
         None => (Table::new(), "defaults".to_string()),
     };
     let mut from_env = Vec::new();
@@ -186,6 +208,23 @@ mod tests {
         assert_eq!(load_from(None, &vars).unwrap().database.url, "sqlite://x.db");
         let vars = env(&[("ATENDE_DATABASE_URL_FILE", "/nonexistent/database_url")]);
         assert!(load_from(None, &vars).unwrap_err().to_string().contains("/nonexistent/database_url"));
+    }
+
+    #[test]
+    fn a_profile_takes_its_own_file_and_a_bad_name_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let staging = dir.path().join("atende.staging.toml");
+        std::fs::write(&staging, "[queue]\nworkers = 3\n").unwrap();
+        let config = load_profile(Some(&staging), "staging", &[]).unwrap();
+        assert_eq!((config.queue.workers, config.profile.as_deref()), (3, Some("staging")));
+        // No file of its own: defaults and the environment only.
+        let config = load_profile(None, "qa-7", &env(&[("ATENDE_QUEUE__WORKERS", "5")])).unwrap();
+        assert_eq!((config.queue.workers, config.profile.as_deref()), (5, Some("qa-7")));
+        for bad in ["", "Prod", "a/b", "../x", &"x".repeat(33)] {
+            let err = load_profile(None, bad, &[]).unwrap_err().to_string();
+            assert!(err.contains("ATENDE_PROFILE"), "{bad:?}: {err}");
+        }
+        assert_eq!(load_from(None, &[]).unwrap().profile, None);
     }
 
     #[test]

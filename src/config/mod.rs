@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use load::{ConfigError, load};
+pub use load::{ConfigError, load, load_profile};
 
 /// A TOML error as "line L, column C: message", without the source excerpt the `toml`
 /// crate's `Display` adds: that excerpt could print a secret from a mistyped line.
@@ -91,6 +91,9 @@ pub struct Config {
     pub secrets: SecretsConfig,
     /// Where `atende notify-deploy` posts its deploy notices.
     pub monitoring: MonitoringConfig,
+    /// The profile this process runs as (`--profile` / `ATENDE_PROFILE`), never read from a file.
+    #[serde(skip)]
+    pub profile: Option<String>,
 }
 
 /// `[monitoring]`: the operators' monitoring webhook. Its HMAC secret comes from

@@ -146,6 +146,9 @@ pub trait Store:
     async fn migration_status(&self) -> Result<MigrationStatus>;
     /// Cheap round trip, for `/ready`.
     async fn ping(&self) -> Result<()>;
+    /// Records `profile` as the database's profile unless one is recorded; returns the
+    /// recorded one (equal to `profile` on the first claim).
+    async fn claim_profile(&self, profile: &str) -> Result<String>;
 }
 
 /// Tenants.

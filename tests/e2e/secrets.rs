@@ -206,3 +206,52 @@ async fn a_running_server_follows_a_master_key_rotation_without_a_restart() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+on_each_backend!(a_database_belongs_to_the_first_profile_that_uses_it_and_refuses_the_others);
+
+async fn a_database_belongs_to_the_first_profile_that_uses_it_and_refuses_the_others(backend: Backend) {
+    let db = TestDb::create(&backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |envs: &[(&str, &str)], args: &[&str]| atende_in(dir.path(), &db.url, envs, args);
+
+    let staging = run(&[], &["--profile", "staging", "tenant", "list"]);
+    assert!(staging.status.success(), "{}", out(&staging));
+    let production = run(&[("ATENDE_PROFILE", "production")], &["tenant", "list"]);
+    assert!(!production.status.success(), "production must not use staging's database");
+    assert!(
+        out(&production).contains("\"staging\"") && out(&production).contains("ATENDE_DATABASE_URL"),
+        "{}",
+        out(&production)
+    );
+    assert!(run(&[("ATENDE_PROFILE", "staging")], &["tenant", "list"]).status.success());
+    assert!(run(&[], &["tenant", "list"]).status.success(), "no profile, no check");
+    let bad = run(&[], &["--profile", "Prod!", "tenant", "list"]);
+    assert!(!bad.status.success() && out(&bad).contains("ATENDE_PROFILE"), "{}", out(&bad));
+}
+
+#[test]
+fn a_profile_reads_its_own_config_file_and_not_the_default_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let staging_db = dir.path().join("staging.db");
+    std::fs::write(dir.path().join("atende.toml"), "[database]\nurl = \"sqlite://default.db\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("atende.staging.toml"),
+        format!("[database]\nurl = \"sqlite://{}\"\n", staging_db.display()),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_atende"))
+            .args(args)
+            .env_remove("ATENDE_DATABASE_URL")
+            .env_remove("ATENDE_CONFIG")
+            .env_remove("ATENDE_PROFILE")
+            .env_remove("ATENDE_LANG")
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let migrated = run(&["--profile", "staging", "migrate"]);
+    assert!(migrated.status.success(), "{}", out(&migrated));
+    assert!(staging_db.exists(), "the staging file chose the database");
+    assert!(!dir.path().join("default.db").exists(), "atende.toml belongs to no profile");
+}

@@ -91,6 +91,14 @@ impl Store for PgStore {
         Ok(super::migration_status(&MIGRATOR, &applied))
     }
 
+    async fn claim_profile(&self, profile: &str) -> Result<String> {
+        sqlx::query("INSERT INTO instance (key, value) VALUES ('profile', $1) ON CONFLICT (key) DO NOTHING")
+            .bind(profile)
+            .execute(&self.pool)
+            .await?;
+        Ok(sqlx::query_scalar("SELECT value FROM instance WHERE key = 'profile'").fetch_one(&self.pool).await?)
+    }
+
     async fn ping(&self) -> Result<()> {
         // Touch a real table, so a database that was never migrated is noticed.
         sqlx::query("SELECT 1 FROM tenants LIMIT 1").execute(&self.pool).await?;

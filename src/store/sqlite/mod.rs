@@ -156,6 +156,20 @@ impl Store for SqliteStore {
         Ok(super::migration_status(&MIGRATOR, &applied))
     }
 
+    async fn claim_profile(&self, profile: &str) -> Result<String> {
+        let profile = profile.to_string();
+        self.writer
+            .write(move |conn| {
+                sql::execute(
+                    conn,
+                    "INSERT INTO instance (key, value) VALUES ('profile', ?1) ON CONFLICT (key) DO NOTHING",
+                    [&profile],
+                )?;
+                sql::query_one(conn, "SELECT value FROM instance WHERE key = 'profile'", [], |row| Ok(row.get(0)?))
+            })
+            .await
+    }
+
     async fn ping(&self) -> Result<()> {
         // Touch a real table, so a missing or unreadable database file is noticed.
         self.readers

@@ -264,7 +264,7 @@ pub fn write_key_file(path: &Path, keys: &[MasterKey], create_new: bool) -> std:
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     // A name of its own per writer: two first starts must not write into one temporary file.
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("atende.key");
-    let tmp = dir.join(format!(".{name}.{}.{}.tmp", std::process::id(), MasterKey::generate().id()));
+    let tmp = dir.join(format!(".{name}.{}.{:016x}.tmp", std::process::id(), rand::random::<u64>()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]

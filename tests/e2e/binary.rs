@@ -349,22 +349,10 @@ async fn serve_answers_a_webhook_end_to_end_with_one_correlation_id_in_every_log
     });
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
+    wait_healthy(&client, &base).await;
     let deadline = Instant::now() + Duration::from_secs(20);
-    while client.get(format!("{base}/health")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "atende serve did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 
-    let body = generic("serve-1", "5511999999999", "Oi").to_string();
-    let ts = time::OffsetDateTime::now_utc().unix_timestamp();
-    let response = client
-        .post(format!("{base}/webhook/acme/generic"))
-        .header("x-atende-timestamp", ts.to_string())
-        .header("x-atende-signature", atende::channel::sign_generic(SECRET, ts, body.as_bytes()))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let response = post_generic_to(&client, &base, &generic("serve-1", "5511999999999", "Oi")).await;
     assert_eq!(response.status(), 202);
     let correlation = response.json::<Value>().await.unwrap()["correlation_id"].as_str().unwrap().to_string();
 
@@ -375,15 +363,7 @@ async fn serve_answers_a_webhook_end_to_end_with_one_correlation_id_in_every_log
     // A person writes from the helpdesk: that line names the contact, masked.
     let mut agent = generic("serve-2", "5511999999999", "Deixa comigo, Maria.");
     agent["from_me"] = json!(true);
-    let body = agent.to_string();
-    let response = client
-        .post(format!("{base}/webhook/acme/generic"))
-        .header("x-atende-timestamp", ts.to_string())
-        .header("x-atende-signature", atende::channel::sign_generic(SECRET, ts, body.as_bytes()))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let response = post_generic_to(&client, &base, &agent).await;
     assert_eq!(response.status(), 200);
     tokio::time::sleep(Duration::from_millis(200)).await; // let the last log lines flush
     unsafe { libc_kill(child.id() as i32) };

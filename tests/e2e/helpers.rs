@@ -342,6 +342,29 @@ pub fn generic(id: &str, from: &str, text: &str) -> Value {
             "timestamp": OffsetDateTime::now_utc().unix_timestamp(), "ticket_id": "123" })
 }
 
+/// Posts `body` to `{base}/webhook/acme/generic` of a spawned `atende serve`, signed with
+/// [`SECRET`] now.
+pub async fn post_generic_to(client: &reqwest::Client, base: &str, body: &Value) -> reqwest::Response {
+    let (body, timestamp) = (body.to_string(), OffsetDateTime::now_utc().unix_timestamp());
+    client
+        .post(format!("{base}/webhook/acme/generic"))
+        .header("x-atende-timestamp", timestamp.to_string())
+        .header("x-atende-signature", sign_generic(SECRET, timestamp, body.as_bytes()))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Waits (at most 20 s) until a spawned `atende serve` answers `/health`.
+pub async fn wait_healthy(client: &reqwest::Client, base: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while client.get(format!("{base}/health")).send().await.is_err() {
+        assert!(std::time::Instant::now() < deadline, "atende serve did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A Gemini answer.
 pub fn gemini_text(text: &str) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({

@@ -3,7 +3,6 @@
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use crate::helpers::*;
 
@@ -174,35 +173,20 @@ async fn a_running_server_follows_a_master_key_rotation_without_a_restart() {
         .unwrap();
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while client.get(format!("{base}/health")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "atende serve did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let send = |id: &'static str| {
-        let (client, base) = (client.clone(), base.clone());
-        async move {
-            let body = generic(id, "5511988887777", "Oi").to_string();
-            let ts = time::OffsetDateTime::now_utc().unix_timestamp();
-            client
-                .post(format!("{base}/webhook/acme/generic"))
-                .header("x-atende-timestamp", ts.to_string())
-                .header("x-atende-signature", atende::channel::sign_generic(SECRET, ts, body.as_bytes()))
-                .body(body)
-                .send()
-                .await
-                .unwrap()
-                .status()
-        }
-    };
-    assert_eq!(send("before").await, 202);
+    wait_healthy(&client, &base).await;
+    let send = async |id: &str| post_generic_to(&client, &base, &generic(id, "5511988887777", "Oi")).await;
+    assert_eq!(send("before").await.status(), 202);
 
     let (d, url) = (dir.path().to_path_buf(), db.clone());
     let rotated = tokio::task::spawn_blocking(move || atende_in(&d, &url, &[], &["secrets", "rotate-master"]));
     let rotated = rotated.await.unwrap();
     assert!(rotated.status.success(), "{}", out(&rotated));
     // The server holds only the old key in memory; the row now names the new one.
-    assert_eq!(send("after").await, 202, "the server re-reads the key file and verifies with the rotated secret");
+    assert_eq!(
+        send("after").await.status(),
+        202,
+        "the server re-reads the key file and verifies with the rotated secret"
+    );
     let _ = child.kill();
     let _ = child.wait();
 }

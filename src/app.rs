@@ -361,7 +361,7 @@ pub fn install_master_key(config: &Config) -> anyhow::Result<Option<MasterKeyOri
 pub async fn reseal_all(store: &dyn Store) -> anyhow::Result<usize> {
     let tenants = store.list_tenants().await?;
     for tenant in &tenants {
-        store.reseal_tenant(tenant.id, &tenant.settings).await?;
+        store.reseal_tenant(tenant.id, &tenant.settings, &tenant.secrets).await?;
     }
     Ok(tenants.len())
 }

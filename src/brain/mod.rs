@@ -595,7 +595,7 @@ fn forbidden_texts(system: &str, tenant: &ResolvedTenant) -> Vec<String> {
     texts.extend(tenant.llm.iter().filter_map(|l| l.api_key.as_ref()).map(|k| k.expose().to_string()));
     texts.extend(tenant.whaticket.iter().map(|w| w.token.expose().to_string()));
     texts.extend(tenant.webhook_secrets.iter().map(|s| s.expose().to_string()));
-    texts.extend(tenant.inbound_token.iter().map(|s| s.expose().to_string()));
+    texts.extend(tenant.inbound_tokens.iter().map(|s| s.expose().to_string()));
     texts
 }
 

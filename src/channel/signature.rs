@@ -26,8 +26,9 @@ pub const MAX_SKEW_SECONDS: i64 = 300;
 pub struct InboundCredentials<'a> {
     /// Active HMAC secrets; during a rotation any one of them verifies.
     pub webhook_secrets: &'a [SecretString],
-    /// The per-tenant token expected in the `token` query parameter (Whaticket route).
-    pub inbound_token: Option<&'a SecretString>,
+    /// The per-tenant tokens accepted in the `token` query parameter (Whaticket route);
+    /// more than one while a rotation's grace period runs.
+    pub inbound_tokens: &'a [SecretString],
 }
 
 /// Checks that a webhook comes from the tenant (protocols.md §7.1).
@@ -46,7 +47,7 @@ pub fn verify(
     match kind {
         ChannelKind::Generic => verify_atende_signature(creds.webhook_secrets, headers, body, now),
         ChannelKind::Whaticket => {
-            verify_token(creds.inbound_token, token)?;
+            verify_token(creds.inbound_tokens, token)?;
             if headers.contains_key(WEBHOOK_SIGNATURE_HEADER) {
                 verify_body_signature(creds.webhook_secrets, headers, body)?;
             }
@@ -96,14 +97,16 @@ fn verify_body_signature(secrets: &[SecretString], headers: &HeaderMap, body: &[
     if any_secret_verifies(secrets, &[body], &signature) { Ok(()) } else { Err(VerifyError::BadSignature) }
 }
 
-fn verify_token(expected: Option<&SecretString>, given: Option<&str>) -> Result<(), VerifyError> {
+fn verify_token(expected: &[SecretString], given: Option<&str>) -> Result<(), VerifyError> {
     let given = given.ok_or(VerifyError::MissingToken)?;
+    // Comparing fixed-size digests keeps the token's length from leaking through timing,
+    // and every token is compared (no early exit) so timing does not tell which matched.
     // No configured token means the route is closed, not open.
-    let expected = expected.ok_or(VerifyError::BadToken)?;
-    // Comparing fixed-size digests keeps the token's length from leaking through timing.
     let given = Sha256::digest(given.as_bytes());
-    let expected = Sha256::digest(expected.expose_secret().as_bytes());
-    if bool::from(given.ct_eq(&expected)) { Ok(()) } else { Err(VerifyError::BadToken) }
+    let matched = expected.iter().fold(subtle::Choice::from(0), |matched, expected| {
+        matched | given.ct_eq(&Sha256::digest(expected.expose_secret().as_bytes()))
+    });
+    if bool::from(matched) { Ok(()) } else { Err(VerifyError::BadToken) }
 }
 
 fn header<'h>(headers: &'h HeaderMap, name: &str) -> Result<&'h str, VerifyError> {

@@ -27,14 +27,14 @@ fn signed_headers(secret: &str, timestamp: i64, body: &[u8]) -> HeaderMap {
 }
 
 fn verify_generic(secrets: &[SecretString], headers: &HeaderMap, body: &[u8]) -> Result<(), VerifyError> {
-    let creds = InboundCredentials { webhook_secrets: secrets, inbound_token: None };
+    let creds = InboundCredentials { webhook_secrets: secrets, inbound_tokens: &[] };
     verify(ChannelKind::Generic, &creds, headers, None, body, now())
 }
 
 fn verify_whaticket(headers: &HeaderMap, token: Option<&str>) -> Result<(), VerifyError> {
     let secrets = secrets(&["flavio-secret"]);
     let expected = SecretString::from("tok-123");
-    let creds = InboundCredentials { webhook_secrets: &secrets, inbound_token: Some(&expected) };
+    let creds = InboundCredentials { webhook_secrets: &secrets, inbound_tokens: std::slice::from_ref(&expected) };
     verify(ChannelKind::Whaticket, &creds, headers, token, BODY, now())
 }
 
@@ -156,7 +156,7 @@ fn a_missing_whaticket_token_is_rejected() {
 
 #[test]
 fn a_tenant_without_an_inbound_token_accepts_no_whaticket_webhook() {
-    let creds = InboundCredentials { webhook_secrets: &[], inbound_token: None };
+    let creds = InboundCredentials { webhook_secrets: &[], inbound_tokens: &[] };
     let result = verify(ChannelKind::Whaticket, &creds, &HeaderMap::new(), Some(""), BODY, now());
     assert_eq!(result, Err(VerifyError::BadToken));
 }
@@ -188,4 +188,15 @@ fn an_x_atende_signature_on_the_whaticket_route_uses_the_generic_scheme() {
     unsigned_time.remove(TIMESTAMP_HEADER);
     let result = verify_whaticket(&unsigned_time, Some("tok-123"));
     assert_eq!(result, Err(VerifyError::MissingSignature));
+}
+
+#[test]
+fn during_a_token_rotation_either_token_opens_the_whaticket_route_and_no_other_does() {
+    let tokens = [SecretString::from("old-token"), SecretString::from("new-token")];
+    let creds = InboundCredentials { webhook_secrets: &[], inbound_tokens: &tokens };
+    let check = |token: &str| verify(ChannelKind::Whaticket, &creds, &HeaderMap::new(), Some(token), BODY, now());
+    assert_eq!(check("old-token"), Ok(()));
+    assert_eq!(check("new-token"), Ok(()));
+    assert_eq!(check("new-tokenX"), Err(VerifyError::BadToken));
+    assert_eq!(check(""), Err(VerifyError::BadToken));
 }

@@ -19,7 +19,7 @@ use crate::store::{Conversation, ReplyContext, StoredMessage, Tenant};
 pub async fn run(config: &Config, slug: &str, lang: Lang) -> anyhow::Result<()> {
     let store = open(config, lang).await?;
     let tenant = store.find_tenant(slug).await?.with_context(|| not_found_tenant(slug, lang))?;
-    let resolved = tenant.settings.resolve().map_err(|e| anyhow::anyhow!("tenant {slug}: {e}"))?;
+    let resolved = tenant.resolve().map_err(|e| anyhow::anyhow!("tenant {slug}: {e}"))?;
     let brain = Brain::new(LlmChain::new(llm_settings(&config.llm)), config.brain.clone(), store.clone());
     let mode = if resolved.llm.is_empty() {
         lang.pick("só base de conhecimento (sem LLM)", "knowledge base only (no LLM)")

@@ -52,7 +52,7 @@ pub async fn run(config: &Config, files: &[PathBuf], lang: Lang) -> anyhow::Resu
                         match tenant
                             .settings
                             .validate()
-                            .and_then(|()| tenant.settings.resolve().map(|_| ()))
+                            .and_then(|()| tenant.resolve().map(|_| ()))
                             .and_then(|()| crate::brain::validate_template(&tenant.settings.persona))
                         {
                             Ok(()) => println!("{} {}: ok", lang.pick("cliente", "tenant"), tenant.slug),

@@ -136,6 +136,21 @@ async fn tenant(config: &Config, command: TenantCommand, lang: Lang) -> anyhow::
         TenantCommand::Show { slug } => {
             let tenant = store.find_tenant(&slug).await?.with_context(|| not_found_tenant(&slug, lang))?;
             print!("{}", toml::to_string(&tenant.settings.masked())?);
+            let secrets = &tenant.secrets;
+            if !secrets.is_empty() {
+                // Comments, so the output stays a valid tenant file.
+                println!(
+                    "\n# {}: webhook {}, inbound_token {}, {}: {}",
+                    lang.pick(
+                        "segredos da linha de comando (atende secrets list)",
+                        "command-line secrets (atende secrets list)"
+                    ),
+                    secrets.webhook.len(),
+                    secrets.inbound_token.len(),
+                    lang.pick("gravados", "set"),
+                    secrets.set.keys().cloned().collect::<Vec<_>>().join(", ")
+                );
+            }
         }
         TenantCommand::List => {
             for tenant in store.list_tenants().await? {

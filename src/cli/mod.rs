@@ -389,6 +389,56 @@ pub enum SecretsCommand {
     RotateMaster,
     /// Recifra todos os segredos dos clientes com a chave mestra atual (a primeira do arquivo).
     Reseal,
+    /// Gera um novo segredo de entrada de um cliente e o mostra uma única vez, sozinho numa
+    /// linha; os anteriores continuam valendo durante a carência e depois são recusados.
+    Rotate {
+        /// Cliente (slug).
+        tenant: String,
+        /// webhook (segredo HMAC das assinaturas) ou inbound_token (o ?token= de quem não assina).
+        #[arg(value_enum)]
+        what: RotateTarget,
+        /// Por quanto tempo os segredos anteriores ainda valem, ex.: 24h, 30m, 0 (imediato).
+        #[arg(long, value_name = "DURAÇÃO", default_value = "24h")]
+        grace: String,
+    },
+    /// Grava um segredo de provedor de um cliente (ex.: whaticket.token, llm.api_key), que passa
+    /// a valer no lugar do arquivo do cliente; o valor vem de --from-file, da entrada padrão ou
+    /// é digitado sem eco.
+    Set {
+        /// Cliente (slug).
+        tenant: String,
+        /// Chave do arquivo do cliente: whaticket.token, whaticket.user_password, llm.api_key,
+        /// llm.fallback.api_key, events[0].secret, fallback.email.password, fallback.sms.token…
+        key: String,
+        /// Arquivo com o valor (primeira linha).
+        #[arg(long, value_name = "ARQUIVO")]
+        from_file: Option<PathBuf>,
+    },
+    /// Apaga um segredo gravado com `secrets set`: volta a valer o do arquivo do cliente.
+    Unset {
+        /// Cliente (slug).
+        tenant: String,
+        /// Chave, como em `secrets set`.
+        key: String,
+    },
+    /// Lista os segredos de entrada girados e os de provedor gravados de um cliente (nunca os valores).
+    List {
+        /// Cliente (slug).
+        tenant: String,
+        /// Saída em JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// What `atende secrets rotate` replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RotateTarget {
+    /// The webhook HMAC secret.
+    Webhook,
+    /// The inbound `?token=`.
+    #[value(name = "inbound_token", alias = "inbound-token")]
+    InboundToken,
 }
 
 /// `atende token …`

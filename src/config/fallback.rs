@@ -19,6 +19,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::managed::ManagedSecrets;
 use super::tenant::{MASK, Secret, check_url, one_of, pick};
 
 /// The placeholders an SMS body may use.
@@ -198,7 +199,20 @@ impl FallbackTable {
         Ok(())
     }
 
-    pub(super) fn resolve(&self) -> Result<ResolvedFallback, String> {
+    /// Keys of the secrets this fallback uses, for `atende secrets set`.
+    pub(super) fn secret_keys(&self) -> Vec<&'static str> {
+        let mut keys = Vec::new();
+        if self.email.is_some() {
+            keys.push("fallback.email.password");
+        }
+        if self.sms.is_some() {
+            keys.extend(["fallback.sms.token", "fallback.sms.password"]);
+        }
+        keys
+    }
+
+    pub(super) fn resolve(&self, managed: &ManagedSecrets) -> Result<ResolvedFallback, String> {
+        let pick = |key: &str, value: &Option<Secret>, file: &Option<PathBuf>| pick(managed, key, value, file);
         let email = match &self.email {
             Some(e) => Some(ResolvedEmail {
                 to: e.to.trim().to_string(),
@@ -567,7 +581,7 @@ mod tests {
         )
         .unwrap();
         assert!(!format!("{table:?}").contains("smtp-secret") && !format!("{table:?}").contains("sms-token"));
-        let resolved = table.resolve().unwrap();
+        let resolved = table.resolve(&ManagedSecrets::default()).unwrap();
         assert!(matches!(&resolved.sms.as_ref().unwrap().auth, SmsAuth::Bearer(t) if t.expose() == "sms-token"));
         table.mask();
         let shown = toml::to_string(&table).unwrap();
@@ -581,9 +595,9 @@ mod tests {
     fn the_port_follows_the_tls_mode_unless_given() {
         let table: FallbackTable =
             toml::from_str("[email]\nto = \"a@b.c\"\nfrom = \"a@b.c\"\nsmtp_host = \"h\"\ntls = \"tls\"").unwrap();
-        assert_eq!(table.resolve().unwrap().email.unwrap().port, 465);
+        assert_eq!(table.resolve(&ManagedSecrets::default()).unwrap().email.unwrap().port, 465);
         let table: FallbackTable =
             toml::from_str("[email]\nto = \"a@b.c\"\nfrom = \"a@b.c\"\nsmtp_host = \"h\"\nsmtp_port = 2525").unwrap();
-        assert_eq!(table.resolve().unwrap().email.unwrap().port, 2525);
+        assert_eq!(table.resolve(&ManagedSecrets::default()).unwrap().email.unwrap().port, 2525);
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod fallback;
 mod load;
+pub mod managed;
 pub mod persona;
 pub mod sealing;
 pub mod spend;

@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use time::OffsetDateTime;
 
 pub use super::fallback::{FallbackTable, ResolvedFallback};
+use super::managed::{ManagedSecrets, Rotatable};
 pub use super::persona::PersonaTable;
 pub use super::spend::SpendTable;
 use crate::domain::EventKind;
@@ -468,13 +470,22 @@ impl TenantFile {
 
     /// Reads every secret (files included), so a tenant that resolves can run.
     pub fn resolve(&self) -> Result<ResolvedTenant, String> {
+        self.resolve_with(&ManagedSecrets::default(), OffsetDateTime::now_utc())
+    }
+
+    /// [`Self::resolve`] with what `atende secrets rotate|set` changed (`managed`): rotated
+    /// inbound secrets as accepted at `now`, and set provider secrets over the file's.
+    pub fn resolve_with(&self, managed: &ManagedSecrets, now: OffsetDateTime) -> Result<ResolvedTenant, String> {
+        let pick = |key: &str, value: &Option<Secret>, file: &Option<PathBuf>| pick(managed, key, value, file);
         let mut webhook_secrets = self.webhook.secrets.clone();
         if let Some(path) = &self.webhook.secrets_file {
             let text = read_secret_file("webhook.secrets_file", path)?;
             webhook_secrets.extend(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(Secret::new));
         }
+        let webhook_secrets = managed.accepted(Rotatable::Webhook, &webhook_secrets, now);
         let inbound_token =
             pick("webhook.inbound_token", &self.webhook.inbound_token, &self.webhook.inbound_token_file)?;
+        let inbound_tokens = managed.accepted(Rotatable::InboundToken, inbound_token.as_slice(), now);
         let whaticket = match &self.whaticket {
             Some(w) => Some(ResolvedWhaticket {
                 url: w.url.trim_end_matches('/').to_string(),
@@ -516,14 +527,43 @@ impl TenantFile {
                 secret: secret.ok_or_else(|| format!("events[{i}].secret: missing"))?,
             });
         }
-        Ok(ResolvedTenant { webhook_secrets, inbound_token, whaticket, llm, events })
+        Ok(ResolvedTenant { webhook_secrets, inbound_tokens, whaticket, llm, events })
     }
 
     /// Reads the fallback channels' secrets. Apart from [`Self::resolve`] on purpose: an
     /// unreadable SMTP password must cost only the fallback, never the tenant's webhooks
     /// and replies.
     pub fn resolve_fallback(&self) -> Result<ResolvedFallback, String> {
-        self.fallback.resolve()
+        self.fallback.resolve(&ManagedSecrets::default())
+    }
+
+    /// [`Self::resolve_fallback`] with the provider secrets `atende secrets set` changed.
+    pub fn resolve_fallback_with(&self, managed: &ManagedSecrets) -> Result<ResolvedFallback, String> {
+        self.fallback.resolve(managed)
+    }
+
+    /// The keys of this tenant's provider secrets, as `atende secrets set` names them
+    /// (`whaticket.token`, `llm.fallback.api_key`, `events[0].secret`, …).
+    pub fn provider_secret_keys(&self) -> Vec<String> {
+        let mut keys = Vec::new();
+        if let Some(w) = &self.whaticket {
+            keys.push("whaticket.token".to_string());
+            if w.user_email.is_some() {
+                keys.push("whaticket.user_password".to_string());
+            }
+        }
+        let mut table = Some(&self.llm);
+        let mut key = "llm".to_string();
+        while let Some(t) = table {
+            if t.provider != ProviderChoice::None {
+                keys.push(format!("{key}.api_key"));
+            }
+            table = t.fallback.as_deref();
+            key.push_str(".fallback");
+        }
+        keys.extend((0..self.events.len()).map(|i| format!("events[{i}].secret")));
+        keys.extend(self.fallback.secret_keys().iter().map(|k| k.to_string()));
+        keys
     }
 
     /// A copy safe to print: every secret value replaced by `********`.
@@ -559,8 +599,9 @@ impl TenantFile {
 pub struct ResolvedTenant {
     /// Active inbound HMAC secrets.
     pub webhook_secrets: Vec<Secret>,
-    /// Inbound token for unsigned senders.
-    pub inbound_token: Option<Secret>,
+    /// Accepted inbound tokens for unsigned senders (more than one while a rotation's
+    /// grace period runs).
+    pub inbound_tokens: Vec<Secret>,
     /// Helpdesk credentials.
     pub whaticket: Option<ResolvedWhaticket>,
     /// Providers in the order to try; empty means the AI is off.
@@ -670,7 +711,17 @@ fn leaf(key: &str) -> &str {
     key.rsplit('.').next().unwrap_or(key)
 }
 
-pub(super) fn pick(key: &str, value: &Option<Secret>, file: &Option<PathBuf>) -> Result<Option<Secret>, String> {
+/// A secret by precedence: set from the command line (`managed`), the file's value, then
+/// the file named by `<key>_file`.
+pub(super) fn pick(
+    managed: &ManagedSecrets,
+    key: &str,
+    value: &Option<Secret>,
+    file: &Option<PathBuf>,
+) -> Result<Option<Secret>, String> {
+    if let Some(set) = managed.get(key) {
+        return Ok(Some(set.clone()));
+    }
     match (value, file) {
         (Some(v), _) => Ok(Some(v.clone())),
         (None, Some(path)) => Ok(Some(Secret::new(read_secret_file(key, path)?.trim()))),

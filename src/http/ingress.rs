@@ -137,13 +137,13 @@ fn authenticate(
     token: Option<&str>,
     body: &[u8],
 ) -> Result<(), ApiError> {
-    let resolved = tenant.settings.resolve().map_err(|err| {
+    let resolved = tenant.resolve().map_err(|err| {
         warn!(tenant = %tenant.slug, error = %err, "tenant secrets cannot be read; rejecting webhooks");
         ApiError::Unauthorized
     })?;
     let secrets: Vec<SecretString> = resolved.webhook_secrets.iter().map(|s| s.to_secret_string()).collect();
-    let inbound_token = resolved.inbound_token.as_ref().map(|s| s.to_secret_string());
-    let creds = InboundCredentials { webhook_secrets: &secrets, inbound_token: inbound_token.as_ref() };
+    let tokens: Vec<SecretString> = resolved.inbound_tokens.iter().map(|s| s.to_secret_string()).collect();
+    let creds = InboundCredentials { webhook_secrets: &secrets, inbound_tokens: &tokens };
     channel::verify(kind, &creds, headers, token, body, OffsetDateTime::now_utc()).map_err(|err| {
         warn!(tenant = %tenant.slug, channel = kind.as_str(), reason = %err, "webhook rejected");
         ApiError::Unauthorized

@@ -26,7 +26,6 @@ pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, 
     }
     let tenant = delivery
         .tenant
-        .settings
         .resolve()
         .map_err(|err| JobError::permanent(format!("tenant {}: {err}", delivery.tenant.slug)))?;
     let whaticket = tenant.whaticket.ok_or_else(|| {

@@ -20,7 +20,7 @@ pub(super) async fn after_failure(d: &Dispatcher, job: &ClaimedJob, delivery: &D
     if delivery.fallback_at.is_some() || delivery.tenant.settings.fallback == Default::default() {
         return;
     }
-    let settings = match delivery.tenant.settings.resolve_fallback() {
+    let settings = match delivery.tenant.resolve_fallback() {
         Ok(settings) => settings,
         Err(err) => {
             error!(error = %err, "the fallback channels' settings cannot be read; no fallback");
@@ -92,7 +92,6 @@ pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, 
     }
     let settings = delivery
         .tenant
-        .settings
         .resolve_fallback()
         .map_err(|err| JobError::permanent(format!("tenant {}: {err}", delivery.tenant.slug)))?;
     if !channels(&settings, &delivery.tenant.flags).contains(&channel) {
@@ -186,10 +185,8 @@ async fn escalate(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, JobErr
         info!(handoff_id = id, "a person answered or the hand-off ended since the breach; no escalation e-mail");
         return Ok(JobOutcome::Completed);
     }
-    let settings = tenant
-        .settings
-        .resolve_fallback()
-        .map_err(|err| JobError::permanent(format!("tenant {}: {err}", tenant.slug)))?;
+    let settings =
+        tenant.resolve_fallback().map_err(|err| JobError::permanent(format!("tenant {}: {err}", tenant.slug)))?;
     let Some(email) = settings.email.as_ref().filter(|_| tenant.flags.on(Flag::FallbackEmail)) else {
         return not_configured("email");
     };

@@ -19,7 +19,6 @@ pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, 
     let id = handoff.id;
     let tenant = handoff
         .tenant
-        .settings
         .resolve()
         .map_err(|err| JobError::permanent(format!("tenant {}: {err}", handoff.tenant.slug)))?;
     let conversation = &handoff.conversation;

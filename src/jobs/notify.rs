@@ -29,8 +29,7 @@ pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, 
         .await
         .map_err(store_error)?
         .ok_or_else(|| JobError::permanent(format!("tenant {} not found", job.tenant_id)))?;
-    let resolved =
-        tenant.settings.resolve().map_err(|err| JobError::permanent(format!("tenant {}: {err}", tenant.slug)))?;
+    let resolved = tenant.resolve().map_err(|err| JobError::permanent(format!("tenant {}: {err}", tenant.slug)))?;
     // The tenant dropped this receiver since the event was queued: not sending is what
     // they asked for (and there is no secret left to sign with).
     let Some(secret) = resolved.event_secret(delivery.url) else {

@@ -26,11 +26,8 @@ pub(super) async fn run(d: &Dispatcher, job: &ClaimedJob) -> Result<JobOutcome, 
     if !others.is_empty() {
         info!(merged_correlation_ids = ?others, "answering a burst of {} messages", ctx.pending.len());
     }
-    let tenant = ctx
-        .tenant
-        .settings
-        .resolve()
-        .map_err(|err| JobError::permanent(format!("tenant {}: {err}", ctx.tenant.slug)))?;
+    let tenant =
+        ctx.tenant.resolve().map_err(|err| JobError::permanent(format!("tenant {}: {err}", ctx.tenant.slug)))?;
     let outcome = match d.brain.decide(&ctx, &tenant, job.claimed_at).await.map_err(store_error)? {
         Ok(outcome) => outcome,
         // Try again later while attempts remain; on the last one, answer politely instead.

@@ -20,6 +20,10 @@ pub(super) fn corrupt(what: impl Into<String>) -> StoreError {
 }
 
 /// Reads a tenant's stored flags (a JSON object).
+pub(super) fn decode_managed(slug: &str, text: &str) -> Result<crate::config::managed::ManagedSecrets, StoreError> {
+    serde_json::from_str(text).map_err(|e| corrupt(format!("tenant {slug}: secrets: {e}")))
+}
+
 pub(super) fn decode_flags(slug: &str, text: &str) -> Result<crate::domain::Flags, StoreError> {
     serde_json::from_str(text).map_err(|e| corrupt(format!("tenant {slug}: flags: {e}")))
 }

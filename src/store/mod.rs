@@ -18,6 +18,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::config::managed::ManagedSecrets;
 use crate::config::tenant::TenantFile;
 use crate::domain::{
     ConversationId, ConversationState, CorrelationId, Flag, FlagValue, InboundMessage, JobId, JobKind, MessageId,
@@ -164,9 +165,11 @@ pub trait TenantStore {
     async fn list_tenants(&self) -> Result<Vec<Tenant>>;
     /// A tenant's personas, newest first.
     async fn list_persona_versions(&self, tenant: TenantId) -> Result<Vec<PersonaVersion>>;
-    /// Writes a tenant's stored settings again, unchanged in meaning: its secrets are sealed
+    /// Writes a tenant's stored settings and managed secrets again, unchanged in meaning: sealed
     /// under the current master key (after a rotation, or a first key). `false`: no such tenant.
-    async fn reseal_tenant(&self, id: TenantId, file: &TenantFile) -> Result<bool>;
+    async fn reseal_tenant(&self, id: TenantId, file: &TenantFile, secrets: &ManagedSecrets) -> Result<bool>;
+    /// Replaces what `atende secrets rotate|set` keeps for a tenant; `false`: no such tenant.
+    async fn set_tenant_secrets(&self, id: TenantId, secrets: &ManagedSecrets, now: OffsetDateTime) -> Result<bool>;
     /// Makes persona `version` current again (as a new version); `None` when it does not exist.
     async fn rollback_persona(&self, tenant: TenantId, version: i64, now: OffsetDateTime) -> Result<Option<i64>>;
     /// Sets one feature flag (`None`: back to its default), atomically against other flag

@@ -5,7 +5,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::config::tenant::TenantFile;
+use crate::config::managed::ManagedSecrets;
+use crate::config::tenant::{ResolvedFallback, ResolvedTenant, TenantFile};
 use crate::domain::{
     ContactNumber, ConversationId, ConversationState, CorrelationId, Direction, ErrorClass, Flags, InboundMessage,
     JobId, JobKind, JobState, MessageId, TenantId,
@@ -26,6 +27,20 @@ pub struct Tenant {
     pub persona_version: i64,
     /// Feature flags set at run time.
     pub flags: Flags,
+    /// Secrets rotated or set from the command line, beside the file.
+    pub secrets: ManagedSecrets,
+}
+
+impl Tenant {
+    /// The tenant's secrets, read and ready: the file's with the command line's changes.
+    pub fn resolve(&self) -> std::result::Result<ResolvedTenant, String> {
+        self.settings.resolve_with(&self.secrets, OffsetDateTime::now_utc())
+    }
+
+    /// The fallback channels' secrets, with the command line's changes.
+    pub fn resolve_fallback(&self) -> std::result::Result<ResolvedFallback, String> {
+        self.settings.resolve_fallback_with(&self.secrets)
+    }
 }
 
 /// One stored persona.

@@ -345,11 +345,21 @@ pub fn generic(id: &str, from: &str, text: &str) -> Value {
 /// Posts `body` to `{base}/webhook/acme/generic` of a spawned `atende serve`, signed with
 /// [`SECRET`] now.
 pub async fn post_generic_to(client: &reqwest::Client, base: &str, body: &Value) -> reqwest::Response {
+    post_generic_signed_to(client, base, SECRET, body).await
+}
+
+/// [`post_generic_to`] signed with `secret`.
+pub async fn post_generic_signed_to(
+    client: &reqwest::Client,
+    base: &str,
+    secret: &str,
+    body: &Value,
+) -> reqwest::Response {
     let (body, timestamp) = (body.to_string(), OffsetDateTime::now_utc().unix_timestamp());
     client
         .post(format!("{base}/webhook/acme/generic"))
         .header("x-atende-timestamp", timestamp.to_string())
-        .header("x-atende-signature", sign_generic(SECRET, timestamp, body.as_bytes()))
+        .header("x-atende-signature", sign_generic(secret, timestamp, body.as_bytes()))
         .body(body)
         .send()
         .await

@@ -239,3 +239,175 @@ fn a_profile_reads_its_own_config_file_and_not_the_default_one() {
     assert!(staging_db.exists(), "the staging file chose the database");
     assert!(!dir.path().join("default.db").exists(), "atende.toml belongs to no profile");
 }
+
+/// Runs `atende` in `dir` with `input` on stdin.
+fn atende_with_stdin(dir: &Path, db_url: &str, args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_atende"))
+        .args(args)
+        .env("ATENDE_DATABASE_URL", db_url)
+        .env_remove("ATENDE_LANG")
+        .env_remove("ATENDE_CONFIG")
+        .env_remove("ATENDE_MASTER_KEY")
+        .env_remove("ATENDE_MASTER_KEY_FILE")
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// The new secret `secrets rotate` printed: stdout is that one line and nothing else.
+fn printed_secret(output: &Output) -> String {
+    assert!(output.status.success(), "{}", out(output));
+    let stdout = String::from_utf8(output.stdout.clone()).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "the secret alone on its own line: {stdout:?}");
+    let secret = lines[0].to_string();
+    assert!(secret.len() >= 32 && !secret.contains(char::is_whitespace), "{secret:?}");
+    secret
+}
+
+on_each_backend!(inbound_secrets_rotate_with_a_grace_period_and_provider_secrets_are_set_beside_the_file);
+
+async fn inbound_secrets_rotate_with_a_grace_period_and_provider_secrets_are_set_beside_the_file(backend: Backend) {
+    use wiremock::matchers::{header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let db = TestDb::create(&backend).await;
+    let (llm, whaticket) = (MockServer::start().await, MockServer::start().await);
+    mount_gemini(&llm, "Olá! Em que posso ajudar?").await;
+    Mock::given(method("POST"))
+        .and(path("/api/messages/send"))
+        .and(header("authorization", "Bearer set-from-the-cli-0123456789"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({ "mensagem": "ok" })))
+        .mount(&whaticket)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = dir.path().join("tenant.toml");
+    std::fs::write(&tenant, tenant_toml(&llm.uri(), &whaticket.uri(), "")).unwrap();
+    let cli = async |args: &[&str]| {
+        let (d, url, args) =
+            (dir.path().to_path_buf(), db.url.clone(), args.iter().map(|a| a.to_string()).collect::<Vec<_>>());
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            atende_in(&d, &url, &[], &args)
+        })
+        .await
+        .unwrap()
+    };
+    let apply = cli(&["tenant", "apply", tenant.to_str().unwrap()]).await;
+    assert!(apply.status.success(), "{}", out(&apply));
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_atende"))
+        .arg("serve")
+        .env("ATENDE_DATABASE_URL", &db.url)
+        .env("ATENDE_BIND", format!("127.0.0.1:{port}"))
+        .env("ATENDE_HTTP__TENANT_CACHE_TTL", "0s")
+        .env("ATENDE_QUEUE__DEBOUNCE", "0s")
+        .env_remove("ATENDE_MASTER_KEY")
+        .env_remove("ATENDE_MASTER_KEY_FILE")
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_healthy(&client, &base).await;
+    let mut n = 0;
+    let mut status_with = async |secret: &str| {
+        n += 1;
+        let body = generic(&format!("m{n}"), "5511988887777", "Oi");
+        post_generic_signed_to(&client, &base, secret, &body).await.status().as_u16()
+    };
+
+    // A rotation keeps the file's secrets for the default 24 h grace period.
+    let first = printed_secret(&cli(&["secrets", "rotate", "acme", "webhook"]).await);
+    assert_eq!(status_with(&first).await, 202, "the new secret verifies at once");
+    assert_eq!(status_with(SECRET).await, 202, "the file's secret still verifies during the grace period");
+
+    // A rotation with no grace refuses every earlier secret, and re-applying the file
+    // does not bring its secret back.
+    let second = printed_secret(&cli(&["secrets", "rotate", "acme", "webhook", "--grace", "0"]).await);
+    assert_ne!(first, second);
+    assert_eq!(status_with(SECRET).await, 401);
+    assert_eq!(status_with(&first).await, 401);
+    assert_eq!(status_with(&second).await, 202);
+    let again = cli(&["tenant", "apply", tenant.to_str().unwrap()]).await;
+    assert!(again.status.success(), "{}", out(&again));
+    assert_eq!(status_with(SECRET).await, 401, "tenant apply leaves rotations alone");
+    let bad = cli(&["secrets", "rotate", "acme", "webhook", "--grace", "soon"]).await;
+    assert!(!bad.status.success() && out(&bad).contains("--grace"), "{}", out(&bad));
+
+    // The inbound token rotates the same way.
+    let raw: serde_json::Value =
+        serde_json::from_str(include_str!("../fixtures/whaticket/baileys_conversation.json")).unwrap();
+    let whaticket_status = async |token: &str| {
+        let url = format!("{base}/webhook/acme/whaticket?token={token}");
+        client.post(url).json(&raw).send().await.unwrap().status().as_u16()
+    };
+    let token = printed_secret(&cli(&["secrets", "rotate", "acme", "inbound_token", "--grace", "0"]).await);
+    assert_eq!(whaticket_status(TOKEN).await, 401);
+    assert!(whaticket_status(&token).await < 300);
+
+    // A provider secret set from the command line wins over the file's: the reply goes out
+    // with it (the Whaticket mock answers only that token).
+    let bad_key = cli(&["secrets", "set", "acme", "whaticket.tokn"]).await;
+    assert!(!bad_key.status.success() && out(&bad_key).contains("whaticket.token"), "{}", out(&bad_key));
+    let inbound = cli(&["secrets", "set", "acme", "webhook.secrets"]).await;
+    assert!(!inbound.status.success() && out(&inbound).contains("secrets rotate"), "{}", out(&inbound));
+    let (d, url) = (dir.path().to_path_buf(), db.url.clone());
+    let set = tokio::task::spawn_blocking(move || {
+        atende_with_stdin(&d, &url, &["secrets", "set", "acme", "whaticket.token"], "set-from-the-cli-0123456789\n")
+    })
+    .await
+    .unwrap();
+    assert!(set.status.success(), "{}", out(&set));
+    assert_eq!(status_with(&second).await, 202);
+    // Replies to the earlier messages went out with the file's token; this one must not.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let with_new_token = async || {
+        let sent = whaticket.received_requests().await.unwrap_or_default();
+        sent.iter().any(|r| r.headers["authorization"] == "Bearer set-from-the-cli-0123456789")
+    };
+    while !with_new_token().await {
+        assert!(std::time::Instant::now() < deadline, "no reply reached Whaticket with the token set");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    // What is kept and said about it: states and dates, never a value.
+    let listed = cli(&["secrets", "list", "acme"]).await;
+    let listed = out(&listed);
+    for line in [
+        "webhook\tfile\trefused",
+        "webhook\trotated\tactive",
+        "inbound_token\trotated\tactive",
+        "whaticket.token\tset\tactive",
+    ] {
+        assert!(listed.contains(line), "{line:?} in {listed}");
+    }
+    let store = atende::store::connect(&db.url).await.unwrap();
+    let audit = store.list_audit(&atende::store::AuditFilter { limit: 100, ..Default::default() }).await.unwrap();
+    let audit = format!("{audit:?}");
+    assert!(audit.contains("secrets.rotate") && audit.contains("secrets.set"), "{audit}");
+    for secret in [first.as_str(), &second, &token, "set-from-the-cli-0123456789", SECRET, TOKEN] {
+        assert!(!listed.contains(secret) && !audit.contains(secret), "{secret} leaked");
+    }
+    if matches!(backend, Backend::Sqlite) {
+        let path = db.url.strip_prefix("sqlite://").unwrap();
+        let conn = rusqlite::Connection::open(path).unwrap();
+        let stored: String =
+            conn.query_row("SELECT secrets FROM tenants WHERE slug = 'acme'", [], |row| row.get(0)).unwrap();
+        assert!(stored.contains("enc:v1:"), "{stored}");
+        for secret in [first.as_str(), &second, &token, "set-from-the-cli-0123456789"] {
+            assert!(!stored.contains(secret), "{secret} stored in the clear: {stored}");
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -243,7 +243,7 @@ pub(super) async fn preview(
         Ok(draft) => draft,
         Err(error) => return Err(refused(&viewer, &tenant, &form, error)),
     };
-    let resolved = match tenant.settings.resolve() {
+    let resolved = match tenant.resolve() {
         Ok(resolved) => resolved,
         Err(err) => {
             tracing::warn!(tenant = %tenant.slug, error = %err, "tenant secrets cannot be read for a preview");

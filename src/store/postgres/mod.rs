@@ -23,7 +23,7 @@ use sqlx::Connection;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
-pub(super) use super::encode::{corrupt, decode_flags, from_ms, ms};
+pub(super) use super::encode::{corrupt, decode_flags, decode_managed, from_ms, ms};
 use super::{MigrationStatus, Result, Store, StoreError};
 
 /// How long a caller waits for a connection before the store reports an error (ingress then

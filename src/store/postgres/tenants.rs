@@ -8,7 +8,8 @@ use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 use time::OffsetDateTime;
 
-use super::{PgStore, corrupt, decode_flags, from_ms, ms};
+use super::{PgStore, corrupt, decode_flags, decode_managed, from_ms, ms};
+use crate::config::managed::ManagedSecrets;
 use crate::config::persona::PersonaTable;
 use crate::config::tenant::TenantFile;
 use crate::domain::{Flag, FlagValue, TenantId};
@@ -16,7 +17,7 @@ use crate::store::{PersonaVersion, Result, Tenant, TenantStore, UpsertOutcome};
 
 // Dynamic SQL here is built only from this constant column list (AssertSqlSafe).
 /// Columns `tenant_from_row` reads, from `tenants` (unaliased).
-pub(super) const TENANT_COLUMNS: &str = "id, slug, name, settings, flags,
+pub(super) const TENANT_COLUMNS: &str = "id, slug, name, settings, flags, secrets,
     (SELECT COALESCE(MAX(p.version), 0) FROM persona_versions p WHERE p.tenant_id = tenants.id) AS persona_version";
 
 #[async_trait]
@@ -119,10 +120,23 @@ impl TenantStore for PgStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn reseal_tenant(&self, id: TenantId, file: &TenantFile) -> Result<bool> {
+    async fn reseal_tenant(&self, id: TenantId, file: &TenantFile, secrets: &ManagedSecrets) -> Result<bool> {
         let settings = serde_json::to_string(file).map_err(|e| corrupt(e.to_string()))?;
-        let done = sqlx::query("UPDATE tenants SET settings = $1 WHERE id = $2")
+        let secrets = serde_json::to_string(secrets).map_err(|e| corrupt(e.to_string()))?;
+        let done = sqlx::query("UPDATE tenants SET settings = $1, secrets = $2 WHERE id = $3")
             .bind(settings)
+            .bind(secrets)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_tenant_secrets(&self, id: TenantId, secrets: &ManagedSecrets, now: OffsetDateTime) -> Result<bool> {
+        let secrets = serde_json::to_string(secrets).map_err(|e| corrupt(e.to_string()))?;
+        let done = sqlx::query("UPDATE tenants SET secrets = $1, updated_at = $2 WHERE id = $3")
+            .bind(secrets)
+            .bind(ms(now))
             .bind(id.0)
             .execute(&self.pool)
             .await?;
@@ -200,6 +214,7 @@ pub(super) fn tenant_from_row(row: &PgRow) -> Result<Tenant> {
     let slug: String = row.get("slug");
     let settings = serde_json::from_str(&settings).map_err(|e| corrupt(format!("tenant {slug}: {e}")))?;
     let flags = decode_flags(&slug, row.get("flags"))?;
+    let secrets = decode_managed(&slug, row.get("secrets"))?;
     Ok(Tenant {
         id: TenantId(row.get("id")),
         slug,
@@ -207,5 +222,6 @@ pub(super) fn tenant_from_row(row: &PgRow) -> Result<Tenant> {
         settings,
         persona_version: row.get("persona_version"),
         flags,
+        secrets,
     })
 }

@@ -183,7 +183,7 @@ impl Store for SqliteStore {
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
-pub(super) use super::encode::{corrupt, decode_flags, from_ms, ms};
+pub(super) use super::encode::{corrupt, decode_flags, decode_managed, from_ms, ms};
 
 #[cfg(test)]
 mod tests {

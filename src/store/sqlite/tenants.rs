@@ -8,7 +8,8 @@ use time::OffsetDateTime;
 
 use super::sql::{execute, query_all, query_one, query_opt};
 use super::writer::Tx;
-use super::{SqliteStore, corrupt, decode_flags, from_ms, ms};
+use super::{SqliteStore, corrupt, decode_flags, decode_managed, from_ms, ms};
+use crate::config::managed::ManagedSecrets;
 use crate::config::persona::PersonaTable;
 use crate::config::tenant::TenantFile;
 use crate::domain::{Flag, FlagValue, TenantId};
@@ -16,7 +17,7 @@ use crate::store::{PersonaVersion, Result, Tenant, TenantStore, UpsertOutcome};
 
 // Dynamic SQL here is built only from this constant column list.
 /// Columns `tenant_from_row` reads, from `tenants` (unaliased).
-pub(super) const TENANT_COLUMNS: &str = "id, slug, name, settings, flags,
+pub(super) const TENANT_COLUMNS: &str = "id, slug, name, settings, flags, secrets,
     (SELECT COALESCE(MAX(p.version), 0) FROM persona_versions p WHERE p.tenant_id = tenants.id) AS persona_version";
 
 /// One tenant by id.
@@ -128,11 +129,23 @@ impl TenantStore for SqliteStore {
             .await
     }
 
-    async fn reseal_tenant(&self, id: TenantId, file: &TenantFile) -> Result<bool> {
+    async fn reseal_tenant(&self, id: TenantId, file: &TenantFile, secrets: &ManagedSecrets) -> Result<bool> {
         let settings = serde_json::to_string(file).map_err(|e| corrupt(e.to_string()))?;
+        let secrets = serde_json::to_string(secrets).map_err(|e| corrupt(e.to_string()))?;
         self.writer
             .write(move |conn| {
-                Ok(execute(conn, "UPDATE tenants SET settings = ?1 WHERE id = ?2", params![settings, id.0])? == 1)
+                let sql = "UPDATE tenants SET settings = ?1, secrets = ?2 WHERE id = ?3";
+                Ok(execute(conn, sql, params![settings, secrets, id.0])? == 1)
+            })
+            .await
+    }
+
+    async fn set_tenant_secrets(&self, id: TenantId, secrets: &ManagedSecrets, now: OffsetDateTime) -> Result<bool> {
+        let secrets = serde_json::to_string(secrets).map_err(|e| corrupt(e.to_string()))?;
+        self.writer
+            .write(move |conn| {
+                let sql = "UPDATE tenants SET secrets = ?1, updated_at = ?2 WHERE id = ?3";
+                Ok(execute(conn, sql, params![secrets, ms(now), id.0])? == 1)
             })
             .await
     }
@@ -194,6 +207,7 @@ pub(super) fn tenant_from_row(row: &Row<'_>) -> Result<Tenant> {
     let slug: String = row.get("slug")?;
     let settings = serde_json::from_str(&settings).map_err(|e| corrupt(format!("tenant {slug}: {e}")))?;
     let flags = decode_flags(&slug, &row.get::<_, String>("flags")?)?;
+    let secrets = decode_managed(&slug, &row.get::<_, String>("secrets")?)?;
     Ok(Tenant {
         id: TenantId(row.get("id")?),
         slug,
@@ -201,5 +215,6 @@ pub(super) fn tenant_from_row(row: &Row<'_>) -> Result<Tenant> {
         settings,
         persona_version: row.get("persona_version")?,
         flags,
+        secrets,
     })
 }

@@ -174,7 +174,15 @@ async fn run(disruption: Disruption) {
             match disruption {
                 Disruption::None => {}
                 Disruption::KillWorker => {
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    // Kill only once both worker processes hold jobs (a lease owner is
+                    // `<process id>/<slot>`), so the victim surely leaves leases behind; a
+                    // fixed sleep was too short on a loaded machine. Bounded in time.
+                    let busy =
+                        "SELECT COUNT(DISTINCT split_part(lease_owner, '/', 1)) FROM jobs WHERE state = 'running'";
+                    let deadline = Instant::now() + Duration::from_secs(30);
+                    while count(&url, busy).await < 2 && Instant::now() < deadline {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
                     let held = count(&url, "SELECT COUNT(*) FROM jobs WHERE state = 'running'").await;
                     eprintln!("killing a worker while {held} jobs are running");
                     let mut victim = worker1.take().unwrap();

@@ -503,21 +503,15 @@ impl TenantFile {
             None => None,
         };
         let mut llm = Vec::new();
-        let mut table = Some(&self.llm);
-        let mut key = "llm".to_string();
-        while let Some(t) = table {
-            if t.provider != ProviderChoice::None {
-                llm.push(ResolvedLlm {
-                    provider: t.provider,
-                    base_url: t.base_url.clone().unwrap_or_else(|| GEMINI_DEFAULT_BASE_URL.into()),
-                    api_key: pick(&format!("{key}.api_key"), &t.api_key, &t.api_key_file)?,
-                    model: t.model.clone().unwrap_or_default(),
-                    temperature: t.temperature,
-                    max_output_tokens: t.max_output_tokens,
-                });
-            }
-            table = t.fallback.as_deref();
-            key.push_str(".fallback");
+        for (key, t) in self.providers() {
+            llm.push(ResolvedLlm {
+                provider: t.provider,
+                base_url: t.base_url.clone().unwrap_or_else(|| GEMINI_DEFAULT_BASE_URL.into()),
+                api_key: pick(&format!("{key}.api_key"), &t.api_key, &t.api_key_file)?,
+                model: t.model.clone().unwrap_or_default(),
+                temperature: t.temperature,
+                max_output_tokens: t.max_output_tokens,
+            });
         }
         let mut events = Vec::with_capacity(self.events.len());
         for (i, sub) in self.events.iter().enumerate() {
@@ -552,18 +546,19 @@ impl TenantFile {
                 keys.push("whaticket.user_password".to_string());
             }
         }
-        let mut table = Some(&self.llm);
-        let mut key = "llm".to_string();
-        while let Some(t) = table {
-            if t.provider != ProviderChoice::None {
-                keys.push(format!("{key}.api_key"));
-            }
-            table = t.fallback.as_deref();
-            key.push_str(".fallback");
-        }
+        keys.extend(self.providers().map(|(key, _)| format!("{key}.api_key")));
         keys.extend((0..self.events.len()).map(|i| format!("events[{i}].secret")));
         keys.extend(self.fallback.secret_keys().iter().map(|k| k.to_string()));
         keys
+    }
+
+    /// The LLM providers in the order to try, with their key (`llm`, `llm.fallback`, …);
+    /// tables with `provider = "none"` are skipped.
+    fn providers(&self) -> impl Iterator<Item = (String, &LlmTable)> {
+        std::iter::successors(Some(("llm".to_string(), &self.llm)), |(key, t)| {
+            t.fallback.as_deref().map(|next| (format!("{key}.fallback"), next))
+        })
+        .filter(|(_, t)| t.provider != ProviderChoice::None)
     }
 
     /// A copy safe to print: every secret value replaced by `********`.

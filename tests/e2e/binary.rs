@@ -415,20 +415,14 @@ unsafe fn libc_kill(pid: i32) {
 }
 
 fn atende_stdin(db_url: &str, args: &[&str], input: &str) -> std::process::Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_atende"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_atende"));
+    command
         .args(args)
         .env("ATENDE_DATABASE_URL", db_url)
         .env_remove("ATENDE_LANG")
         .env_remove("ATENDE_CONFIG")
-        .current_dir(std::env::temp_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
+        .current_dir(std::env::temp_dir());
+    output_with_stdin(command, input)
 }
 
 fn repo(path: &str) -> String {

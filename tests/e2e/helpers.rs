@@ -420,3 +420,12 @@ pub fn unfence(text: &str) -> String {
         .replace("<customer_message>", "")
         .replace("</customer_message>", "")
 }
+
+/// Runs `command` with `input` on its stdin and collects its output.
+pub fn output_with_stdin(mut command: std::process::Command, input: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}

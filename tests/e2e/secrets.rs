@@ -6,8 +6,9 @@ use std::process::{Command, Output, Stdio};
 
 use crate::helpers::*;
 
-/// Runs `atende` in `dir` (where the default key file `atende.key` lives).
-fn atende_in(dir: &Path, db_url: &str, envs: &[(&str, &str)], args: &[&str]) -> Output {
+/// `atende` in `dir` (where the default key file `atende.key` lives), with no key or
+/// language from the environment.
+fn atende_command(dir: &Path, db_url: &str, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_atende"));
     command
         .args(args)
@@ -17,10 +18,37 @@ fn atende_in(dir: &Path, db_url: &str, envs: &[(&str, &str)], args: &[&str]) -> 
         .env_remove("ATENDE_MASTER_KEY")
         .env_remove("ATENDE_MASTER_KEY_FILE")
         .current_dir(dir);
-    for (k, v) in envs {
-        command.env(k, v);
-    }
+    command
+}
+
+/// Runs `atende` in `dir` with `envs` added.
+fn atende_in(dir: &Path, db_url: &str, envs: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut command = atende_command(dir, db_url, args);
+    command.envs(envs.iter().copied());
     command.output().unwrap()
+}
+
+/// `atende serve` in `dir` on `port`, killed when dropped (a failing test leaves none behind).
+struct Serve(std::process::Child);
+
+impl Serve {
+    fn start(dir: &Path, db_url: &str, port: u16, debounce: &str) -> Self {
+        let mut command = atende_command(dir, db_url, &["serve"]);
+        command
+            .env("ATENDE_BIND", format!("127.0.0.1:{port}"))
+            .env("ATENDE_HTTP__TENANT_CACHE_TTL", "0s")
+            .env("ATENDE_QUEUE__DEBOUNCE", debounce)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        Self(command.spawn().unwrap())
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn out(output: &Output) -> String {
@@ -158,19 +186,7 @@ async fn a_running_server_follows_a_master_key_rotation_without_a_restart() {
     assert!(apply.await.unwrap().status.success());
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_atende"))
-        .arg("serve")
-        .env("ATENDE_DATABASE_URL", &db)
-        .env("ATENDE_BIND", format!("127.0.0.1:{port}"))
-        .env("ATENDE_HTTP__TENANT_CACHE_TTL", "0s")
-        .env("ATENDE_QUEUE__DEBOUNCE", "60s")
-        .env_remove("ATENDE_MASTER_KEY")
-        .env_remove("ATENDE_MASTER_KEY_FILE")
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let _serve = Serve::start(dir.path(), &db, port, "60s");
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
     wait_healthy(&client, &base).await;
@@ -187,8 +203,6 @@ async fn a_running_server_follows_a_master_key_rotation_without_a_restart() {
         202,
         "the server re-reads the key file and verifies with the rotated secret"
     );
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 on_each_backend!(a_database_belongs_to_the_first_profile_that_uses_it_and_refuses_the_others);
@@ -240,26 +254,6 @@ fn a_profile_reads_its_own_config_file_and_not_the_default_one() {
     assert!(!dir.path().join("default.db").exists(), "atende.toml belongs to no profile");
 }
 
-/// Runs `atende` in `dir` with `input` on stdin.
-fn atende_with_stdin(dir: &Path, db_url: &str, args: &[&str], input: &str) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_atende"))
-        .args(args)
-        .env("ATENDE_DATABASE_URL", db_url)
-        .env_remove("ATENDE_LANG")
-        .env_remove("ATENDE_CONFIG")
-        .env_remove("ATENDE_MASTER_KEY")
-        .env_remove("ATENDE_MASTER_KEY_FILE")
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
-}
-
 /// The new secret `secrets rotate` printed: stdout is that one line and nothing else.
 fn printed_secret(output: &Output) -> String {
     assert!(output.status.success(), "{}", out(output));
@@ -303,19 +297,7 @@ async fn inbound_secrets_rotate_with_a_grace_period_and_provider_secrets_are_set
     assert!(apply.status.success(), "{}", out(&apply));
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_atende"))
-        .arg("serve")
-        .env("ATENDE_DATABASE_URL", &db.url)
-        .env("ATENDE_BIND", format!("127.0.0.1:{port}"))
-        .env("ATENDE_HTTP__TENANT_CACHE_TTL", "0s")
-        .env("ATENDE_QUEUE__DEBOUNCE", "0s")
-        .env_remove("ATENDE_MASTER_KEY")
-        .env_remove("ATENDE_MASTER_KEY_FILE")
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let _serve = Serve::start(dir.path(), &db.url, port, "0s");
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
     wait_healthy(&client, &base).await;
@@ -363,7 +345,8 @@ async fn inbound_secrets_rotate_with_a_grace_period_and_provider_secrets_are_set
     assert!(!inbound.status.success() && out(&inbound).contains("secrets rotate"), "{}", out(&inbound));
     let (d, url) = (dir.path().to_path_buf(), db.url.clone());
     let set = tokio::task::spawn_blocking(move || {
-        atende_with_stdin(&d, &url, &["secrets", "set", "acme", "whaticket.token"], "set-from-the-cli-0123456789\n")
+        let command = atende_command(&d, &url, &["secrets", "set", "acme", "whaticket.token"]);
+        output_with_stdin(command, "set-from-the-cli-0123456789\n")
     })
     .await
     .unwrap();
@@ -408,6 +391,4 @@ async fn inbound_secrets_rotate_with_a_grace_period_and_provider_secrets_are_set
             assert!(!stored.contains(secret), "{secret} stored in the clear: {stored}");
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
 }

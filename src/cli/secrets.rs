@@ -78,7 +78,7 @@ async fn rotate(config: &Config, slug: &str, what: RotateTarget, grace: &str, la
     let new = crate::secrets::random_token();
     let outcome = tenant.secrets.rotate(kind, &from_file, Secret::new(new.clone()), now, grace);
     store.set_tenant_secrets(tenant.id, &tenant.secrets, now).await?;
-    let until = (now + grace).format(&Rfc3339).unwrap_or_default();
+    let until = rfc3339((now + grace).unix_timestamp());
     audit(
         &*store,
         "secrets.rotate",
@@ -127,7 +127,7 @@ fn check_key(tenant: &Tenant, key: &str, lang: Lang) -> anyhow::Result<()> {
     let keys = tenant.settings.provider_secret_keys();
     if !keys.iter().any(|k| k == key) {
         anyhow::bail!(
-            "{key}: {} {}: {}",
+            "{key}: {} {} {}",
             lang.pick("o cliente", "tenant"),
             tenant.slug,
             if keys.is_empty() {
